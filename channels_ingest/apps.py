@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ChannelsIngestConfig(AppConfig):
+    name = "channels_ingest"
+    verbose_name = "Channels and ingestion"

@@ -1,0 +1,156 @@
+from django.db import models
+from django.db.models import Q
+
+from sac.crypto import EncryptedJSONField
+from sac.models import Tenant
+
+
+class Platform(models.TextChoices):
+    X = "x", "X / Twitter"
+    FACEBOOK = "facebook", "Facebook"
+    INSTAGRAM = "instagram", "Instagram"
+    SIMULATOR = "simulator", "Simulator (X API shapes, loopback)"
+
+
+class ChannelAccount(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        NEEDS_REAUTH = "needs_reauth", "Needs re-authorisation"
+        ERROR = "error", "Error"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="channels")
+    platform = models.CharField(max_length=20, choices=Platform.choices)
+    name = models.CharField(max_length=120)
+    # The brand's own account id on the network (X user id, Page id, IG user id).
+    external_account_id = models.CharField(max_length=64)
+    handle = models.CharField(max_length=120, blank=True)
+    # Overrides the network's API host: the simulator, or a test server on loopback.
+    api_base_url = models.URLField(blank=True)
+    credentials = EncryptedJSONField(blank=True, default=dict)
+    cursor = models.JSONField(default=dict, blank=True)
+    poll_interval_seconds = models.PositiveIntegerField(default=60)
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    # Held while a worker polls this channel (see services._lease_take); expires if the worker dies.
+    poll_lease_until = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    status_detail = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "platform", "external_account_id"], name="channel_unique_account")
+        ]
+        indexes = [
+            # schedule_due_polls reads only active channels by due time.
+            models.Index(fields=["next_poll_at"], name="channel_due_active", condition=Q(status="active")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_platform_display()})"
+
+
+class SocialProfile(models.Model):
+    """A customer (or anyone) as the network shows them."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="profiles")
+    platform = models.CharField(max_length=20, choices=Platform.choices)
+    external_id = models.CharField(max_length=64)
+    handle = models.CharField(max_length=120, blank=True)
+    name = models.CharField(max_length=200, blank=True)
+    followers_count = models.PositiveIntegerField(default=0)
+    verified = models.BooleanField(default=False)
+    profile_url = models.URLField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "platform", "external_id"], name="profile_unique_external")
+        ]
+
+    def __str__(self) -> str:
+        return f"@{self.handle}" if self.handle else self.external_id
+
+    @property
+    def first_name(self) -> str:
+        return (self.name or self.handle).split(" ")[0]
+
+
+class PollRun(models.Model):
+    """One poll (or one webhook batch) of one channel: what came in and how it ended."""
+
+    class Outcome(models.TextChoices):
+        RUNNING = "running", "Running"
+        OK = "ok", "OK"
+        FAILED = "failed", "Failed"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="poll_runs")
+    channel = models.ForeignKey(ChannelAccount, on_delete=models.CASCADE, related_name="poll_runs")
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.RUNNING)
+    fetched = models.PositiveIntegerField(default=0)
+    stored = models.PositiveIntegerField(default=0)
+    dead_lettered = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "channel", "-started_at"])]
+
+
+class Mention(models.Model):
+    class Kind(models.TextChoices):
+        POST = "post", "Public post"
+        COMMENT = "comment", "Comment"
+        DIRECT = "direct", "Private message"
+
+    class Direction(models.TextChoices):
+        INBOUND = "in", "From the customer"
+        OUTBOUND = "out", "From the brand"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="mentions")
+    channel = models.ForeignKey(ChannelAccount, on_delete=models.CASCADE, related_name="mentions")
+    external_id = models.CharField(max_length=64)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.POST)
+    direction = models.CharField(max_length=3, choices=Direction.choices, default=Direction.INBOUND)
+    author = models.ForeignKey(SocialProfile, null=True, on_delete=models.SET_NULL, related_name="mentions")
+    text = models.TextField()
+    language = models.CharField(max_length=8, blank=True)
+    conversation_id = models.CharField(max_length=64, blank=True)
+    in_reply_to_external_id = models.CharField(max_length=64, blank=True)
+    posted_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    raw = models.JSONField(default=dict)
+    ingest_run = models.ForeignKey(PollRun, null=True, on_delete=models.SET_NULL, related_name="mentions")
+    # Set by the inbox once triage has looked at it; the sweep finds rows a crash left null.
+    triaged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "channel", "external_id"], name="mention_unique_external")
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "received_at"], name="mention_untriaged",
+                         condition=Q(triaged_at__isnull=True)),
+            models.Index(fields=["tenant", "channel", "conversation_id"]),
+        ]
+        ordering = ["posted_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.external_id}: {self.text[:40]}"
+
+
+class DeadLetter(models.Model):
+    """A payload we could not use, kept whole with the reason, for a human to look at."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="dead_letters")
+    channel = models.ForeignKey(ChannelAccount, null=True, blank=True, on_delete=models.SET_NULL)
+    source = models.CharField(max_length=20)  # poll | webhook | outbound
+    reason = models.TextField()
+    payload = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "-created_at"])]

@@ -1,0 +1,23 @@
+"""Loopback simulator of the X (Twitter) API v2 for SAC demos and tests.
+
+``SimulatorServer`` serves, on a local port and with the JSON shapes of the real API:
+
+- ``GET  /2/users/me``, ``/2/users/:id``, ``/2/users/by/username/:username``
+- ``GET  /2/users/:id/mentions`` (since_id, until_id, max_results, pagination_token, start/end_time,
+  expansions, tweet.fields, user.fields)
+- ``GET  /2/tweets/:id``; ``POST /2/tweets`` (optionally ``reply.in_reply_to_tweet_id``)
+- ``POST /2/dm_conversations/with/:participant_id/messages``, ``POST /2/dm_conversations/:id/messages``
+- ``GET  /2/dm_events``, ``/2/dm_conversations/with/:participant_id/dm_events``,
+  ``/2/dm_conversations/:id/dm_events``
+- ``GET  /_sim/`` (HTML), ``/_sim/sent.json``, ``/_sim/posts.json``, ``/_sim/requests.json``,
+  ``POST /_sim/posts``, ``/_sim/dms``, ``/_sim/faults``; ``GET /healthz``
+
+``PostFactory`` produces the pt-BR / English customer posts on its own (deterministic per seed).
+The package only uses the standard library so it can run without Django.
+"""
+
+from .corpus import PostFactory, SimPost, SimUser
+from .server import SimulatorServer
+from .store import FAULT_KINDS
+
+__all__ = ["FAULT_KINDS", "PostFactory", "SimPost", "SimUser", "SimulatorServer"]

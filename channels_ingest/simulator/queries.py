@@ -1,0 +1,180 @@
+"""Read endpoints of the simulated X API v2, answered from a ``SimStore``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .store import (
+    SimStore,
+    csv_param,
+    decode_token,
+    encode_token,
+    id_param,
+    int_param,
+    invalid_request,
+    not_found,
+    time_param,
+)
+
+
+def _check_user_id(store: SimStore, user_id: str):
+    if not user_id.isdigit():
+        raise invalid_request("id", user_id, f"The `id` query parameter value [{user_id}] is not valid")
+    user = store.users.get(user_id)
+    if user is None:
+        raise not_found("user", "id", user_id)
+    return user
+
+
+# X adds the field an expansion hangs off to the tweet even when tweet.fields does not name it.
+_EXPANSION_FIELDS = {"author_id": "author_id", "referenced_tweets.id": "referenced_tweets",
+                     "in_reply_to_user_id": "in_reply_to_user_id", "entities.mentions.username": "entities"}
+
+
+def _tweet_fields(params: dict[str, str]) -> set[str]:
+    expansions = csv_param(params, "expansions")
+    return csv_param(params, "tweet.fields") | {f for e, f in _EXPANSION_FIELDS.items() if e in expansions}
+
+
+def _includes(store: SimStore, records: list[dict[str, Any]], params: dict[str, str]) -> dict[str, Any]:
+    expansions = csv_param(params, "expansions")
+    user_fields = csv_param(params, "user.fields")
+    tweet_fields = _tweet_fields(params)
+    user_ids: dict[str, None] = {}
+    tweets: dict[str, dict[str, Any]] = {}
+    for rec in records:
+        if "author_id" in expansions:
+            user_ids[rec["author_id"]] = None
+        if "in_reply_to_user_id" in expansions and rec.get("in_reply_to_user_id"):
+            user_ids[rec["in_reply_to_user_id"]] = None
+        if "entities.mentions.username" in expansions:
+            for mention in rec["entities"].get("mentions", []):
+                if "id" in mention:
+                    user_ids[mention["id"]] = None
+        if "referenced_tweets.id" in expansions or "referenced_tweets.id.author_id" in expansions:
+            for ref in rec.get("referenced_tweets", []):
+                ref_rec = store.tweets.get(ref["id"])
+                if ref_rec is None:
+                    continue
+                tweets[ref_rec["id"]] = store.render_tweet(ref_rec, tweet_fields)
+                if "referenced_tweets.id.author_id" in expansions:
+                    user_ids[ref_rec["author_id"]] = None
+    includes: dict[str, Any] = {}
+    if user_ids:
+        includes["users"] = [store.render_user(store.users[uid], user_fields) for uid in user_ids]
+    if tweets:
+        includes["tweets"] = list(tweets.values())
+    return includes
+
+
+def mentions(store: SimStore, user_id: str, params: dict[str, str]) -> dict[str, Any]:
+    """GET /2/users/:id/mentions — newest first, ``next_token`` pages towards older tweets."""
+    with store.lock:
+        user = _check_user_id(store, user_id)
+        max_results = int_param(params, "max_results", 5, 100, 10)
+        since_id = id_param(params, "since_id")
+        until_id = id_param(params, "until_id")
+        start_time = time_param(params, "start_time")
+        end_time = time_param(params, "end_time")
+        token = params.get("pagination_token")
+        below = decode_token(token) if token else None
+        if user.id == store.brand.id:
+            candidates = [store.tweets[tid] for tid in store.customer_ids]
+        else:
+            handle = f"@{user.username.lower()}"
+            candidates = [t for t in store.tweets.values()
+                          if t["author_id"] != user.id and handle in t["text"].lower()]
+        matching = []
+        for rec in reversed(candidates):
+            tid = int(rec["id"])
+            if (since_id is not None and tid <= since_id) or (until_id is not None and tid >= until_id):
+                continue
+            if below is not None and tid >= below:
+                continue
+            if start_time is not None and rec["ts"] < start_time:
+                continue
+            if end_time is not None and rec["ts"] > end_time:
+                continue
+            matching.append(rec)
+        matching.sort(key=lambda r: int(r["id"]), reverse=True)
+        page = matching[:max_results]
+        if not page:
+            return {"meta": {"result_count": 0}}
+        tweet_fields = _tweet_fields(params)
+        body: dict[str, Any] = {"data": [store.render_tweet(rec, tweet_fields) for rec in page]}
+        includes = _includes(store, page, params)
+        if includes:
+            body["includes"] = includes
+        meta: dict[str, Any] = {
+            "result_count": len(page), "newest_id": page[0]["id"], "oldest_id": page[-1]["id"],
+        }
+        if len(matching) > max_results:
+            meta["next_token"] = encode_token(page[-1]["id"])
+        body["meta"] = meta
+        return body
+
+
+def get_user(store: SimStore, params: dict[str, str], *, user_id: str | None = None,
+             username: str | None = None) -> dict[str, Any]:
+    """GET /2/users/me, /2/users/:id and /2/users/by/username/:username."""
+    with store.lock:
+        if username is not None:
+            user = store.by_username.get(username.lower())
+            if user is None:
+                raise not_found("user", "username", username)
+        else:
+            user = _check_user_id(store, user_id or store.brand.id)
+        return {"data": store.render_user(user, csv_param(params, "user.fields"))}
+
+
+def get_tweet(store: SimStore, tweet_id: str, params: dict[str, str]) -> dict[str, Any]:
+    """GET /2/tweets/:id"""
+    with store.lock:
+        if not tweet_id.isdigit():
+            raise invalid_request("id", tweet_id, f"The `id` query parameter value [{tweet_id}] is not valid")
+        rec = store.tweets.get(tweet_id)
+        if rec is None:
+            raise not_found("tweet", "id", tweet_id)
+        body: dict[str, Any] = {"data": store.render_tweet(rec, _tweet_fields(params))}
+        includes = _includes(store, [rec], params)
+        if includes:
+            body["includes"] = includes
+        return body
+
+
+def dm_events(store: SimStore, params: dict[str, str], *, participant_id: str | None = None,
+              conversation_id: str | None = None) -> dict[str, Any]:
+    """GET /2/dm_events (and the per-conversation variants), newest first."""
+    with store.lock:
+        max_results = int_param(params, "max_results", 1, 100, 100)
+        token = params.get("pagination_token")
+        below = decode_token(token) if token else None
+        event_types = csv_param(params, "event_types") or {"MessageCreate"}
+        fields = csv_param(params, "dm_event.fields")
+        events = [e for e in reversed(store.dm_events) if e["event_type"] in event_types]
+        if participant_id is not None:
+            events = [e for e in events if e["participant_id"] == participant_id]
+        if conversation_id is not None:
+            events = [e for e in events if e["dm_conversation_id"] == conversation_id]
+        if below is not None:
+            events = [e for e in events if int(e["id"]) < below]
+        page = events[:max_results]
+        if not page:
+            return {"meta": {"result_count": 0}}
+        data = []
+        for event in page:
+            item = {"event_type": event["event_type"], "id": event["id"], "text": event["text"]}
+            for name in ("created_at", "dm_conversation_id", "sender_id"):
+                if name in fields:
+                    item[name] = event[name]
+            data.append(item)
+        body: dict[str, Any] = {"data": data}
+        if "sender_id" in csv_param(params, "expansions"):
+            senders = dict.fromkeys(e["sender_id"] for e in page)
+            body["includes"] = {"users": [store.render_user(store.users[s], csv_param(params, "user.fields"))
+                                          for s in senders if s in store.users]}
+        meta: dict[str, Any] = {"result_count": len(page)}
+        if len(events) > max_results:
+            meta["next_token"] = encode_token(page[-1]["id"])
+        body["meta"] = meta
+        return body

@@ -1,0 +1,340 @@
+"""Loopback HTTP server speaking the X API v2 shapes used by SAC (mentions, replies, DMs)."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from . import queries
+from .corpus import x_time
+from .page import render_page
+from .store import FAULT_KINDS, RATE_WINDOW_SECONDS, ApiError, SimStore
+
+JSON_TYPE = "application/json; charset=utf-8"
+RATE_LIMIT_PENALTY_SECONDS = 3  # short on purpose: clients sleeping until reset should not stall demos/tests
+UNAUTHORIZED = {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}
+SERVICE_UNAVAILABLE = {"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank",
+                       "status": 503}
+TOO_MANY_REQUESTS = {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank",
+                     "status": 429}
+_TRUNCATED_JSON = b'{"data":[{"edit_history_tweet_ids":["18'
+
+
+@dataclass
+class _Reply:
+    status: int
+    body: bytes
+    content_type: str = JSON_TYPE
+    headers: dict[str, str] = field(default_factory=dict)
+    rate_key: tuple[str, int] = ("default", 300)
+
+
+def _json_reply(status: int, payload: Any, **kwargs: Any) -> _Reply:
+    return _Reply(status, json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode(), **kwargs)
+
+
+def _parse_body(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if not isinstance(body, dict):
+        raise ApiError(400, {"errors": [{"message": "Request body is not valid JSON"}],
+                             "title": "Invalid Request",
+                             "detail": "One or more parameters to your request was invalid.",
+                             "type": "https://api.twitter.com/2/problems/invalid-request"})
+    return body
+
+
+# (method, path pattern, rate-limit bucket, limit per 15 min window, handler(sim, match, params, raw))
+_Route = tuple[str, re.Pattern[str], str, int, Callable[..., Any]]
+_ROUTES: list[_Route] = [
+    ("GET", re.compile(r"/2/users/me"), "users_me", 75,
+     lambda s, m, p, raw: queries.get_user(s.store, p)),
+    ("GET", re.compile(r"/2/users/by/username/([^/]+)"), "users_lookup", 300,
+     lambda s, m, p, raw: queries.get_user(s.store, p, username=m.group(1))),
+    ("GET", re.compile(r"/2/users/([^/]+)/mentions"), "mentions", 450,
+     lambda s, m, p, raw: queries.mentions(s.store, m.group(1), p)),
+    ("GET", re.compile(r"/2/users/([^/]+)"), "users_lookup", 300,
+     lambda s, m, p, raw: queries.get_user(s.store, p, user_id=m.group(1))),
+    ("GET", re.compile(r"/2/tweets/([^/]+)"), "tweet_lookup", 900,
+     lambda s, m, p, raw: queries.get_tweet(s.store, m.group(1), p)),
+    ("POST", re.compile(r"/2/tweets"), "create_tweet", 200,
+     lambda s, m, p, raw: s.store.create_tweet(_parse_body(raw))),
+    ("POST", re.compile(r"/2/dm_conversations/with/([^/]+)/messages"), "dm_create", 200,
+     lambda s, m, p, raw: s.store.create_dm(_parse_body(raw), participant_id=m.group(1))),
+    ("POST", re.compile(r"/2/dm_conversations/([^/]+)/messages"), "dm_create", 200,
+     lambda s, m, p, raw: s.store.create_dm(_parse_body(raw), conversation_id=m.group(1))),
+    ("GET", re.compile(r"/2/dm_events"), "dm_events", 300,
+     lambda s, m, p, raw: queries.dm_events(s.store, p)),
+    ("GET", re.compile(r"/2/dm_conversations/with/([^/]+)/dm_events"), "dm_events", 300,
+     lambda s, m, p, raw: queries.dm_events(s.store, p, participant_id=m.group(1))),
+    ("GET", re.compile(r"/2/dm_conversations/([^/]+)/dm_events"), "dm_events", 300,
+     lambda s, m, p, raw: queries.dm_events(s.store, p, conversation_id=m.group(1))),
+]
+
+
+class SimulatorServer:
+    """X API v2 simulator for the Acme Telecom brand account; see the package docstring for endpoints."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, seed: int | None = None,
+                 rate_per_minute: float = 6.0, initial_posts: int = 8,
+                 brand_user_id: str = "1500000000000000001", brand_username: str = "acmetelecom") -> None:
+        self.host = host
+        self.port = port
+        self.store = SimStore(seed=seed, rate_per_minute=rate_per_minute, initial_posts=initial_posts,
+                              brand_user_id=brand_user_id, brand_username=brand_username)
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------------------
+    def start(self) -> SimulatorServer:
+        if self._httpd is not None:
+            return self
+        server_cls = _HTTPServer6 if ":" in self.host else _HTTPServer
+        httpd = server_cls((self.host, self.port), _Handler)
+        httpd.sim = self  # type: ignore[attr-defined]
+        self.port = httpd.server_address[1]
+        self._httpd = httpd
+        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name=f"x-simulator:{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        httpd, thread = self._httpd, self._thread
+        self._httpd = self._thread = None
+        if httpd is not None:
+            httpd.shutdown()
+            httpd.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> SimulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._httpd is None:
+            raise RuntimeError("SimulatorServer is not started")
+        host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+
+    # -- test / demo controls -----------------------------------------------------------------------------
+    @property
+    def brand_user_id(self) -> str:
+        return self.store.brand.id
+
+    @property
+    def brand_username(self) -> str:
+        return self.store.brand.username
+
+    def add_post(self, text: str, *, author_username: str | None = None, lang: str = "pt",
+                 in_reply_to_tweet_id: str | None = None) -> dict[str, Any]:
+        """Inject one customer tweet (mentions-visible) and return it with all tweet fields."""
+        return self.store.add_post(text, author_username, lang, in_reply_to_tweet_id)
+
+    def generate(self, n: int) -> list[dict[str, Any]]:
+        """Append ``n`` corpus posts now, regardless of the rate."""
+        return self.store.generate(n)
+
+    def add_dm(self, text: str, *, author_username: str | None = None, lang: str = "pt") -> dict[str, Any]:
+        """Inject a DM from a customer to the brand (a MessageCreate event)."""
+        return dict(self.store.add_dm(text, author_username, lang))
+
+    def inject_fault(self, kind: str, count: int = 1) -> None:
+        """Make the next ``count`` matching API requests fail with ``kind`` (see FAULT_KINDS)."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {', '.join(FAULT_KINDS)}")
+        if int(count) < 1:
+            raise ValueError("count must be >= 1")
+        with self.store.lock:
+            self.store.faults.extend([kind] * int(count))
+
+    @property
+    def pending_faults(self) -> list[str]:
+        with self.store.lock:
+            return list(self.store.faults)
+
+    @property
+    def sent(self) -> list[dict[str, Any]]:
+        with self.store.lock:
+            return [dict(item) for item in self.store.sent]
+
+    @property
+    def posts(self) -> list[dict[str, Any]]:
+        """Customer tweets, oldest first, with all tweet fields plus ``kind``."""
+        with self.store.lock:
+            self.store.catch_up()
+            return [{**self.store.full_tweet(self.store.tweets[tid]), "kind": self.store.tweets[tid]["kind"]}
+                    for tid in self.store.customer_ids]
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        with self.store.lock:
+            return [dict(item) for item in self.store.requests]
+
+    # -- request handling -------------------------------------------------------------------------------
+    def _rate_headers(self, key: str, limit: int, *, exhausted: bool = False) -> dict[str, str]:
+        now = time.time()
+        with self.store.lock:
+            window = self.store._rate_windows.get(key)
+            if window is None or now >= window[0]:
+                window = self.store._rate_windows[key] = [float(int(now) + RATE_WINDOW_SECONDS), float(limit)]
+            window[1] = max(0.0, window[1] - 1)
+            reset, remaining = int(window[0]), int(window[1])
+        if exhausted:
+            reset, remaining = int(now) + RATE_LIMIT_PENALTY_SECONDS, 0
+        return {"x-rate-limit-limit": str(limit), "x-rate-limit-remaining": str(remaining),
+                "x-rate-limit-reset": str(reset)}
+
+    def _take_fault(self, is_mentions: bool) -> str | None:
+        with self.store.lock:
+            for i, kind in enumerate(self.store.faults):
+                if kind != "bad_item" or is_mentions:
+                    return self.store.faults.pop(i)
+        return None
+
+    def _route(self, method: str, path: str, params: dict[str, str], raw: bytes, headers: Any) -> _Reply:
+        if path == "/healthz":
+            return _Reply(200, b"ok", "text/plain; charset=utf-8")
+        if path in ("/_sim", "/_sim/") and method == "GET":
+            self.store.catch_up()
+            return _Reply(200, render_page(self.store).encode(), "text/html; charset=utf-8")
+        if path.startswith("/_sim/"):
+            return self._route_sim(method, path, params, raw)
+        auth = headers.get("Authorization") or ""
+        if not auth.startswith(("Bearer ", "OAuth ")):
+            return _json_reply(401, UNAUTHORIZED)
+        self.store.catch_up()
+        for route_method, pattern, key, limit, handler in _ROUTES:
+            match = pattern.fullmatch(path)
+            if match is None or route_method != method:
+                continue
+            is_mentions = key == "mentions"
+            fault = self._take_fault(is_mentions)
+            if fault == "invalid_json":
+                return _Reply(200, _TRUNCATED_JSON, rate_key=(key, limit))
+            if fault == "server_error":
+                return _json_reply(503, SERVICE_UNAVAILABLE, rate_key=(key, limit))
+            if fault == "rate_limit":
+                return _json_reply(429, TOO_MANY_REQUESTS, rate_key=(key, limit),
+                                   headers=self._rate_headers(key, limit, exhausted=True))
+            try:
+                payload = handler(self, match, params, raw)
+            except ApiError as exc:
+                return _json_reply(exc.status, exc.body, rate_key=(key, limit))
+            if fault == "bad_item":
+                _add_bad_item(payload, self.store.brand.username)
+            if method == "POST":
+                location = payload["data"].get("id") or payload["data"].get("dm_event_id")
+                where = "tweets" if key == "create_tweet" else "dm_events"
+                return _json_reply(201, payload, rate_key=(key, limit),
+                                   headers={"location": f"https://api.twitter.com/2/{where}/{location}"})
+            return _json_reply(200, payload, rate_key=(key, limit))
+        return _json_reply(404, {"errors": [{"message": "The requested resource could not be found."}],
+                                 "title": "Not Found Error", "detail": f"No route for {method} {path}",
+                                 "type": "about:blank", "status": 404})
+
+    def _route_sim(self, method: str, path: str, params: dict[str, str], raw: bytes) -> _Reply:
+        sim_key = ("_sim", 10_000)
+        if method == "GET" and path == "/_sim/sent.json":
+            return _json_reply(200, self.sent, rate_key=sim_key)
+        if method == "GET" and path == "/_sim/posts.json":
+            return _json_reply(200, self.posts[::-1][: int(params.get("limit", "50"))], rate_key=sim_key)
+        if method == "GET" and path == "/_sim/requests.json":
+            return _json_reply(200, self.requests, rate_key=sim_key)
+        if method == "POST" and path in ("/_sim/posts", "/_sim/dms", "/_sim/faults"):
+            try:
+                body = json.loads(raw or b"{}")
+                if not isinstance(body, dict):
+                    raise ValueError("body must be a JSON object")
+                if path == "/_sim/faults":
+                    self.inject_fault(str(body.get("kind")), int(body.get("count", 1)))
+                    return _json_reply(201, {"pending": self.pending_faults}, rate_key=sim_key)
+                text = body.get("text")
+                if not isinstance(text, str) or not text.strip():
+                    raise ValueError("'text' is required")
+                add = self.add_post if path == "/_sim/posts" else self.add_dm
+                return _json_reply(201, add(text, author_username=body.get("author_username"),
+                                            lang=body.get("lang") or "pt"), rate_key=sim_key)
+            except (ValueError, TypeError) as exc:
+                return _json_reply(400, {"error": str(exc)}, rate_key=sim_key)
+        return _json_reply(404, {"error": f"no route for {method} {path}"}, rate_key=sim_key)
+
+    def _log(self, method: str, path: str, status: int, auth: str) -> None:
+        with self.store.lock:
+            self.store.requests.append({"at": x_time(time.time()), "method": method, "path": path,
+                                        "status": status, "auth": auth.split(" ", 1)[0] if auth else None})
+
+
+def _add_bad_item(payload: dict[str, Any], brand_username: str) -> None:
+    bad = {"edit_history_tweet_ids": [], "text": f"@{brand_username} this item has no id"}
+    data = payload.setdefault("data", [])
+    data.insert(len(data) // 2, bad)
+    payload["meta"] = {**payload.get("meta", {}), "result_count": len(data)}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "tsa_b"  # what api.twitter.com reports
+    sys_version = ""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the simulator keeps its own bounded request log
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def _handle(self, method: str) -> None:
+        sim: SimulatorServer = self.server.sim  # type: ignore[attr-defined]
+        split = urlsplit(self.path)
+        params = {k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length > 0 else b""
+        try:
+            reply = sim._route(method, split.path, params, raw, self.headers)
+        except ApiError as exc:
+            reply = _json_reply(exc.status, exc.body)
+        except Exception as exc:  # a simulator bug must still answer like a server, not hang the client
+            reply = _json_reply(500, {"title": "Internal Server Error", "detail": repr(exc),
+                                      "type": "about:blank", "status": 500})
+        headers = {"content-type": reply.content_type, "content-length": str(len(reply.body)),
+                   "api-version": "2.112", "x-access-level": "read-write-directmessages",
+                   **sim._rate_headers(*reply.rate_key), **reply.headers}
+        sim._log(method, self.path, reply.status, self.headers.get("Authorization") or "")
+        try:
+            self.send_response(reply.status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(reply.body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+
+class _HTTPServer6(_HTTPServer):
+    address_family = socket.AF_INET6

@@ -1,0 +1,18 @@
+"""Thin Celery tasks for ingestion: ids in, one service call, nothing else."""
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def poll_channel(tenant_id: int, channel_id: int) -> None:
+    services.channel_poll(tenant_id=tenant_id, channel_id=channel_id)
+
+
+@shared_task(ignore_result=True)
+def schedule_due_polls() -> int:
+    due = services.schedule_due_polls()
+    for tenant_id, channel_id in due:
+        poll_channel.delay(tenant_id, channel_id)
+    return len(due)

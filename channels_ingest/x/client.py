@@ -1,0 +1,151 @@
+"""The X connector: tweepy.Client speaking API v2, against api.twitter.com or any base URL (the simulator)."""
+
+import json
+import time
+from typing import Any
+
+import requests
+import tweepy
+from django.conf import settings
+
+from channels_ingest.errors import (
+    AuthError,
+    DeliveryUnknown,
+    MalformedPayload,
+    PermanentError,
+    TransientError,
+)
+from channels_ingest.types import OutboundMessage, Page
+
+from . import parse
+
+X_API_HOST = "https://api.twitter.com"
+# Posting (replies, DMs) needs OAuth 1.0a user context; reading mentions needs the app's bearer token.
+USER_AUTH_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
+
+
+class _RebasedSession(requests.Session):
+    """tweepy hard-codes its host; this session sends its requests to `base_url` instead, with a timeout
+    (tweepy sets none, and a hung socket would hold a worker forever)."""
+
+    def __init__(self, base_url: str, timeout: float) -> None:
+        super().__init__()
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if url.startswith(X_API_HOST):
+            url = self.base_url + url[len(X_API_HOST):]
+        kwargs.setdefault("timeout", self.timeout)
+        return super().request(method, url, *args, **kwargs)
+
+
+class XClient:
+    def __init__(self, *, credentials: dict[str, str], base_url: str = "", timeout: float | None = None) -> None:
+        self.credentials = credentials
+        self.api = tweepy.Client(
+            bearer_token=credentials.get("bearer_token"),
+            consumer_key=credentials.get("consumer_key"),
+            consumer_secret=credentials.get("consumer_secret"),
+            access_token=credentials.get("access_token"),
+            access_token_secret=credentials.get("access_token_secret"),
+            return_type=dict,
+        )
+        self.api.session = _RebasedSession(
+            base_url or settings.SAC_X_API_URL, timeout or settings.SAC_HTTP_TIMEOUT_SECONDS
+        )
+
+    def _call(self, method: Any, *args: Any, safe_to_repeat: bool = True, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except tweepy.TooManyRequests as exc:
+            reset = exc.response.headers.get("x-rate-limit-reset")
+            raise TransientError("X rate limit reached", retry_after_seconds=_seconds_until(reset)) from exc
+        except tweepy.TwitterServerError as exc:
+            raise TransientError(f"X server error {exc.response.status_code}") from exc
+        except tweepy.Unauthorized as exc:
+            raise AuthError("X refused the channel's credentials (401)") from exc
+        except tweepy.HTTPException as exc:
+            raise PermanentError(f"X answered {exc.response.status_code}: {'; '.join(exc.api_messages)}") from exc
+        except requests.exceptions.JSONDecodeError as exc:
+            raise MalformedPayload(f"X answered with invalid JSON: {exc.msg}", exc.doc[:100_000]) from exc
+        except requests.ReadTimeout as exc:
+            if not safe_to_repeat:
+                # The request reached X and we do not know if it was posted: a retry could post twice.
+                raise DeliveryUnknown("X did not answer in time; the message may have been posted") from exc
+            raise TransientError("X did not answer in time") from exc
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise TransientError(f"X unreachable: {exc.__class__.__name__}") from exc
+
+    def _require(self, *keys: str) -> None:
+        # tweepy would send "Bearer None" and let X refuse it; say plainly what is missing instead.
+        missing = [k for k in keys if not self.credentials.get(k)]
+        if missing:
+            raise AuthError(f"The channel has no {', '.join(missing)}: connect the X account again.")
+
+    def mentions(self, *, user_id: str, since_id: str | None, pagination_token: str | None) -> Any:
+        self._require("bearer_token")
+        params: dict[str, Any] = {
+            "max_results": 100,
+            "expansions": parse.EXPANSIONS,
+            "tweet_fields": parse.TWEET_FIELDS,
+            "user_fields": parse.USER_FIELDS,
+        }
+        if since_id:
+            params["since_id"] = since_id
+        if pagination_token:
+            params["pagination_token"] = pagination_token
+        return self._call(self.api.get_users_mentions, user_id, **params)
+
+    def reply(self, *, in_reply_to_tweet_id: str, text: str) -> str:
+        self._require(*USER_AUTH_KEYS)
+        body = self._call(self.api.create_tweet, text=text, in_reply_to_tweet_id=in_reply_to_tweet_id,
+                          safe_to_repeat=False)
+        return str(_data(body)["id"])
+
+    def direct_message(self, *, participant_id: str, text: str) -> str:
+        self._require(*USER_AUTH_KEYS)
+        body = self._call(self.api.create_direct_message, participant_id=participant_id, text=text,
+                          safe_to_repeat=False)
+        return str(_data(body)["dm_event_id"])
+
+
+def _data(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
+        raise MalformedPayload("X answered without a data object", json.dumps(body, default=str)[:100_000])
+    return body["data"]
+
+
+def _seconds_until(reset_epoch: str | None) -> int:
+    try:
+        return max(1, int(reset_epoch or 0) - int(time.time()) + 1)
+    except ValueError:
+        return 60
+
+
+class XConnector:
+    """What channels_ingest and the inbox's outbound task call for an X (or simulator) channel."""
+
+    def __init__(self, channel: Any) -> None:
+        self.channel = channel
+        self.client = XClient(credentials=channel.credentials, base_url=channel.api_base_url)
+
+    def fetch_page(self) -> Page:
+        cursor = dict(self.channel.cursor or {})
+        body = self.client.mentions(
+            user_id=self.channel.external_account_id,
+            since_id=cursor.get("since_id"),
+            pagination_token=cursor.get("next_token"),
+        )
+        # On the very first poll there is no since_id: take the newest page only, not years of history.
+        follow_pages = bool(cursor.get("since_id"))
+        return parse.parse_mentions_page(self.channel.platform, body, cursor=cursor, follow_pages=follow_pages)
+
+    def send(self, message: OutboundMessage) -> str:
+        if message.visibility == "private":
+            if not message.recipient_external_id:
+                raise PermanentError("No customer id to send a direct message to.")
+            return self.client.direct_message(participant_id=message.recipient_external_id, text=message.text)
+        if not message.in_reply_to_external_id:
+            raise PermanentError("No post to reply to.")
+        return self.client.reply(in_reply_to_tweet_id=message.in_reply_to_external_id, text=message.text)

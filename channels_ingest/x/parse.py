@@ -1,0 +1,91 @@
+"""X API v2 payloads → normalized items. Tolerant of missing optional fields, strict on the ones we need."""
+
+from datetime import datetime
+from typing import Any
+
+from channels_ingest.errors import MalformedPayload
+from channels_ingest.types import BadItem, MentionItem, Page, ProfileItem
+
+TWEET_FIELDS = ["author_id", "created_at", "conversation_id", "lang", "in_reply_to_user_id", "referenced_tweets",
+                "entities", "edit_history_tweet_ids"]
+USER_FIELDS = ["name", "username", "public_metrics", "verified", "created_at", "profile_image_url"]
+EXPANSIONS = ["author_id", "referenced_tweets.id", "in_reply_to_user_id"]
+
+
+def parse_time(value: str) -> datetime:
+    # X sends "2026-11-23T10:15:42.000Z"; fromisoformat reads it from Python 3.11 on.
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def parse_user(platform: str, user: dict[str, Any]) -> ProfileItem:
+    metrics = user.get("public_metrics") or {}
+    handle = str(user.get("username", ""))
+    return ProfileItem(
+        platform=platform,
+        external_id=str(user["id"]),
+        handle=handle,
+        name=str(user.get("name", "")),
+        followers_count=int(metrics.get("followers_count") or 0),
+        verified=bool(user.get("verified", False)),
+        profile_url=f"https://x.com/{handle}" if handle else "",
+    )
+
+
+def _tweet_item(platform: str, tweet: Any, users: dict[str, ProfileItem]) -> MentionItem:
+    if not isinstance(tweet, dict):
+        raise ValueError("tweet is not an object")
+    tweet_id, text = tweet.get("id"), tweet.get("text")
+    if not isinstance(tweet_id, str) or not tweet_id.isdigit():
+        raise ValueError("tweet has no numeric string id")
+    if not isinstance(text, str):
+        raise ValueError(f"tweet {tweet_id} has no text")
+    if not isinstance(tweet.get("created_at"), str):
+        raise ValueError(f"tweet {tweet_id} has no created_at (request tweet.fields=created_at)")
+    replied_to = next(
+        (ref.get("id", "") for ref in tweet.get("referenced_tweets") or [] if ref.get("type") == "replied_to"), ""
+    )
+    return MentionItem(
+        external_id=tweet_id,
+        kind="post",
+        text=text,
+        posted_at=parse_time(tweet["created_at"]),
+        raw=tweet,
+        author=users.get(str(tweet.get("author_id", ""))),
+        language=str(tweet.get("lang", "")),
+        conversation_id=str(tweet.get("conversation_id", "")),
+        in_reply_to_external_id=str(replied_to),
+    )
+
+
+def parse_mentions_page(platform: str, body: Any, *, cursor: dict[str, Any], follow_pages: bool) -> Page:
+    """One page of GET /2/users/:id/mentions. `cursor` is the state this page was fetched with.
+
+    Cursor protocol: X pages newest→oldest below `since_id`. While paging we keep the
+    newest id seen in `newest_seen` and only move `since_id` up once the last page is
+    stored, so a crash mid-way resumes from the saved `next_token` and loses nothing.
+    """
+    if not isinstance(body, dict) or not isinstance(body.get("meta", {}), dict):
+        raise MalformedPayload("mentions page is not a JSON object with a meta object", repr(body)[:100_000])
+    data = body.get("data", [])
+    if not isinstance(data, list):
+        raise MalformedPayload("mentions page 'data' is not a list", repr(body)[:100_000])
+    users: dict[str, ProfileItem] = {}
+    for user in (body.get("includes") or {}).get("users") or []:
+        try:
+            users[str(user["id"])] = parse_user(platform, user)
+        except (KeyError, TypeError, ValueError):
+            continue  # an unreadable expansion only costs us the author's details
+    items, bad = [], []
+    for tweet in data:
+        try:
+            items.append(_tweet_item(platform, tweet, users))
+        except (ValueError, TypeError, AttributeError) as exc:
+            bad.append(BadItem(reason=str(exc), payload=tweet))
+    meta = body.get("meta") or {}
+    newest_seen = cursor.get("newest_seen") or meta.get("newest_id")
+    next_token = meta.get("next_token") if follow_pages else None
+    if next_token:
+        new_cursor = {"since_id": cursor.get("since_id"), "next_token": next_token, "newest_seen": newest_seen}
+    else:
+        new_cursor = {"since_id": newest_seen or cursor.get("since_id"), "next_token": None, "newest_seen": None}
+    return Page(items=items, bad_items=bad, cursor=new_cursor, more=bool(next_token))

@@ -1,0 +1,28 @@
+from django.contrib import admin
+
+from .models import CannedReply, Case, MentionTriage, Note, Reply, Tag
+
+
+@admin.register(Case)
+class CaseAdmin(admin.ModelAdmin):
+    list_display = ("protocol", "tenant", "status", "priority", "assignee", "first_response_due", "created_at")
+    list_filter = ("tenant", "status")
+    search_fields = ("protocol", "subject")
+    raw_id_fields = ("customer", "assignee")
+
+
+@admin.register(Reply)
+class ReplyAdmin(admin.ModelAdmin):
+    list_display = ("pk", "tenant", "case", "visibility", "state", "external_id", "attempts", "created_at")
+    list_filter = ("tenant", "state", "visibility")
+
+
+@admin.register(CannedReply)
+class CannedReplyAdmin(admin.ModelAdmin):
+    list_display = ("shortcut", "title", "tenant", "language", "usage_count")
+    list_filter = ("tenant",)
+
+
+admin.site.register(Tag)
+admin.site.register(Note)
+admin.site.register(MentionTriage)

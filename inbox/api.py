@@ -1,0 +1,28 @@
+from django.db.models import QuerySet
+from rest_framework import mixins, serializers
+
+from sac.api import TenantScopedViewSet
+from sac.models import Tenant
+
+from .models import Case
+
+
+class CaseSerializer(serializers.ModelSerializer):
+    channel = serializers.CharField(source="channel.name", read_only=True)
+    customer_handle = serializers.CharField(source="customer.handle", read_only=True, default="")
+    assignee = serializers.CharField(source="assignee.username", read_only=True, default=None)
+
+    class Meta:
+        model = Case
+        fields = ["id", "protocol", "status", "priority", "channel", "customer_handle", "assignee", "subject",
+                  "language", "category", "personal_data", "first_message_at", "first_response_due",
+                  "resolution_due", "first_response_at", "resolved_at", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+    serializer_class = CaseSerializer
+    ordering = "-created_at"
+
+    def tenant_queryset(self, tenant: Tenant) -> QuerySet[Case]:
+        return Case.objects.select_related("channel", "customer", "assignee")

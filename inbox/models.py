@@ -1,0 +1,179 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from channels_ingest.models import ChannelAccount, Mention, SocialProfile
+from sac.models import Membership, Team, Tenant
+
+# Statuses in which a case is still someone's work (queue, SLA clocks, partial indexes).
+OPEN_STATUSES = ("new", "open", "pending_customer")
+
+
+class Tag(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=50)
+    color = models.CharField(max_length=7, default="#64748b")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="tag_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Case(models.Model):
+    class Status(models.TextChoices):
+        NEW = "new", "New"
+        OPEN = "open", "Open"
+        PENDING_CUSTOMER = "pending_customer", "Waiting on customer"
+        RESOLVED = "resolved", "Resolved"
+        CLOSED = "closed", "Closed"
+        IGNORED = "ignored", "Ignored"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="cases")
+    protocol = models.CharField(max_length=20)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
+    priority = models.PositiveSmallIntegerField(default=50)
+    channel = models.ForeignKey(ChannelAccount, on_delete=models.PROTECT, related_name="cases")
+    customer = models.ForeignKey(SocialProfile, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="cases")
+    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="assigned_cases")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="cases")
+    tags = models.ManyToManyField(Tag, blank=True, related_name="cases")
+    subject = models.CharField(max_length=140)
+    language = models.CharField(max_length=8, blank=True)
+    category = models.CharField(max_length=30, blank=True)
+    personal_data = models.JSONField(default=list, blank=True)  # kinds found, e.g. ["phone", "email"]
+    triage = models.JSONField(default=dict, blank=True)  # the decision and its reasons, shown to agents
+    first_message_at = models.DateTimeField()
+    last_customer_message_at = models.DateTimeField()
+    first_response_due = models.DateTimeField(null=True, blank=True)
+    resolution_due = models.DateTimeField(null=True, blank=True)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "protocol"], name="case_unique_protocol")]
+        indexes = [
+            # "Claim next": unassigned open work, most urgent first.
+            models.Index(fields=["tenant", "-priority", "first_message_at"], name="case_claimable",
+                         condition=Q(assignee__isnull=True, status__in=("new", "open"))),
+            # SLA sweeps read open cases by due time only.
+            models.Index(fields=["tenant", "first_response_due"], name="case_first_response_due",
+                         condition=Q(first_response_at__isnull=True, status__in=OPEN_STATUSES)),
+            models.Index(fields=["tenant", "resolution_due"], name="case_resolution_due",
+                         condition=Q(status__in=OPEN_STATUSES)),
+            models.Index(fields=["tenant", "assignee", "status"]),
+            models.Index(fields=["tenant", "channel", "customer", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.protocol} {self.subject[:40]}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class CaseMention(models.Model):
+    """Which mentions belong to which case (a mention belongs to at most one)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="case_mentions")
+    mention = models.OneToOneField(Mention, on_delete=models.CASCADE, related_name="case_link")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "mention"], name="casemention_unique")]
+
+
+class MentionTriage(models.Model):
+    """The triage decision for one mention, kept even when it was ignored."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE)
+    mention = models.OneToOneField(Mention, on_delete=models.CASCADE, related_name="triage")
+    ignored = models.BooleanField()
+    decision = models.JSONField(default=dict)
+    case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "mention"], name="mentiontriage_unique")]
+
+
+class ProtocolSequence(models.Model):
+    """Per tenant and day, the last protocol number handed out (see services.protocol_next)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE)
+    day = models.DateField()
+    last_value = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "day"], name="protocolsequence_unique_day")]
+
+
+class CannedReply(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="canned_replies")
+    title = models.CharField(max_length=120)
+    shortcut = models.SlugField(max_length=40)
+    body = models.TextField()
+    language = models.CharField(max_length=8, blank=True, help_text="Empty = any language")
+    usage_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "shortcut"], name="cannedreply_unique_shortcut")]
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return f"/{self.shortcut} {self.title}"
+
+
+class Reply(models.Model):
+    class Visibility(models.TextChoices):
+        PUBLIC = "public", "Public reply"
+        PRIVATE = "private", "Private message"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="replies")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="replies")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    visibility = models.CharField(max_length=10, choices=Visibility.choices)
+    text = models.TextField()
+    in_reply_to = models.ForeignKey(Mention, null=True, blank=True, on_delete=models.SET_NULL)
+    canned_reply = models.ForeignKey(CannedReply, null=True, blank=True, on_delete=models.SET_NULL)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    # Made before any network call; the same key twice is the same reply, never a second post.
+    idempotency_key = models.CharField(max_length=64, unique=True)
+    external_id = models.CharField(max_length=64, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sending_started_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["tenant", "case", "created_at"]),
+            models.Index(fields=["created_at"], name="reply_queued", condition=Q(state="queued")),
+        ]
+
+
+class Note(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="notes")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+__all__ = ["Case", "CaseMention", "CannedReply", "Membership", "MentionTriage", "Note", "ProtocolSequence",
+           "Reply", "Tag"]

@@ -1,0 +1,407 @@
+"""Every write of the inbox: triage outcomes, cases, claims, replies, notes, canned replies."""
+
+import logging
+import zoneinfo
+from datetime import datetime, timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from channels_ingest.connectors import connector_for
+from channels_ingest.errors import PermanentError, TransientError
+from channels_ingest.models import Mention
+from channels_ingest.services import mentions_mark_triaged
+from channels_ingest.types import OutboundMessage
+from sac.models import Membership, Role, Tenant
+from sac.services import audit_record
+
+from . import events
+from .models import OPEN_STATUSES, CannedReply, Case, CaseMention, MentionTriage, Note, Reply
+from .triage import TriageDecision, TriageInput, triage
+
+log = logging.getLogger(__name__)
+
+X_MAX_CHARS = 280
+MAX_SEND_ATTEMPTS = 6
+
+
+class CaseActionError(Exception):
+    """A user-facing refusal: the message is shown to the agent as it is."""
+
+
+# ---------------------------------------------------------------- protocol numbers
+
+def protocol_next(*, tenant: Tenant, at: datetime | None = None) -> str:
+    """`YYYYMMDD-NNNNNN` in the tenant's time zone, unique per tenant (DESIGN.md: protocol numbers).
+
+    One atomic upsert per number, so concurrent case openings never share one,
+    on PostgreSQL and SQLite alike (both speak ON CONFLICT … RETURNING).
+    """
+    day = (at or timezone.now()).astimezone(zoneinfo.ZoneInfo(tenant.time_zone)).date()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO inbox_protocolsequence (tenant_id, day, last_value) VALUES (%s, %s, 1) "
+            "ON CONFLICT (tenant_id, day) DO UPDATE SET last_value = inbox_protocolsequence.last_value + 1 "
+            "RETURNING last_value",
+            [tenant.pk, day],
+        )
+        (value,) = cursor.fetchone()
+    return f"{day:%Y%m%d}-{value:06d}"
+
+
+# ---------------------------------------------------------------- triage → cases
+
+def _case_open(*, tenant: Tenant, mention: Mention, decision: TriageDecision) -> Case:
+    case = Case.objects.create(
+        tenant=tenant,
+        protocol=protocol_next(tenant=tenant),
+        status=Case.Status.NEW,
+        priority=decision.priority,
+        channel=mention.channel,
+        customer=mention.author,
+        subject=mention.text[:140],
+        language=decision.language,
+        category=decision.category,
+        personal_data=decision.personal_data,
+        triage=decision.as_dict(),
+        first_message_at=mention.posted_at,
+        last_customer_message_at=mention.posted_at,
+    )
+    CaseMention.objects.create(tenant=tenant, case=case, mention=mention)
+    audit_record(tenant=tenant, actor=None, verb="case.opened", obj=case,
+                 data={"priority": case.priority, "category": case.category, "mention": mention.pk})
+    # Synchronous subscribers (SLA due times) write inside this transaction.
+    events.case_opened.send(sender=Case, case=case, actor=None)
+    return case
+
+
+def _case_attach(*, tenant: Tenant, case: Case, mention: Mention, decision: TriageDecision) -> Case:
+    CaseMention.objects.create(tenant=tenant, case=case, mention=mention)
+    changes = {
+        "last_customer_message_at": max(case.last_customer_message_at, mention.posted_at),
+        "priority": max(case.priority, decision.priority),
+        "personal_data": sorted(set(case.personal_data) | set(decision.personal_data)),
+    }
+    if case.status == Case.Status.PENDING_CUSTOMER:
+        # The customer answered: the ball is back in our court.
+        changes["status"] = Case.Status.OPEN
+    Case.objects.filter(tenant=tenant, pk=case.pk).update(**changes)
+    old_status = case.status
+    case.refresh_from_db()
+    audit_record(tenant=tenant, actor=None, verb="case.mention_attached", obj=case, data={"mention": mention.pk})
+    events.case_mention_attached.send(sender=Case, case=case, actor=None, mention=mention)
+    if old_status != case.status:
+        events.case_status_changed.send(sender=Case, case=case, actor=None, old_status=old_status,
+                                        new_status=case.status)
+    return case
+
+
+def mentions_triage(*, tenant_id: int, mention_ids: list[int]) -> list[Case]:
+    """Triage stored mentions: ignore, attach to the customer's open case, or open a new one.
+
+    Each mention is handled in its own transaction, locked with SKIP LOCKED and
+    re-checked as untriaged, so the task and the sweep can race without doing it twice.
+    """
+    tenant = Tenant.objects.get(pk=tenant_id)
+    touched: list[Case] = []
+    for mention_id in mention_ids:
+        with transaction.atomic():
+            mention = (
+                Mention.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("author", "channel")
+                .filter(tenant=tenant, pk=mention_id, triaged_at__isnull=True)
+                .first()
+            )
+            if mention is None:
+                continue
+            author = mention.author
+            decision = triage(TriageInput(
+                text=mention.text,
+                followers_count=author.followers_count if author else 0,
+                verified=author.verified if author else False,
+                language_hint=mention.language,
+            ))
+            existing = None
+            if author is not None:
+                existing = (
+                    Case.objects.select_for_update()
+                    .filter(tenant=tenant, channel=mention.channel, customer=author, status__in=OPEN_STATUSES)
+                    .order_by("-created_at")
+                    .first()
+                )
+            case = None
+            if existing is not None:
+                # Whatever the customer says next belongs to the conversation already under way.
+                case = _case_attach(tenant=tenant, case=existing, mention=mention, decision=decision)
+            elif not decision.ignore:
+                case = _case_open(tenant=tenant, mention=mention, decision=decision)
+            MentionTriage.objects.create(tenant=tenant, mention=mention, ignored=case is None,
+                                         decision=decision.as_dict(), case=case)
+            mentions_mark_triaged(tenant=tenant, mention_ids=[mention.pk])
+            if case is not None:
+                touched.append(case)
+    return touched
+
+
+# ---------------------------------------------------------------- claiming and status
+
+def _open_load(tenant: Tenant, user: AbstractBaseUser) -> int:
+    return Case.objects.filter(tenant=tenant, assignee=user, status__in=OPEN_STATUSES).count()
+
+
+def case_claim_next(*, tenant: Tenant, membership: Membership) -> Case | None:
+    """Give the agent the most urgent unassigned case they may take. Two agents never get the same one."""
+    user = membership.user
+    with transaction.atomic():
+        if _open_load(tenant, user) >= membership.max_open_cases:
+            raise CaseActionError(
+                f"You already have {membership.max_open_cases} open cases: resolve one before taking another."
+            )
+        candidates = Case.objects.select_for_update(skip_locked=True).filter(
+            tenant=tenant, assignee__isnull=True, status__in=(Case.Status.NEW, Case.Status.OPEN)
+        )
+        team_ids = list(membership.teams.values_list("pk", flat=True))
+        if team_ids:
+            candidates = candidates.filter(Q(team__isnull=True) | Q(team__in=team_ids))
+        case = candidates.order_by("-priority", "first_message_at", "pk").first()
+        if case is None:
+            return None
+        # The conditional update is what keeps the promise on SQLite, where SKIP LOCKED is a no-op.
+        if not Case.objects.filter(tenant=tenant, pk=case.pk, assignee__isnull=True).update(
+            assignee=user, status=Case.Status.OPEN
+        ):
+            return None
+        old_status = case.status
+        case.refresh_from_db()
+        audit_record(tenant=tenant, actor=user, verb="case.assigned", obj=case,
+                     data={"assignee": user.get_username(), "how": "claim_next"})
+        if old_status != case.status:
+            events.case_status_changed.send(sender=Case, case=case, actor=user, old_status=old_status,
+                                            new_status=case.status)
+    return case
+
+
+def case_claim(*, tenant: Tenant, membership: Membership, case: Case) -> Case:
+    """Take one specific unassigned case from the queue."""
+    user = membership.user
+    with transaction.atomic():
+        if _open_load(tenant, user) >= membership.max_open_cases:
+            raise CaseActionError(
+                f"You already have {membership.max_open_cases} open cases: resolve one before taking another."
+            )
+        if not Case.objects.filter(tenant=tenant, pk=case.pk, assignee__isnull=True,
+                                   status__in=OPEN_STATUSES).update(assignee=user):
+            raise CaseActionError("Someone else took this case a moment ago.")
+        case.refresh_from_db()
+        audit_record(tenant=tenant, actor=user, verb="case.assigned", obj=case,
+                     data={"assignee": user.get_username(), "how": "claim"})
+    return case
+
+
+# Which status may follow which; resolved cases can be reopened, closed ones cannot.
+TRANSITIONS: dict[str, set[str]] = {
+    Case.Status.NEW: {Case.Status.OPEN, Case.Status.PENDING_CUSTOMER, Case.Status.RESOLVED, Case.Status.IGNORED},
+    Case.Status.OPEN: {Case.Status.PENDING_CUSTOMER, Case.Status.RESOLVED, Case.Status.IGNORED},
+    Case.Status.PENDING_CUSTOMER: {Case.Status.OPEN, Case.Status.RESOLVED},
+    Case.Status.RESOLVED: {Case.Status.OPEN, Case.Status.CLOSED},
+    Case.Status.IGNORED: {Case.Status.OPEN},
+    Case.Status.CLOSED: set(),
+}
+
+
+def _may_work_on(membership: Membership, case: Case) -> bool:
+    return case.assignee_id == membership.user_id or membership.has_role(Role.SUPERVISOR)
+
+
+def case_status_change(*, tenant: Tenant, membership: Membership, case: Case, new_status: str) -> Case:
+    if not _may_work_on(membership, case):
+        raise CaseActionError("Only the assignee or a supervisor can change this case.")
+    old_status = case.status
+    if new_status not in TRANSITIONS[Case.Status(old_status)]:
+        raise CaseActionError(
+            f"A case that is {Case.Status(old_status).label.lower()} cannot become "
+            f"{Case.Status(new_status).label.lower()}."
+        )
+    now = timezone.now()
+    changes: dict[str, object] = {"status": new_status}
+    if new_status == Case.Status.RESOLVED:
+        changes["resolved_at"] = now
+    elif new_status == Case.Status.OPEN:
+        changes["resolved_at"] = None
+    with transaction.atomic():
+        if not Case.objects.filter(tenant=tenant, pk=case.pk, status=old_status).update(**changes):
+            raise CaseActionError("The case changed meanwhile; reload and try again.")
+        case.refresh_from_db()
+        audit_record(tenant=tenant, actor=membership.user, verb="case.status_changed", obj=case,
+                     data={"from": old_status, "to": new_status})
+        events.case_status_changed.send(sender=Case, case=case, actor=membership.user, old_status=old_status,
+                                        new_status=new_status)
+        if new_status == Case.Status.RESOLVED:
+            events.case_resolved.send(sender=Case, case=case, actor=membership.user)
+    return case
+
+
+def note_add(*, tenant: Tenant, membership: Membership, case: Case, text: str) -> Note:
+    text = text.strip()
+    if not text:
+        raise CaseActionError("A note needs some text.")
+    with transaction.atomic():
+        note = Note.objects.create(tenant=tenant, case=case, author=membership.user, text=text)
+        audit_record(tenant=tenant, actor=membership.user, verb="note.added", obj=case, data={"note": note.pk})
+    return note
+
+
+# ---------------------------------------------------------------- replies
+
+def reply_create(*, tenant: Tenant, membership: Membership, case: Case, text: str, visibility: str,
+                 idempotency_key: str, canned_reply: CannedReply | None = None) -> Reply:
+    """Queue a reply. The same idempotency key (a double click, a resubmitted form) returns the same reply."""
+    key = f"t{tenant.pk}:{idempotency_key}"
+    existing = Reply.objects.filter(tenant=tenant, idempotency_key=key).first()
+    if existing is not None:
+        return existing
+    if not _may_work_on(membership, case):
+        raise CaseActionError("Only the assignee or a supervisor can reply on this case. Claim it first.")
+    if not case.is_open:
+        raise CaseActionError("This case is closed for replies; reopen it first.")
+    text = text.strip()
+    if not text:
+        raise CaseActionError("The reply is empty.")
+    if visibility not in Reply.Visibility.values:
+        raise CaseActionError("Choose a public reply or a private message.")
+    if visibility == Reply.Visibility.PUBLIC and len(text) > X_MAX_CHARS:
+        raise CaseActionError(f"A public reply on X holds {X_MAX_CHARS} characters; this one has {len(text)}.")
+    last_inbound = (
+        Mention.objects.filter(tenant=tenant, case_link__case=case, direction=Mention.Direction.INBOUND)
+        .order_by("-posted_at", "-pk").first()
+    )
+    if visibility == Reply.Visibility.PRIVATE and case.customer is None:
+        raise CaseActionError("We do not know who the customer is on this network, so no private message.")
+    with transaction.atomic():
+        reply = Reply.objects.create(
+            tenant=tenant, case=case, author=membership.user, visibility=visibility, text=text,
+            in_reply_to=last_inbound, canned_reply=canned_reply, idempotency_key=key,
+        )
+        if canned_reply is not None:
+            CannedReply.objects.filter(tenant=tenant, pk=canned_reply.pk).update(usage_count=F("usage_count") + 1)
+        audit_record(tenant=tenant, actor=membership.user, verb="reply.queued", obj=case,
+                     data={"reply": reply.pk, "visibility": visibility})
+        from . import tasks
+
+        transaction.on_commit(lambda: tasks.reply_deliver.delay(tenant.pk, reply.pk))
+    return reply
+
+
+def reply_deliver(*, tenant_id: int, reply_id: int) -> Reply | None:
+    """Send a queued reply once. queued → sending → sent|failed, each step a conditional update.
+
+    Whoever moves the row out of `queued` owns the send; a retried or duplicated
+    task finds it taken and does nothing, so the customer never gets it twice.
+    """
+    now = timezone.now()
+    taken = Reply.objects.filter(tenant_id=tenant_id, pk=reply_id, state=Reply.State.QUEUED).update(
+        state=Reply.State.SENDING, sending_started_at=now, attempts=F("attempts") + 1
+    )
+    if not taken:
+        return None
+    reply = Reply.objects.select_related("case__channel", "case__customer", "in_reply_to", "tenant").get(
+        tenant_id=tenant_id, pk=reply_id
+    )
+    message = OutboundMessage(
+        visibility=reply.visibility,
+        text=reply.text,
+        in_reply_to_external_id=reply.in_reply_to.external_id if reply.in_reply_to else "",
+        recipient_external_id=reply.case.customer.external_id if reply.case.customer else "",
+    )
+    try:
+        external_id = connector_for(reply.case.channel).send(message)
+    except TransientError as exc:
+        # Not sent (the request never landed): back to the queue for the retry, unless we tried enough.
+        give_up = reply.attempts >= MAX_SEND_ATTEMPTS
+        Reply.objects.filter(tenant_id=tenant_id, pk=reply_id, state=Reply.State.SENDING).update(
+            state=Reply.State.FAILED if give_up else Reply.State.QUEUED, error=str(exc)
+        )
+        if give_up:
+            _reply_failed_audit(reply, str(exc))
+            return reply
+        raise
+    except PermanentError as exc:
+        Reply.objects.filter(tenant_id=tenant_id, pk=reply_id, state=Reply.State.SENDING).update(
+            state=Reply.State.FAILED, error=str(exc)
+        )
+        _reply_failed_audit(reply, str(exc))
+        reply.refresh_from_db()
+        return reply
+    _reply_sent(reply, external_id)
+    reply.refresh_from_db()
+    return reply
+
+
+def _reply_failed_audit(reply: Reply, error: str) -> None:
+    audit_record(tenant=reply.tenant, actor=None, verb="reply.failed", obj=reply.case,
+                 data={"reply": reply.pk, "error": error})
+
+
+def _reply_sent(reply: Reply, external_id: str) -> None:
+    tenant, now = reply.tenant, timezone.now()
+    with transaction.atomic():
+        Reply.objects.filter(tenant=tenant, pk=reply.pk, state=Reply.State.SENDING).update(
+            state=Reply.State.SENT, external_id=external_id, sent_at=now, error=""
+        )
+        Case.objects.filter(tenant=tenant, pk=reply.case_id, first_response_at__isnull=True).update(
+            first_response_at=now
+        )
+        case = Case.objects.get(tenant=tenant, pk=reply.case_id)
+        audit_record(tenant=tenant, actor=reply.author, verb="reply.sent", obj=case,
+                     data={"reply": reply.pk, "external_id": external_id, "visibility": reply.visibility})
+        events.case_replied.send(sender=Case, case=case, actor=reply.author, reply=reply)
+
+
+def replies_stale_sweep(*, older_than: timedelta = timedelta(seconds=30)) -> list[tuple[int, int]]:
+    """Queued replies whose task was lost (broker restart) are returned for re-enqueueing;
+    replies stuck in `sending` (a worker died mid-send) are failed for a human to check, never resent."""
+    now = timezone.now()
+    stuck = Reply.objects.filter(state=Reply.State.SENDING, sending_started_at__lt=now - timedelta(minutes=5))
+    for reply in stuck.select_related("tenant", "case"):
+        if Reply.objects.filter(tenant=reply.tenant, pk=reply.pk, state=Reply.State.SENDING).update(
+            state=Reply.State.FAILED, error="The worker stopped while sending; check the network before resending."
+        ):
+            _reply_failed_audit(reply, "worker stopped while sending")
+    return list(
+        Reply.objects.filter(state=Reply.State.QUEUED, created_at__lt=now - older_than)
+        .values_list("tenant_id", "pk")[:500]
+    )
+
+
+# ---------------------------------------------------------------- canned replies
+
+def canned_reply_save(*, tenant: Tenant, membership: Membership, canned: CannedReply | None, title: str,
+                      shortcut: str, body: str, language: str = "") -> CannedReply:
+    if not membership.has_role(Role.ADMIN):
+        raise CaseActionError("Only tenant admins edit the canned-reply bank.")
+    if CannedReply.objects.filter(tenant=tenant, shortcut=shortcut).exclude(pk=canned.pk if canned else None).exists():
+        raise CaseActionError(f"The shortcut /{shortcut} is already used.")
+    with transaction.atomic():
+        if canned is None:
+            canned = CannedReply.objects.create(tenant=tenant, title=title, shortcut=shortcut, body=body,
+                                                language=language)
+            verb = "canned_reply.created"
+        else:
+            CannedReply.objects.filter(tenant=tenant, pk=canned.pk).update(
+                title=title, shortcut=shortcut, body=body, language=language, updated_at=timezone.now()
+            )
+            canned.refresh_from_db()
+            verb = "canned_reply.updated"
+        audit_record(tenant=tenant, actor=membership.user, verb=verb, obj=canned, data={"shortcut": shortcut})
+    return canned
+
+
+def canned_reply_delete(*, tenant: Tenant, membership: Membership, canned: CannedReply) -> None:
+    if not membership.has_role(Role.ADMIN):
+        raise CaseActionError("Only tenant admins edit the canned-reply bank.")
+    with transaction.atomic():
+        audit_record(tenant=tenant, actor=membership.user, verb="canned_reply.deleted", obj=canned,
+                     data={"shortcut": canned.shortcut})
+        CannedReply.objects.filter(tenant=tenant, pk=canned.pk).delete()

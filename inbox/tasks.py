@@ -1,0 +1,52 @@
+"""Thin Celery tasks for the inbox."""
+
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+from django.db.models import Min
+from django.utils import timezone
+
+from channels_ingest.errors import TransientError
+from channels_ingest.selectors import mentions_untriaged
+
+from . import services
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def mentions_triage(tenant_id: int, mention_ids: list[int]) -> None:
+    services.mentions_triage(tenant_id=tenant_id, mention_ids=mention_ids)
+
+
+@shared_task(ignore_result=True)
+def mentions_triage_sweep() -> int:
+    """Catch mentions a crash left untriaged between storing and triage (DESIGN.md)."""
+    cutoff = timezone.now() - timedelta(seconds=30)
+    pending = (
+        mentions_untriaged().filter(received_at__lt=cutoff).values("tenant_id")
+        .annotate(first=Min("received_at")).values_list("tenant_id", flat=True)
+    )
+    count = 0
+    for tenant_id in pending:
+        ids = list(mentions_untriaged(tenant_id).filter(received_at__lt=cutoff).values_list("pk", flat=True)[:500])
+        count += len(ids)
+        mentions_triage.delay(tenant_id, ids)
+    return count
+
+
+@shared_task(
+    acks_late=True, ignore_result=True, autoretry_for=(TransientError,), retry_backoff=5, retry_backoff_max=300,
+    retry_jitter=True, max_retries=services.MAX_SEND_ATTEMPTS,
+)
+def reply_deliver(tenant_id: int, reply_id: int) -> None:
+    services.reply_deliver(tenant_id=tenant_id, reply_id=reply_id)
+
+
+@shared_task(ignore_result=True)
+def replies_deliver_sweep() -> int:
+    due = services.replies_stale_sweep()
+    for tenant_id, reply_id in due:
+        reply_deliver.delay(tenant_id, reply_id)
+    return len(due)

@@ -1,0 +1,22 @@
+from django.urls import path
+
+from . import views
+
+app_name = "inbox"
+
+urlpatterns = [
+    path("", views.queue, name="queue"),
+    path("queue/rows/", views.queue_rows, name="queue_rows"),
+    path("cases/next/", views.claim_next, name="claim_next"),
+    path("cases/<int:case_id>/", views.case_detail, name="case"),
+    path("cases/<int:case_id>/thread/", views.case_thread, name="case_thread"),
+    path("cases/<int:case_id>/claim/", views.case_claim, name="case_claim"),
+    path("cases/<int:case_id>/reply/", views.case_reply, name="case_reply"),
+    path("cases/<int:case_id>/status/", views.case_status, name="case_status"),
+    path("cases/<int:case_id>/notes/", views.case_note, name="case_note"),
+    path("cases/<int:case_id>/canned/<int:canned_id>/", views.canned_render, name="canned_render"),
+    path("canned/", views.canned_list, name="canned_list"),
+    path("canned/new/", views.canned_edit, name="canned_new"),
+    path("canned/<int:canned_id>/edit/", views.canned_edit, name="canned_edit"),
+    path("canned/<int:canned_id>/delete/", views.canned_delete, name="canned_delete"),
+]

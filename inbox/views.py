@@ -1,0 +1,196 @@
+"""The agent's pages. Every view is wrapped by sac.tenancy.tenant_view, which sets request.tenant."""
+
+import uuid
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from sac.models import Role
+from sac.tenancy import TenantRequest, tenant_view
+
+from . import selectors, services
+from .forms import CannedReplyForm, NoteForm, ReplyForm
+from .models import Case, Reply
+
+
+def _queue_context(request: TenantRequest) -> dict:
+    view = request.GET.get("view", "mine")
+    if view not in selectors.QUEUE_VIEWS:
+        view = "mine"
+    return {
+        "view": view,
+        "views": selectors.QUEUE_VIEWS,
+        "cases": selectors.case_queue(request.tenant, request.membership, view)[:200],
+        "counts": selectors.queue_counts(request.tenant, request.membership),
+    }
+
+
+@tenant_view()
+@require_GET
+def queue(request: TenantRequest) -> HttpResponse:
+    return render(request, "inbox/queue.html", _queue_context(request))
+
+
+@tenant_view()
+@require_GET
+def queue_rows(request: TenantRequest) -> HttpResponse:
+    """The htmx partial the queue page polls, so new cases appear without a reload."""
+    return render(request, "inbox/_queue_rows.html", _queue_context(request))
+
+
+@tenant_view()
+@require_POST
+def claim_next(request: TenantRequest) -> HttpResponse:
+    try:
+        case = services.case_claim_next(tenant=request.tenant, membership=request.membership)
+    except services.CaseActionError as exc:
+        messages.error(request, str(exc))
+        return redirect(reverse("inbox:queue", args=[request.tenant.slug]))
+    if case is None:
+        messages.info(request, "Nothing waiting for you right now.")
+        return redirect(reverse("inbox:queue", args=[request.tenant.slug]))
+    return redirect(reverse("inbox:case", args=[request.tenant.slug, case.pk]))
+
+
+def _case_context(request: TenantRequest, case: Case, reply_form: ReplyForm | None = None) -> dict:
+    if reply_form is None:
+        suggested = Reply.Visibility.PRIVATE if case.personal_data else Reply.Visibility.PUBLIC
+        reply_form = ReplyForm(initial={"visibility": suggested, "idempotency_key": uuid.uuid4().hex})
+    membership = request.membership
+    return {
+        "case": case,
+        "thread": selectors.case_thread(request.tenant, case),
+        "history": selectors.customer_history(request.tenant, case),
+        "canned_replies": selectors.canned_replies_for(request.tenant, language=case.language),
+        "reply_form": reply_form,
+        "note_form": NoteForm(),
+        "may_work": case.assignee_id == membership.user_id or membership.has_role(Role.SUPERVISOR),
+        "transitions": [Case.Status(s) for s in services.TRANSITIONS[Case.Status(case.status)]],
+    }
+
+
+@tenant_view()
+@require_GET
+def case_detail(request: TenantRequest, case_id: int) -> HttpResponse:
+    case = selectors.access_case(request.tenant, case_id)
+    return render(request, "inbox/case.html", _case_context(request, case))
+
+
+@tenant_view()
+@require_GET
+def case_thread(request: TenantRequest, case_id: int) -> HttpResponse:
+    case = selectors.access_case(request.tenant, case_id)
+    return render(request, "inbox/_thread.html", {"case": case, "thread": selectors.case_thread(request.tenant, case)})
+
+
+@tenant_view()
+@require_POST
+def case_claim(request: TenantRequest, case_id: int) -> HttpResponse:
+    case = selectors.access_case(request.tenant, case_id)
+    try:
+        services.case_claim(tenant=request.tenant, membership=request.membership, case=case)
+    except services.CaseActionError as exc:
+        messages.error(request, str(exc))
+    return redirect(reverse("inbox:case", args=[request.tenant.slug, case.pk]))
+
+
+@tenant_view()
+@require_POST
+def case_reply(request: TenantRequest, case_id: int) -> HttpResponse:
+    case = selectors.access_case(request.tenant, case_id)
+    form = ReplyForm(request.POST)
+    if form.is_valid():
+        canned = None
+        if form.cleaned_data["canned_reply"]:
+            canned = selectors.access_canned_reply(request.tenant, form.cleaned_data["canned_reply"])
+        try:
+            services.reply_create(
+                tenant=request.tenant, membership=request.membership, case=case,
+                text=form.cleaned_data["text"], visibility=form.cleaned_data["visibility"],
+                idempotency_key=form.cleaned_data["idempotency_key"], canned_reply=canned,
+            )
+        except services.CaseActionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Reply queued; its delivery state shows in the thread.")
+            return redirect(reverse("inbox:case", args=[request.tenant.slug, case.pk]))
+    return render(request, "inbox/case.html", _case_context(request, case, form), status=400)
+
+
+@tenant_view()
+@require_POST
+def case_status(request: TenantRequest, case_id: int) -> HttpResponse:
+    case = selectors.access_case(request.tenant, case_id)
+    new_status = request.POST.get("status", "")
+    if new_status not in Case.Status.values:
+        messages.error(request, "Unknown status.")
+    else:
+        try:
+            services.case_status_change(tenant=request.tenant, membership=request.membership, case=case,
+                                        new_status=new_status)
+            messages.success(request, f"Case {case.protocol} is now {Case.Status(new_status).label.lower()}.")
+        except services.CaseActionError as exc:
+            messages.error(request, str(exc))
+    return redirect(reverse("inbox:case", args=[request.tenant.slug, case.pk]))
+
+
+@tenant_view()
+@require_POST
+def case_note(request: TenantRequest, case_id: int) -> HttpResponse:
+    case = selectors.access_case(request.tenant, case_id)
+    form = NoteForm(request.POST)
+    if form.is_valid():
+        try:
+            services.note_add(tenant=request.tenant, membership=request.membership, case=case,
+                              text=form.cleaned_data["text"])
+        except services.CaseActionError as exc:
+            messages.error(request, str(exc))
+    return redirect(reverse("inbox:case", args=[request.tenant.slug, case.pk]))
+
+
+@tenant_view()
+@require_GET
+def canned_render(request: TenantRequest, case_id: int, canned_id: int) -> HttpResponse:
+    """The canned reply with its variables filled in for this case, for the composer (htmx)."""
+    case = selectors.access_case(request.tenant, case_id)
+    canned = selectors.access_canned_reply(request.tenant, canned_id)
+    text = selectors.canned_render(canned, case=case, agent=request.user)
+    return render(request, "inbox/_composer_text.html", {"text": text, "canned": canned})
+
+
+# ---------------------------------------------------------------- canned-reply bank (tenant admins)
+
+@tenant_view(Role.ADMIN)
+@require_GET
+def canned_list(request: TenantRequest) -> HttpResponse:
+    return render(request, "inbox/canned_list.html",
+                  {"canned_replies": selectors.canned_replies_for(request.tenant)})
+
+
+@tenant_view(Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def canned_edit(request: TenantRequest, canned_id: int | None = None) -> HttpResponse:
+    canned = selectors.access_canned_reply(request.tenant, canned_id) if canned_id else None
+    form = CannedReplyForm(request.POST or None, instance=canned)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.canned_reply_save(tenant=request.tenant, membership=request.membership, canned=canned,
+                                       **{f: form.cleaned_data[f] for f in ("title", "shortcut", "body", "language")})
+        except services.CaseActionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Canned reply saved.")
+            return redirect(reverse("inbox:canned_list", args=[request.tenant.slug]))
+    return render(request, "inbox/canned_form.html", {"form": form, "canned": canned})
+
+
+@tenant_view(Role.ADMIN)
+@require_POST
+def canned_delete(request: TenantRequest, canned_id: int) -> HttpResponse:
+    canned = selectors.access_canned_reply(request.tenant, canned_id)
+    services.canned_reply_delete(tenant=request.tenant, membership=request.membership, canned=canned)
+    messages.success(request, "Canned reply deleted.")
+    return redirect(reverse("inbox:canned_list", args=[request.tenant.slug]))

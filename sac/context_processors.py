@@ -1,0 +1,14 @@
+from django.http import HttpRequest
+
+from .selectors import memberships_for_user
+
+
+def tenancy(request: HttpRequest) -> dict:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    return {
+        "current_tenant": getattr(request, "tenant", None),
+        "current_membership": getattr(request, "membership", None),
+        "my_memberships": memberships_for_user(user),
+    }

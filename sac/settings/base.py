@@ -1,0 +1,165 @@
+"""Settings shared by every environment. Environment-specific files import * from here."""
+
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from kombu import Queue
+
+from sac.env import env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "sac",
+    "channels_ingest",
+    "inbox",
+    "sla",
+    "surveys",
+    "crm_bridge",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "sac.urls"
+WSGI_APPLICATION = "sac.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "sac.context_processors.tenancy",
+            ],
+        },
+    },
+]
+
+
+def database_from_url(url: str) -> dict:
+    config = dj_database_url.parse(url, conn_max_age=60)
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # IMMEDIATE transactions take the write lock up front, so the demo's poller
+        # thread and web requests queue for it instead of failing with "database is
+        # locked" on a lock upgrade; WAL lets readers proceed meanwhile.
+        config["CONN_MAX_AGE"] = 0
+        config["OPTIONS"] = {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    return config
+
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("pt-br", "Português (Brasil)")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["sac.authentication.MembershipTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "sac.pagination.ViewOrderedCursorPagination",
+    "PAGE_SIZE": 50,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "SAC API",
+    "DESCRIPTION": "Multi-tenant social customer care. Every token belongs to one membership of one tenant.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# Celery: JSON only, late acks, time limits, one queue per workload (DESIGN.md).
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = 120
+CELERY_TASK_SOFT_TIME_LIMIT = 100
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [Queue(name) for name in ("celery", "ingest", "outbound", "sla", "surveys", "crm")]
+CELERY_TASK_ROUTES = {
+    "channels_ingest.tasks.*": {"queue": "ingest"},
+    "inbox.tasks.reply_deliver": {"queue": "outbound"},
+    "inbox.tasks.*": {"queue": "ingest"},
+    "sla.tasks.*": {"queue": "sla"},
+}
+CELERY_BEAT_SCHEDULE = {
+    "schedule-due-polls": {
+        "task": "channels_ingest.tasks.schedule_due_polls",
+        "schedule": timedelta(seconds=5),
+        "options": {"expires": 5},
+    },
+    "mentions-triage-sweep": {
+        "task": "inbox.tasks.mentions_triage_sweep",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 60},
+    },
+    "replies-deliver-sweep": {
+        "task": "inbox.tasks.replies_deliver_sweep",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 60},
+    },
+}
+
+# SAC's own knobs.
+SAC_POLL_INTERVAL_SECONDS = env_int("SAC_POLL_INTERVAL_SECONDS", 15)
+SAC_SIMULATOR_URL = env_str("SAC_SIMULATOR_URL", "http://127.0.0.1:8001")
+SAC_X_API_URL = env_str("SAC_X_API_URL", "https://api.twitter.com")
+SAC_HTTP_TIMEOUT_SECONDS = env_int("SAC_HTTP_TIMEOUT_SECONDS", 10)
+# A separate key for credentials at rest lets SECRET_KEY rotate without losing them.
+SAC_FIELD_ENCRYPTION_KEY = env_str("SAC_FIELD_ENCRYPTION_KEY", "")
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "INFO"},
+    "loggers": {"django.server": {"level": "WARNING"}},
+}

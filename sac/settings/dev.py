@@ -1,0 +1,19 @@
+"""The embedded demo: SQLite, Celery in-process, nothing else to install."""
+
+from sac.env import env_str
+
+from .base import *  # noqa: F403
+from .base import BASE_DIR, database_from_url
+
+DEBUG = True
+SECRET_KEY = env_str("SECRET_KEY", "dev-only-insecure-key-never-use-in-production")
+(BASE_DIR / "var").mkdir(exist_ok=True)
+DATABASES = {"default": database_from_url(env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"))}
+
+# The demo runs every task in-process: no broker to install.
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_BROKER_URL = "memory://"
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+SAC_POLL_INTERVAL_SECONDS = 5

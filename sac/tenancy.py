@@ -1,0 +1,47 @@
+"""The one place that decides who may see a tenant's pages (STYLE rule 4).
+
+Every UI view under /t/<slug>/ is wrapped by `tenant_view(role)`: a tenant the
+user does not belong to is a 404 (indistinguishable from one that does not
+exist); a role below the one required inside their own tenant is a 403.
+"""
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+
+from .models import Membership, Role, Tenant
+from .selectors import access_membership_by_slug
+
+
+class TenantRequest(HttpRequest):
+    tenant: Tenant
+    membership: Membership
+
+
+def role_at_least(membership: Membership, role: str) -> bool:
+    return membership.has_role(role)
+
+
+def require_role(membership: Membership, role: str) -> None:
+    if not role_at_least(membership, role):
+        raise PermissionDenied(f"This needs the {Role(role).label} role.")
+
+
+def tenant_view(role: str = Role.AGENT) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @login_required
+        @wraps(view)
+        def wrapped(request: HttpRequest, tenant_slug: str, *args: Any, **kwargs: Any) -> HttpResponse:
+            membership = access_membership_by_slug(request.user, tenant_slug)
+            require_role(membership, role)
+            request.membership = membership  # type: ignore[attr-defined]
+            request.tenant = membership.tenant  # type: ignore[attr-defined]
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator

@@ -1,0 +1,87 @@
+"""Walk every URL pattern as a member of tenant B holding tenant A's ids: only 404/403, never A's data.
+
+A new URL with a parameter this walker does not know fails the test, so every
+new page or endpoint has to be added here (DEVELOPERS.md: tenancy is sacred).
+"""
+
+import re
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from inbox.models import CannedReply
+from sac.services import api_token_create
+
+from .conftest import login
+from .factories import open_case
+
+# URL names outside any tenant, checked separately or public by design.
+UNSCOPED = {"home", "healthz", "login", "logout", "api-schema", "api-root"}
+
+
+def _patterns(resolver: URLResolver, prefix: str = "", namespace: str = "",
+              outer: tuple[str, ...] = ()) -> list[tuple[str, str, list[str]]]:
+    found = []
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            if entry.namespace == "admin" or entry.app_name == "admin":
+                continue  # Django admin: platform operators only (staff), tested by Django itself
+            ns = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            found += _patterns(entry, prefix + str(entry.pattern), ns, outer + tuple(entry.pattern.regex.groupindex))
+        elif isinstance(entry, URLPattern):
+            params = [*outer, *entry.pattern.regex.groupindex]
+            found.append((f"{namespace}{entry.name}", prefix + str(entry.pattern), params))
+    return found
+
+
+def _fill(route: str, values: dict[str, str]) -> str:
+    """Put values into a path() route (`<int:case_id>`) or a DRF regex route (`(?P<pk>[^/.]+)`)."""
+    path = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: values[m.group(1)], route)
+    path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values[m.group(1)], path)
+    return "/" + path.replace("^", "").replace("$", "").lstrip("/")
+
+
+@pytest.mark.django_db
+def test_a_member_of_b_never_sees_or_changes_a(kit_a, kit_b):
+    case_a = open_case(kit_a)
+    canned_a = CannedReply.objects.create(tenant=kit_a.tenant, title="A", shortcut="a", body="secret A")
+    client_b = login(kit_b.admin)  # B's most powerful role
+    _, token_b = api_token_create(membership=kit_b.admin, name="walker")
+
+    a_ids = {"case_id": str(case_a.pk), "canned_id": str(canned_a.pk), "pk": str(case_a.pk)}
+    checked = 0
+    for name, route, params in _patterns(get_resolver()):
+        if "format" in params:
+            continue  # DRF's suffix variants of the same views
+        unknown = set(params) - {"tenant_slug", "case_id", "canned_id", "pk"}
+        assert not unknown, f"{name} ({route}) has parameters the walker does not know: {unknown}"
+        if name.split(":")[-1] in UNSCOPED or not params and not route.startswith("api/"):
+            continue
+        if route.startswith("api/"):
+            if not params:
+                continue  # list endpoints are scoped by the token; test_tenancy checks their content
+            path = _fill(route, {"pk": str(case_a.pk)})
+            if "mentions" in route:
+                path = _fill(route, {"pk": str(case_a.case_mentions.first().mention_id)})
+            for method in ("get", "put", "patch", "delete"):
+                response = getattr(client_b, method)(path, HTTP_AUTHORIZATION=f"Bearer {token_b}")
+                assert response.status_code in (404, 405), f"{method.upper()} {path} -> {response.status_code}"
+                assert b"secret A" not in response.content and case_a.protocol.encode() not in response.content
+                checked += 1
+            continue
+        # UI: A's slug (B is not a member) and B's own slug with A's ids.
+        for slug in ("acme", "beta"):
+            if slug == "beta" and params == ["tenant_slug"]:
+                continue  # B's own page without ids: B's own data, nothing of A's to address
+            path = _fill(route, {**a_ids, "tenant_slug": slug})
+            for method in ("get", "post"):
+                response = getattr(client_b, method)(path, {"text": "x", "status": "resolved"})
+                assert response.status_code in (403, 404, 405), f"{method.upper()} {path} -> {response.status_code}"
+                assert b"secret A" not in response.content and case_a.protocol.encode() not in response.content
+                checked += 1
+    assert checked > 30
+
+    case_a.refresh_from_db()
+    canned_a.refresh_from_db()
+    assert case_a.assignee is None and case_a.status == "new" and not case_a.replies.exists()
+    assert canned_a.body == "secret A"
