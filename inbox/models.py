@@ -34,7 +34,8 @@ class Case(models.Model):
     protocol = models.CharField(max_length=20)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
     priority = models.PositiveSmallIntegerField(default=50)
-    channel = models.ForeignKey(ChannelAccount, on_delete=models.PROTECT, related_name="cases")
+    # RESTRICT: a channel with cases cannot be deleted on its own, but deleting the tenant removes both.
+    channel = models.ForeignKey(ChannelAccount, on_delete=models.RESTRICT, related_name="cases")
     customer = models.ForeignKey(SocialProfile, null=True, blank=True, on_delete=models.SET_NULL,
                                  related_name="cases")
     assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,

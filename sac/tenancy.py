@@ -5,6 +5,7 @@ user does not belong to is a 404 (indistinguishable from one that does not
 exist); a role below the one required inside their own tenant is a 403.
 """
 
+import zoneinfo
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 from .models import Membership, Role, Tenant
 from .selectors import access_membership_by_slug
@@ -40,7 +42,9 @@ def tenant_view(role: str = Role.AGENT) -> Callable[[Callable[..., HttpResponse]
             require_role(membership, role)
             request.membership = membership  # type: ignore[attr-defined]
             request.tenant = membership.tenant  # type: ignore[attr-defined]
-            return view(request, *args, **kwargs)
+            # Times on the tenant's pages read in the brand's own time zone, not the server's.
+            with timezone.override(zoneinfo.ZoneInfo(membership.tenant.time_zone)):
+                return view(request, *args, **kwargs)
 
         return wrapped
 

@@ -11,7 +11,6 @@ from inbox.services import case_claim_next, reply_create
 from sac.celery import app
 
 
-
 def _wait_for(predicate, timeout: float = 30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

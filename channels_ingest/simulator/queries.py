@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .corpus import SimUser
 from .store import (
     SimStore,
     csv_param,
@@ -17,7 +18,7 @@ from .store import (
 )
 
 
-def _check_user_id(store: SimStore, user_id: str):
+def _check_user_id(store: SimStore, user_id: str) -> SimUser:
     if not user_id.isdigit():
         raise invalid_request("id", user_id, f"The `id` query parameter value [{user_id}] is not valid")
     user = store.users.get(user_id)

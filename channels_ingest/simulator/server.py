@@ -189,9 +189,9 @@ class SimulatorServer:
     def _rate_headers(self, key: str, limit: int, *, exhausted: bool = False) -> dict[str, str]:
         now = time.time()
         with self.store.lock:
-            window = self.store._rate_windows.get(key)
+            window = self.store.rate_windows.get(key)
             if window is None or now >= window[0]:
-                window = self.store._rate_windows[key] = [float(int(now) + RATE_WINDOW_SECONDS), float(limit)]
+                window = self.store.rate_windows[key] = [float(int(now) + RATE_WINDOW_SECONDS), float(limit)]
             window[1] = max(0.0, window[1] - 1)
             reset, remaining = int(window[0]), int(window[1])
         if exhausted:

@@ -129,7 +129,7 @@ class SimStore:
         self.faults: list[str] = []
         self.follow_ups: list[tuple[str, str, str]] = []  # (customer id, brand reply id, lang)
         self.requests: deque[dict[str, Any]] = deque(maxlen=300)
-        self._rate_windows: dict[str, list[float]] = {}
+        self.rate_windows: dict[str, list[float]] = {}
         self._last_id = 0
         self._last_ts = 0.0
         self.rate = max(0.0, float(rate_per_minute))

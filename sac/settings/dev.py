@@ -13,7 +13,10 @@ DATABASES = {"default": database_from_url(env_str("DATABASE_URL", f"sqlite:///{B
 # The demo runs every task in-process: no broker to install.
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = False
-CELERY_BROKER_URL = "memory://"
+CELERY_BROKER_URL = "memory://localhost/"
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 SAC_POLL_INTERVAL_SECONDS = 5
+
+# Eager tasks would log every 5-second poll; the demo's console keeps to warnings.
+LOGGING["loggers"]["celery.app.trace"] = {"level": "WARNING"}  # noqa: F405

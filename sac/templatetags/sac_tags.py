@@ -21,9 +21,10 @@ def due_badge(due: datetime | None, done_at: datetime | None = None, label: str 
     if due is None:
         return {"state": "none", "text": "no target", "label": label}
     if done_at is not None:
-        met = done_at <= due
-        return {"state": "met" if met else "missed", "text": "met" if met else f"late by {_span((done_at - due).total_seconds())}",
-                "label": label, "due": due}
+        if done_at <= due:
+            return {"state": "met", "text": "met", "label": label, "due": due}
+        return {"state": "missed", "text": f"late by {_span((done_at - due).total_seconds())}", "label": label,
+                "due": due}
     left = (due - timezone.now()).total_seconds()
     if left < 0:
         return {"state": "overdue", "text": f"overdue {_span(left)}", "label": label, "due": due}

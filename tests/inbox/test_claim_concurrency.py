@@ -21,7 +21,7 @@ def test_two_agents_claiming_at_once_never_get_the_same_case(kit_a):
         results: dict[str, int | None] = {}
         errors: list[BaseException] = []
 
-        def claim(membership, name: str) -> None:
+        def claim(membership, name: str, barrier=barrier, results=results, errors=errors) -> None:
             try:
                 barrier.wait(timeout=10)
                 case = case_claim_next(tenant=kit_a.tenant, membership=membership)

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
-from inbox.models import Case, CaseMention, Reply
+from inbox.models import CannedReply, Case, CaseMention, Reply
 from inbox.selectors import canned_render
 from inbox.services import (
     CaseActionError,
@@ -16,7 +16,6 @@ from inbox.services import (
     reply_create,
     reply_deliver,
 )
-from inbox.models import CannedReply
 
 from ..conftest import login
 from ..factories import ingest, mention_item, open_case

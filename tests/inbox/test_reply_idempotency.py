@@ -4,7 +4,7 @@ import pytest
 
 from channels_ingest.errors import TransientError
 from inbox.models import Reply
-from inbox.services import case_claim_next, reply_create, reply_deliver, replies_stale_sweep
+from inbox.services import case_claim_next, replies_stale_sweep, reply_create, reply_deliver
 from inbox.tasks import reply_deliver as reply_deliver_task
 
 from ..factories import open_case

@@ -1,0 +1,83 @@
+"""An agent's day in a real browser: log in, take the next case, answer with a canned reply
+(publicly, then privately for a customer who posted a phone number), and resolve."""
+
+import os
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from channels_ingest.services import channel_poll
+from inbox.models import CannedReply, Case
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def _login(page, base_url: str, username: str) -> None:
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", "pw")
+    page.click("button[type=submit]")
+
+
+def test_an_agent_answers_publicly_and_privately_and_resolves(live_server, page, kit_a):
+    sim = kit_a.simulator
+    sim.add_post("@acmetelecom três dias sem internet, vou no Procon! Absurdo!", author_username="ritaf")
+    sim.add_post("@acmetelecom como faço pra trocar de plano? meu número é (11) 98765-4321",
+                 author_username="joaom")
+    channel_poll(tenant_id=kit_a.tenant.pk, channel_id=kit_a.channel.pk)
+    assert Case.objects.filter(tenant=kit_a.tenant).count() == 2
+    CannedReply.objects.create(
+        tenant=kit_a.tenant, title="Pedido de desculpas", shortcut="desculpas", language="",
+        body="Olá, {{customer.first_name}}! Sentimos muito. Protocolo {{case.protocol}}.",
+    )
+
+    _login(page, live_server.url, "acme-agent")
+    expect(page.locator("#claim-next")).to_be_visible()
+    expect(page.locator(".case-row")).to_have_count(0)  # "My cases" is empty before claiming
+
+    # The most urgent case first: the legal threat.
+    page.click("#claim-next")
+    expect(page.locator(".msg.inbound")).to_contain_text("vou no Procon")
+    protocol = page.locator("#case-protocol").inner_text()
+    page.select_option("#canned-select", label="/desculpas · Pedido de desculpas")
+    expect(page.locator("#id_text")).to_have_value(re.compile(re.escape(f"Protocolo {protocol}.")))
+    page.check("input[name=visibility][value=public]")
+    page.click("#send-reply")
+    expect(page.locator(".msg.outbound .state")).to_have_text("Sent")
+    public = [s for s in sim.sent if protocol in s["text"]]
+    assert len(public) == 1 and public[0]["kind"] == "reply"
+    page.click("#resolve-case")
+    expect(page.locator("#case-status")).to_have_text("Resolved")
+
+    # Then the customer who posted a phone number: the composer proposes a private reply.
+    page.goto(f"{live_server.url}/t/acme/")
+    page.click("#claim-next")
+    expect(page.locator(".warn")).to_contain_text("personal data")
+    expect(page.locator("input[name=visibility][value=private]")).to_be_checked()
+    protocol2 = page.locator("#case-protocol").inner_text()
+    page.select_option("#canned-select", label="/desculpas · Pedido de desculpas")
+    expect(page.locator("#id_text")).to_have_value(re.compile(re.escape(protocol2)))
+    page.click("#send-reply")
+    expect(page.locator(".msg.outbound.private .state")).to_have_text("Sent")
+    private = [s for s in sim.sent if protocol2 in s["text"]]
+    assert len(private) == 1 and private[0]["kind"] == "dm"
+    if os.environ.get("SAC_SCREENSHOT_DIR"):
+        page.screenshot(path=os.path.join(os.environ["SAC_SCREENSHOT_DIR"], "e2e-case.png"), full_page=True)
+    page.click("#resolve-case")
+    expect(page.locator("#case-status")).to_have_text("Resolved")
+
+    # The simulator's own page shows what the brand sent.
+    page.goto(f"{sim.base_url}/_sim/")
+    expect(page.locator("body")).to_contain_text(protocol)
+    expect(page.locator("body")).to_contain_text(protocol2)
+
+
+def test_new_mentions_appear_in_the_queue_without_a_reload(live_server, page, kit_a):
+    _login(page, live_server.url, "acme-agent")
+    page.goto(f"{live_server.url}/t/acme/?view=unassigned")
+    expect(page.locator(".case-row")).to_have_count(0)
+    kit_a.simulator.add_post("@acmetelecom fatura com cobrança indevida, quero estorno!", author_username="lia")
+    channel_poll(tenant_id=kit_a.tenant.pk, channel_id=kit_a.channel.pk)
+    expect(page.locator(".case-row")).to_have_count(1, timeout=15_000)
+    expect(page).to_have_title(re.compile(r"^\(1\) "))
