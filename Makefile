@@ -36,7 +36,15 @@ $(VPY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
 	  { echo "SAC needs Python >= 3.11; '$(PYTHON)' is $$($(PYTHON) --version 2>&1). Use make PYTHON=python3.11 ..." >&2; exit 1; }
 	@echo "==> creating $(VENV) with $$($(PYTHON) --version)"
-	$(PYTHON) -m venv --clear $(VENV)
+	@$(PYTHON) -m venv --clear $(VENV) || { \
+	  echo "==> '$(PYTHON) -m venv' failed: Debian/Ubuntu's Python needs the python3-venv package"; \
+	  command -v apt-get >/dev/null || exit 1; \
+	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  apt="$$sudo env DEBIAN_FRONTEND=noninteractive apt-get -q -y"; \
+	  echo "==> apt-get install python3-venv"; \
+	  $$apt install python3-venv || { $$apt update && $$apt install python3-venv; }; \
+	  $(PYTHON) -m venv --clear $(VENV); \
+	}
 
 $(STAMP): | $(VPY)
 	@echo "==> installing SAC into $(VENV) (pyproject.toml $(PYPROJECT_HASH))"

@@ -14,6 +14,7 @@ from sac.tenancy import TenantRequest, tenant_view
 from . import selectors, services
 from .forms import CannedReplyForm, NoteForm, ReplyForm
 from .models import Case, Reply
+from .panels import render_case_panels
 
 
 def _queue_context(request: TenantRequest) -> dict:
@@ -69,6 +70,7 @@ def _case_context(request: TenantRequest, case: Case, reply_form: ReplyForm | No
         "note_form": NoteForm(),
         "may_work": case.assignee_id == membership.user_id or membership.has_role(Role.SUPERVISOR),
         "transitions": [Case.Status(s) for s in services.TRANSITIONS[Case.Status(case.status)]],
+        "panels": render_case_panels(request, case),
     }
 
 

@@ -6,4 +6,4 @@ class SlaConfig(AppConfig):
     verbose_name = "SLA"
 
     def ready(self) -> None:
-        from . import receivers  # noqa: F401  (subscribes to inbox.events)
+        from . import panels, receivers  # noqa: F401  (subscribes to inbox.events, fills the case page slot)

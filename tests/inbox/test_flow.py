@@ -156,3 +156,30 @@ def test_tenant_admins_edit_the_canned_reply_bank_from_the_product(kit_a):
     assert canned.body == "Olá de novo!"
     client.post(reverse("inbox:canned_delete", args=["acme", canned.pk]))
     assert not CannedReply.objects.filter(tenant=kit_a.tenant).exists()
+
+
+def test_triage_with_another_tenants_id_touches_nothing(kit_a, kit_b):
+    result = ingest(kit_a.channel, [mention_item("sem internet, não funciona")])
+    assert mentions_triage(tenant_id=kit_b.tenant.pk, mention_ids=result.stored_ids) == []
+    assert not Case.objects.exists()
+
+
+def test_the_sweep_triages_mentions_a_crash_left_behind(kit_a):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from channels_ingest.models import Mention
+    from inbox.tasks import mentions_triage_sweep
+
+    result = ingest(kit_a.channel, [mention_item("cobrança indevida, quero estorno")])
+    Mention.objects.filter(pk__in=result.stored_ids).update(received_at=timezone.now() - timedelta(minutes=5))
+    assert mentions_triage_sweep.apply().get() == 1
+    assert Case.objects.filter(tenant=kit_a.tenant).count() == 1
+    assert Mention.objects.get(pk=result.stored_ids[0]).triaged_at is not None
+
+
+def test_the_case_page_shows_the_sla_panel_registered_by_the_sla_app(kit_a):
+    case = open_case(kit_a)
+    page = login(kit_a.agent).get(reverse("inbox:case", args=["acme", case.pk]))
+    assert b'id="sla-panel"' in page.content and b"60 min to answer" in page.content

@@ -59,20 +59,23 @@ class Command(BaseCommand):
         membership_ensure(tenant=lusa, username="admin", role=Role.ADMIN)
         membership_ensure(tenant=lusa, username="supervisor", role=Role.SUPERVISOR)
 
-        channel = ChannelAccount.objects.filter(tenant=tenant, platform=Platform.SIMULATOR).first()
+        # The simulator accepts any token; rewriting them on each run keeps the demo polling after the
+        # encryption key changed (a new SECRET_KEY), when the stored ciphertext can no longer be read.
+        credentials = {"bearer_token": "demo", "consumer_key": "demo", "consumer_secret": "demo",
+                       "access_token": "demo", "access_token_secret": "demo"}
+        channel = ChannelAccount.objects.filter(tenant=tenant, platform=Platform.SIMULATOR).only("pk").first()
         if channel is None:
             channel = channel_create(
                 tenant=tenant, platform=Platform.SIMULATOR, name="@acmetelecom (simulator)",
                 external_account_id=SIMULATOR_BRAND_ID, handle="acmetelecom",
                 api_base_url=settings.SAC_SIMULATOR_URL,
-                credentials={"bearer_token": "demo", "consumer_key": "demo", "consumer_secret": "demo",
-                             "access_token": "demo", "access_token_secret": "demo"},
+                credentials=credentials,
                 poll_interval_seconds=settings.SAC_POLL_INTERVAL_SECONDS,
             )
         else:
             ChannelAccount.objects.filter(tenant=tenant, pk=channel.pk).update(
                 api_base_url=settings.SAC_SIMULATOR_URL, poll_interval_seconds=settings.SAC_POLL_INTERVAL_SECONDS,
-                status=ChannelAccount.Status.ACTIVE,
+                status=ChannelAccount.Status.ACTIVE, credentials=credentials,
             )
         for shortcut, title, language, body in CANNED:
             CannedReply.objects.get_or_create(tenant=tenant, shortcut=shortcut,
