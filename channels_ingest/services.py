@@ -167,6 +167,10 @@ def channel_poll(*, tenant_id: int, channel_id: int) -> PollRun | None:
     except PermanentError as exc:
         _poll_finish(channel, run, outcome=PollRun.Outcome.FAILED, error=str(exc),
                      status=ChannelAccount.Status.ERROR)
+    except Exception as exc:
+        # A bug or a database error: record it and free the channel for the next poll, then let it surface.
+        _poll_finish(channel, run, outcome=PollRun.Outcome.FAILED, error=f"{exc.__class__.__name__}: {exc}")
+        raise
     else:
         _poll_finish(channel, run, outcome=PollRun.Outcome.OK)
     return run

@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Case as SqlCase
+from django.db.models import F, Q, Value, When
 from django.utils import timezone
 
 from channels_ingest.connectors import connector_for
@@ -191,8 +192,10 @@ def case_claim(*, tenant: Tenant, membership: Membership, case: Case) -> Case:
             raise CaseActionError(
                 f"You already have {membership.max_open_cases} open cases: resolve one before taking another."
             )
+        # A new case becomes open when someone takes it; a case waiting on the customer keeps waiting.
+        opened = SqlCase(When(status=Case.Status.NEW, then=Value(Case.Status.OPEN)), default=F("status"))
         if not Case.objects.filter(tenant=tenant, pk=case.pk, assignee__isnull=True,
-                                   status__in=OPEN_STATUSES).update(assignee=user):
+                                   status__in=OPEN_STATUSES).update(assignee=user, status=opened):
             raise CaseActionError("Someone else took this case a moment ago.")
         case.refresh_from_db()
         audit_record(tenant=tenant, actor=user, verb="case.assigned", obj=case,

@@ -183,3 +183,14 @@ def test_the_case_page_shows_the_sla_panel_registered_by_the_sla_app(kit_a):
     case = open_case(kit_a)
     page = login(kit_a.agent).get(reverse("inbox:case", args=["acme", case.pk]))
     assert b'id="sla-panel"' in page.content and b"60 min to answer" in page.content
+
+
+def test_taking_a_specific_case_opens_it(kit_a):
+    from inbox.services import case_claim
+
+    case = open_case(kit_a)
+    case_claim(tenant=kit_a.tenant, membership=kit_a.agent, case=case)
+    case.refresh_from_db()
+    assert case.assignee == kit_a.agent.user and case.status == Case.Status.OPEN
+    with pytest.raises(CaseActionError, match="Someone else"):
+        case_claim(tenant=kit_a.tenant, membership=kit_a.agent2, case=case)
