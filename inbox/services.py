@@ -19,12 +19,12 @@ from sac.models import Membership, Role, Tenant
 from sac.services import audit_record
 
 from . import events
+from .limits import check_length
 from .models import OPEN_STATUSES, CannedReply, Case, CaseMention, MentionTriage, Note, Reply
 from .triage import TriageDecision, TriageInput, triage
 
 log = logging.getLogger(__name__)
 
-X_MAX_CHARS = 280
 MAX_SEND_ATTEMPTS = 6
 
 
@@ -274,8 +274,12 @@ def reply_create(*, tenant: Tenant, membership: Membership, case: Case, text: st
         raise CaseActionError("The reply is empty.")
     if visibility not in Reply.Visibility.values:
         raise CaseActionError("Choose a public reply or a private message.")
-    if visibility == Reply.Visibility.PUBLIC and len(text) > X_MAX_CHARS:
-        raise CaseActionError(f"A public reply on X holds {X_MAX_CHARS} characters; this one has {len(text)}.")
+    length = check_length(text, platform=case.channel.platform, visibility=visibility)
+    if not length.ok:
+        raise CaseActionError(
+            f"Too long for a {Reply.Visibility(visibility).label.lower()} on {case.channel.get_platform_display()}: "
+            f"{length.length} characters as the network counts them, {length.limit} at most."
+        )
     last_inbound = (
         Mention.objects.filter(tenant=tenant, case_link__case=case, direction=Mention.Direction.INBOUND)
         .order_by("-posted_at", "-pk").first()

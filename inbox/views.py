@@ -13,6 +13,7 @@ from sac.tenancy import TenantRequest, tenant_view
 
 from . import selectors, services
 from .forms import CannedReplyForm, NoteForm, ReplyForm
+from .limits import check_length
 from .models import Case, Reply
 from .panels import render_case_panels
 
@@ -71,6 +72,11 @@ def _case_context(request: TenantRequest, case: Case, reply_form: ReplyForm | No
         "may_work": case.assignee_id == membership.user_id or membership.has_role(Role.SUPERVISOR),
         "transitions": [Case.Status(s) for s in services.TRANSITIONS[Case.Status(case.status)]],
         "panels": render_case_panels(request, case),
+        "limits": {
+            "public": check_length("", platform=case.channel.platform, visibility="public").limit,
+            "private": check_length("", platform=case.channel.platform, visibility="private").limit,
+            "weighted": case.channel.platform in ("x", "simulator"),
+        },
     }
 
 

@@ -81,3 +81,17 @@ def test_new_mentions_appear_in_the_queue_without_a_reload(live_server, page, ki
     channel_poll(tenant_id=kit_a.tenant.pk, channel_id=kit_a.channel.pk)
     expect(page.locator(".case-row")).to_have_count(1, timeout=15_000)
     expect(page).to_have_title(re.compile(r"^\(1\) "))
+
+
+def test_an_over_long_public_reply_is_counted_live_and_refused_with_the_reason(live_server, page, kit_a):
+    kit_a.simulator.add_post("@acmetelecom sem internet, não funciona!", author_username="ritaf")
+    channel_poll(tenant_id=kit_a.tenant.pk, channel_id=kit_a.channel.pk)
+    _login(page, live_server.url, "acme-agent")
+    page.click("#claim-next")
+    page.check("input[name=visibility][value=public]")
+    page.fill("#id_text", "😀" * 141)  # 141 emoji weigh 282 on X
+    expect(page.locator("#char-count")).to_have_text("282 / 280")
+    expect(page.locator("#char-count")).to_have_class(re.compile("error"))
+    page.click("#send-reply")
+    expect(page.locator("#reply-error")).to_contain_text("282 characters as the network counts them, 280 at most")
+    assert kit_a.simulator.sent == []

@@ -98,7 +98,7 @@ def test_a_public_reply_over_280_characters_is_refused_with_the_reason(kit_a):
     case = open_case(kit_a)
     case_claim_next(tenant=kit_a.tenant, membership=kit_a.agent)
     case.refresh_from_db()
-    with pytest.raises(CaseActionError, match="280"):
+    with pytest.raises(CaseActionError, match="281 characters as the network counts them, 280 at most"):
         reply_create(tenant=kit_a.tenant, membership=kit_a.agent, case=case, text="a" * 281, visibility="public",
                      idempotency_key="long")
 
