@@ -9,6 +9,7 @@ sender=Case and keyword arguments `case` and `actor` (a user or None).
 from django.dispatch import Signal
 
 case_opened = Signal()          # case, actor
+case_assigned = Signal()        # case, actor, old_assignee_id, old_team_id  (transfers and reassignments)
 case_mention_attached = Signal()  # case, actor, mention
 case_replied = Signal()         # case, actor, reply   (after the reply was delivered)
 case_status_changed = Signal()  # case, actor, old_status, new_status

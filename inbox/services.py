@@ -15,7 +15,7 @@ from channels_ingest.errors import PermanentError, TransientError
 from channels_ingest.models import Mention
 from channels_ingest.services import mentions_mark_triaged
 from channels_ingest.types import OutboundMessage
-from sac.models import Membership, Role, Tenant
+from sac.models import Membership, Role, Team, Tenant
 from sac.services import audit_record
 
 from . import events
@@ -244,6 +244,72 @@ def case_status_change(*, tenant: Tenant, membership: Membership, case: Case, ne
         if new_status == Case.Status.RESOLVED:
             events.case_resolved.send(sender=Case, case=case, actor=membership.user)
     return case
+
+
+# ---------------------------------------------------------------- transfers and reassignment
+
+def case_transfer(*, tenant: Tenant, membership: Membership, case: Case, to_membership: Membership | None = None,
+                  to_team: Team | None = None, note: str = "") -> Case:
+    """Hand a case to a colleague and/or a team, with an optional note for them.
+
+    The assignee or a supervisor may transfer; the target must belong to the same tenant
+    (the caller fetches it with the tenant in the query). Moving to a team without a person
+    puts the case back in that team's unassigned queue.
+    """
+    if not _may_work_on(membership, case):
+        raise CaseActionError("Only the assignee or a supervisor can transfer this case.")
+    if to_membership is None and to_team is None:
+        raise CaseActionError("Choose a colleague or a team.")
+    if not case.is_open:
+        raise CaseActionError("Only open cases can be transferred.")
+    if to_membership is not None and (to_membership.tenant_id != tenant.pk or not to_membership.is_active):
+        raise CaseActionError("That person is not a member of this brand.")
+    if to_team is not None and to_team.tenant_id != tenant.pk:
+        raise CaseActionError("That team does not belong to this brand.")
+    old_assignee_id, old_team_id = case.assignee_id, case.team_id
+    changes: dict[str, object] = {"assignee": to_membership.user if to_membership else None}
+    if to_team is not None:
+        changes["team"] = to_team
+    with transaction.atomic():
+        # Conditional on the assignee we read, so two simultaneous transfers cannot both win.
+        if not Case.objects.filter(tenant=tenant, pk=case.pk, assignee_id=old_assignee_id).update(**changes):
+            raise CaseActionError("The case changed meanwhile; reload and try again.")
+        case.refresh_from_db()
+        audit_record(tenant=tenant, actor=membership.user, verb="case.assigned", obj=case, data={
+            "assignee": case.assignee.get_username() if case.assignee else None,
+            "team": case.team.name if case.team else None, "how": "transfer",
+        })
+        if note.strip():
+            Note.objects.create(tenant=tenant, case=case, author=membership.user, text=note.strip())
+        events.case_assigned.send(sender=Case, case=case, actor=membership.user, old_assignee_id=old_assignee_id,
+                                  old_team_id=old_team_id)
+    return case
+
+
+def cases_reassign_bulk(*, tenant: Tenant, membership: Membership, case_ids: list[int],
+                        to_membership: Membership | None) -> int:
+    """Supervisors move many cases at once (to a person, or back to the queue with None)."""
+    if not membership.has_role(Role.SUPERVISOR):
+        raise CaseActionError("Only supervisors reassign cases in bulk.")
+    if to_membership is not None and to_membership.tenant_id != tenant.pk:
+        raise CaseActionError("That person is not a member of this brand.")
+    moved = 0
+    for case in Case.objects.filter(tenant=tenant, pk__in=case_ids, status__in=OPEN_STATUSES):
+        if to_membership is None and case.assignee_id is None:
+            continue
+        old_assignee_id = case.assignee_id
+        with transaction.atomic():
+            if not Case.objects.filter(tenant=tenant, pk=case.pk, assignee_id=old_assignee_id).update(
+                assignee=to_membership.user if to_membership else None
+            ):
+                continue
+            case.refresh_from_db()
+            audit_record(tenant=tenant, actor=membership.user, verb="case.assigned", obj=case, data={
+                "assignee": case.assignee.get_username() if case.assignee else None, "how": "bulk"})
+            events.case_assigned.send(sender=Case, case=case, actor=membership.user,
+                                      old_assignee_id=old_assignee_id, old_team_id=case.team_id)
+        moved += 1
+    return moved
 
 
 def note_add(*, tenant: Tenant, membership: Membership, case: Case, text: str) -> Note:

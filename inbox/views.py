@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from sac.models import Role
+from sac.selectors import access_member, access_team, members_of, teams_of
 from sac.tenancy import TenantRequest, tenant_view
 
 from . import selectors, services
@@ -27,6 +28,8 @@ def _queue_context(request: TenantRequest) -> dict:
         "views": selectors.QUEUE_VIEWS,
         "cases": selectors.case_queue(request.tenant, request.membership, view)[:200],
         "counts": selectors.queue_counts(request.tenant, request.membership),
+        "bulk": view == "all" and request.membership.has_role(Role.SUPERVISOR),
+        "members": members_of(request.tenant),
     }
 
 
@@ -72,6 +75,8 @@ def _case_context(request: TenantRequest, case: Case, reply_form: ReplyForm | No
         "may_work": case.assignee_id == membership.user_id or membership.has_role(Role.SUPERVISOR),
         "transitions": [Case.Status(s) for s in services.TRANSITIONS[Case.Status(case.status)]],
         "panels": render_case_panels(request, case),
+        "members": members_of(request.tenant),
+        "teams": teams_of(request.tenant),
         "limits": {
             "public": check_length("", platform=case.channel.platform, visibility="public").limit,
             "private": check_length("", platform=case.channel.platform, visibility="private").limit,
@@ -143,6 +148,39 @@ def case_status(request: TenantRequest, case_id: int) -> HttpResponse:
         except services.CaseActionError as exc:
             messages.error(request, str(exc))
     return redirect(reverse("inbox:case", args=[request.tenant.slug, case.pk]))
+
+
+@tenant_view()
+@require_POST
+def case_transfer(request: TenantRequest, case_id: int) -> HttpResponse:
+    case = selectors.access_case(request.tenant, case_id)
+    member_id, team_id = request.POST.get("to_member", ""), request.POST.get("to_team", "")
+    to_membership = access_member(request.tenant, int(member_id)) if member_id.isdigit() else None
+    to_team = access_team(request.tenant, int(team_id)) if team_id.isdigit() else None
+    try:
+        services.case_transfer(tenant=request.tenant, membership=request.membership, case=case,
+                               to_membership=to_membership, to_team=to_team, note=request.POST.get("note", ""))
+        who = to_membership.user.get_username() if to_membership else to_team.name  # type: ignore[union-attr]
+        messages.success(request, f"Case {case.protocol} transferred to {who}.")
+    except services.CaseActionError as exc:
+        messages.error(request, str(exc))
+    return redirect(reverse("inbox:case", args=[request.tenant.slug, case.pk]))
+
+
+@tenant_view(Role.SUPERVISOR)
+@require_POST
+def cases_bulk_reassign(request: TenantRequest) -> HttpResponse:
+    member_id = request.POST.get("to_member", "")
+    to_membership = access_member(request.tenant, int(member_id)) if member_id.isdigit() else None
+    case_ids = [int(i) for i in request.POST.getlist("case") if i.isdigit()]
+    try:
+        moved = services.cases_reassign_bulk(tenant=request.tenant, membership=request.membership,
+                                             case_ids=case_ids, to_membership=to_membership)
+        target = to_membership.user.get_username() if to_membership else "the unassigned queue"
+        messages.success(request, f"{moved} case(s) moved to {target}.")
+    except services.CaseActionError as exc:
+        messages.error(request, str(exc))
+    return redirect(reverse("inbox:queue", args=[request.tenant.slug]) + "?view=all")
 
 
 @tenant_view()

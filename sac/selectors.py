@@ -4,7 +4,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from django.http import Http404
 
-from .models import AuditEvent, Membership, Tenant
+from .models import AuditEvent, Membership, Team, Tenant
 
 
 def memberships_for_user(user: AbstractBaseUser) -> QuerySet[Membership]:
@@ -31,3 +31,21 @@ def audit_events_for(tenant: Tenant, *, object_type: str, object_id: str) -> Que
 
 def members_of(tenant: Tenant) -> QuerySet[Membership]:
     return Membership.objects.filter(tenant=tenant, is_active=True).select_related("user").order_by("user__username")
+
+
+def access_member(tenant: Tenant, membership_id: int) -> Membership:
+    try:
+        return Membership.objects.select_related("user").get(tenant=tenant, pk=membership_id, is_active=True)
+    except Membership.DoesNotExist:
+        raise Http404("No such member.") from None
+
+
+def access_team(tenant: Tenant, team_id: int) -> Team:
+    try:
+        return Team.objects.get(tenant=tenant, pk=team_id)
+    except Team.DoesNotExist:
+        raise Http404("No such team.") from None
+
+
+def teams_of(tenant: Tenant) -> QuerySet[Team]:
+    return Team.objects.filter(tenant=tenant).order_by("name")
