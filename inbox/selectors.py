@@ -2,17 +2,19 @@
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db import connection
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from channels_ingest.models import Mention
-from sac.models import Membership, Role, Tenant
+from sac.models import Membership, Tenant
 from sac.selectors import audit_events_for
 
-from .models import OPEN_STATUSES, CannedReply, Case, Note, Reply
+from .models import OPEN_STATUSES, CannedReply, Case, Note, Reply, Tag
 
 QUEUE_VIEWS = {
     "mine": "My cases",
@@ -37,20 +39,90 @@ def access_canned_reply(tenant: Tenant, canned_id: int) -> CannedReply:
         raise Http404("No such canned reply.") from None
 
 
-def case_queue(tenant: Tenant, membership: Membership, view: str) -> QuerySet[Case]:
-    qs = Case.objects.filter(tenant=tenant, status__in=OPEN_STATUSES).select_related(
-        "channel", "customer", "assignee"
-    )
+@dataclass(frozen=True)
+class QueueFilters:
+    """What an agent narrowed the queue to; every field optional. Built from the query string by the view."""
+
+    q: str = ""
+    channel: int | None = None
+    status: str = ""
+    min_priority: int | None = None
+    category: str = ""
+    tag: int | None = None
+    language: str = ""
+    sla: str = ""  # "overdue" | "soon" (first response due within 15 minutes)
+    personal_data: bool = False
+
+
+def _search(tenant: Tenant, qs: QuerySet[Case], text: str) -> QuerySet[Case]:
+    """Full text over the case's mentions and notes, plus exact protocol and @handle.
+
+    PostgreSQL matches in Portuguese and English at once (stemmed: "cobrança" finds "cobranças");
+    SQLite (the demo) falls back to a case-insensitive substring match.
+    """
+    text = text.strip()
+    handle = text.lstrip("@")
+    direct = Q(protocol=text) | Q(customer__handle__iexact=handle)
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.search import SearchQuery, SearchVector
+
+        query = SearchQuery(text, config="portuguese") | SearchQuery(text, config="english")
+        vector = SearchVector("text", config="portuguese") + SearchVector("text", config="english")
+        mention_hits = (Mention.objects.filter(tenant=tenant, case_link__case=OuterRef("pk"))
+                        .annotate(document=vector).filter(document=query))
+        note_hits = (Note.objects.filter(tenant=tenant, case=OuterRef("pk"))
+                     .annotate(document=vector).filter(document=query))
+    else:
+        mention_hits = Mention.objects.filter(tenant=tenant, case_link__case=OuterRef("pk"), text__icontains=text)
+        note_hits = Note.objects.filter(tenant=tenant, case=OuterRef("pk"), text__icontains=text)
+    return qs.filter(direct | Exists(mention_hits) | Exists(note_hits))
+
+
+def case_queue(tenant: Tenant, membership: Membership, view: str,
+               filters: QueueFilters | None = None) -> QuerySet[Case]:
+    filters = filters or QueueFilters()
+    statuses = [filters.status] if filters.status in Case.Status.values else OPEN_STATUSES
+    qs = Case.objects.filter(tenant=tenant, status__in=statuses).select_related("channel", "customer", "assignee")
     if view == "mine":
         qs = qs.filter(assignee=membership.user)
     elif view == "unassigned":
         qs = qs.filter(assignee__isnull=True)
     elif view == "team":
         qs = qs.filter(team__in=membership.teams.all())
-    elif view == "all" and not membership.has_role(Role.SUPERVISOR):
-        # Agents see the open queue too (to pick a case); only supervisors reassign from it.
-        pass
+    if filters.channel:
+        qs = qs.filter(channel_id=filters.channel)
+    if filters.min_priority is not None:
+        qs = qs.filter(priority__gte=filters.min_priority)
+    if filters.category:
+        qs = qs.filter(category=filters.category)
+    if filters.tag:
+        qs = qs.filter(tags__id=filters.tag)
+    if filters.language:
+        qs = qs.filter(language=filters.language)
+    if filters.personal_data:
+        qs = qs.exclude(personal_data=[])
+    now = timezone.now()
+    if filters.sla == "overdue":
+        qs = qs.filter(first_response_at__isnull=True, first_response_due__lt=now)
+    elif filters.sla == "soon":
+        qs = qs.filter(first_response_at__isnull=True, first_response_due__gte=now,
+                       first_response_due__lt=now + timedelta(minutes=15))
+    if filters.q.strip():
+        qs = _search(tenant, qs, filters.q)
     return qs.order_by("-priority", "first_message_at", "pk")
+
+
+def queue_filter_choices(tenant: Tenant) -> dict[str, Any]:
+    from channels_ingest.selectors import channels_for
+
+    cases = Case.objects.filter(tenant=tenant)
+    return {
+        "channels": channels_for(tenant),
+        "categories": sorted(c for c in cases.values_list("category", flat=True).distinct() if c),
+        "languages": sorted(c for c in cases.values_list("language", flat=True).distinct() if c),
+        "tags": Tag.objects.filter(tenant=tenant).order_by("name"),
+        "statuses": Case.Status.choices,
+    }
 
 
 def queue_counts(tenant: Tenant, membership: Membership) -> dict[str, int]:

@@ -19,14 +19,32 @@ from .models import Case, Reply
 from .panels import render_case_panels
 
 
+def _int_or_none(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+def _queue_filters(request: TenantRequest) -> selectors.QueueFilters:
+    get = request.GET
+    return selectors.QueueFilters(
+        q=get.get("q", "")[:200], channel=_int_or_none(get.get("channel")), status=get.get("status", ""),
+        min_priority=_int_or_none(get.get("min_priority")), category=get.get("category", "")[:30],
+        tag=_int_or_none(get.get("tag")), language=get.get("language", "")[:8], sla=get.get("sla", ""),
+        personal_data=get.get("personal_data") == "1",
+    )
+
+
 def _queue_context(request: TenantRequest) -> dict:
     view = request.GET.get("view", "mine")
     if view not in selectors.QUEUE_VIEWS:
         view = "mine"
+    filters = _queue_filters(request)
     return {
         "view": view,
         "views": selectors.QUEUE_VIEWS,
-        "cases": selectors.case_queue(request.tenant, request.membership, view)[:200],
+        "filters": filters,
+        "choices": selectors.queue_filter_choices(request.tenant),
+        "querystring": request.GET.urlencode(),
+        "cases": selectors.case_queue(request.tenant, request.membership, view, filters)[:200],
         "counts": selectors.queue_counts(request.tenant, request.membership),
         "bulk": view == "all" and request.membership.has_role(Role.SUPERVISOR),
         "members": members_of(request.tenant),

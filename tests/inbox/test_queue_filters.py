@@ -1,0 +1,60 @@
+from datetime import timedelta
+
+from django.urls import reverse
+from django.utils import timezone
+
+from inbox.models import Case, Note, Tag
+from inbox.selectors import QueueFilters, case_queue
+
+from ..conftest import login
+from ..factories import open_case
+
+
+def _protocols(kit, view="all", **filters):
+    return {c.protocol for c in case_queue(kit.tenant, kit.supervisor, view, QueueFilters(**filters))}
+
+
+def test_full_text_search_finds_stemmed_portuguese_and_english_words(kit_a):
+    billing = open_case(kit_a, "Fui cobrado duas vezes, cobranças indevidas na fatura", author_id="1")
+    outage = open_case(kit_a, "My internet keeps dropping, it's not working", author_id="2")
+    assert _protocols(kit_a, q="cobrança") == {billing.protocol}
+    assert _protocols(kit_a, q="drop") == {outage.protocol}
+    assert _protocols(kit_a, q=billing.protocol) == {billing.protocol}
+
+
+def test_search_reads_internal_notes_and_handles(kit_a):
+    case = open_case(kit_a, "sem sinal", author_id="3", handle="marcia_rj")
+    open_case(kit_a, "sem internet", author_id="4", handle="outro")
+    Note.objects.create(tenant=kit_a.tenant, case=case, text="cliente VIP, contrato empresarial")
+    assert _protocols(kit_a, q="empresarial") == {case.protocol}
+    assert _protocols(kit_a, q="@marcia_rj") == {case.protocol}
+
+
+def test_filters_narrow_the_queue(kit_a):
+    private = open_case(kit_a, "meu telefone é (11) 98765-4321, não funciona", author_id="5")
+    urgent = open_case(kit_a, "sem internet, vou no Procon!", author_id="6")
+    tag = Tag.objects.create(tenant=kit_a.tenant, name="fibra")
+    urgent.tags.add(tag)
+    assert _protocols(kit_a, personal_data=True) == {private.protocol}
+    assert _protocols(kit_a, min_priority=80) == {urgent.protocol}
+    assert _protocols(kit_a, tag=tag.pk) == {urgent.protocol}
+    assert _protocols(kit_a, category="complaint") == {private.protocol, urgent.protocol}
+    Case.objects.filter(pk=urgent.pk).update(first_response_due=timezone.now() - timedelta(minutes=1))
+    assert _protocols(kit_a, sla="overdue") == {urgent.protocol}
+    assert _protocols(kit_a, status="resolved") == set()
+
+
+def test_the_queue_page_keeps_its_filters_in_the_live_refresh(kit_a):
+    case = open_case(kit_a, "cobrança indevida", author_id="7")
+    open_case(kit_a, "sem sinal nenhum", author_id="8")
+    client = login(kit_a.agent)
+    page = client.get(reverse("inbox:queue", args=["acme"]), {"view": "all", "q": "cobrança"})
+    assert case.protocol.encode() in page.content and page.content.count(b'class="case-row') == 1
+    assert b"q=cobran%C3%A7a" in page.content  # the htmx poll asks for the same filtered rows
+    rows = client.get(reverse("inbox:queue_rows", args=["acme"]), {"view": "all", "q": "cobrança"})
+    assert rows.content.count(b'class="case-row') == 1
+
+
+def test_search_never_crosses_tenants(kit_a, kit_b):
+    open_case(kit_a, "cobrança indevida da Acme", author_id="9")
+    assert _protocols(kit_b, q="cobrança") == set()
