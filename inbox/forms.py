@@ -8,6 +8,8 @@ class ReplyForm(forms.Form):
     visibility = forms.ChoiceField(choices=Reply.Visibility.choices, widget=forms.RadioSelect)
     idempotency_key = forms.CharField(max_length=40, widget=forms.HiddenInput)
     canned_reply = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    # When the page last showed the thread; sending checks nothing new arrived since (collision detection).
+    seen_at = forms.DateTimeField(required=False, widget=forms.HiddenInput)
 
 
 class CannedReplyForm(forms.ModelForm):

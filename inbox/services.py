@@ -324,9 +324,37 @@ def note_add(*, tenant: Tenant, membership: Membership, case: Case, text: str) -
 
 # ---------------------------------------------------------------- replies
 
+class ThreadChanged(CaseActionError):
+    """The conversation moved on while the agent was writing; the reply is not sent until they have seen it."""
+
+    def __init__(self, changes: list[str]) -> None:
+        super().__init__("Since you opened this reply: " + "; ".join(changes)
+                         + ". Read the thread, then press Send again to send it as it is.")
+        self.changes = changes
+
+
+def thread_changes_since(*, tenant: Tenant, case: Case, since: datetime, user: AbstractBaseUser) -> list[str]:
+    """What a colleague or the customer added to the thread after `since` (what the agent has not seen)."""
+    changes = []
+    inbound = Mention.objects.filter(tenant=tenant, case_link__case=case, direction=Mention.Direction.INBOUND,
+                                     received_at__gt=since).count()
+    if inbound:
+        changes.append(f"the customer wrote {inbound} new message{'s' if inbound > 1 else ''}")
+    for reply in Reply.objects.filter(tenant=tenant, case=case, created_at__gt=since).exclude(author=user) \
+            .select_related("author"):
+        who = reply.author.get_username() if reply.author else "someone"
+        changes.append(f"{who} replied: “{reply.text[:60]}”")
+    return changes
+
+
 def reply_create(*, tenant: Tenant, membership: Membership, case: Case, text: str, visibility: str,
-                 idempotency_key: str, canned_reply: CannedReply | None = None) -> Reply:
-    """Queue a reply. The same idempotency key (a double click, a resubmitted form) returns the same reply."""
+                 idempotency_key: str, canned_reply: CannedReply | None = None,
+                 seen_at: datetime | None = None) -> Reply:
+    """Queue a reply. The same idempotency key (a double click, a resubmitted form) returns the same reply.
+
+    `seen_at` is when the agent's page last showed the thread: if the customer or a colleague
+    added to it since, the send stops with ThreadChanged so nobody answers a conversation they have not read.
+    """
     key = f"t{tenant.pk}:{idempotency_key}"
     existing = Reply.objects.filter(tenant=tenant, idempotency_key=key).first()
     if existing is not None:
@@ -352,6 +380,10 @@ def reply_create(*, tenant: Tenant, membership: Membership, case: Case, text: st
     )
     if visibility == Reply.Visibility.PRIVATE and case.customer is None:
         raise CaseActionError("We do not know who the customer is on this network, so no private message.")
+    if seen_at is not None:
+        changes = thread_changes_since(tenant=tenant, case=case, since=seen_at, user=membership.user)
+        if changes:
+            raise ThreadChanged(changes)
     with transaction.atomic():
         reply = Reply.objects.create(
             tenant=tenant, case=case, author=membership.user, visibility=visibility, text=text,

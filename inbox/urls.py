@@ -15,6 +15,7 @@ urlpatterns = [
     path("cases/<int:case_id>/status/", views.case_status, name="case_status"),
     path("cases/<int:case_id>/notes/", views.case_note, name="case_note"),
     path("cases/<int:case_id>/transfer/", views.case_transfer, name="case_transfer"),
+    path("cases/<int:case_id>/presence/", views.case_presence, name="case_presence"),
     path("cases/bulk/reassign/", views.cases_bulk_reassign, name="cases_bulk_reassign"),
     path("cases/<int:case_id>/canned/<int:canned_id>/", views.canned_render, name="canned_render"),
     path("canned/", views.canned_list, name="canned_list"),

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from sac.models import Role
@@ -17,6 +18,7 @@ from .forms import CannedReplyForm, NoteForm, ReplyForm
 from .limits import check_length
 from .models import Case, Reply
 from .panels import render_case_panels
+from .presence import presence_touch
 
 
 def _int_or_none(value: str | None) -> int | None:
@@ -81,7 +83,8 @@ def claim_next(request: TenantRequest) -> HttpResponse:
 def _case_context(request: TenantRequest, case: Case, reply_form: ReplyForm | None = None) -> dict:
     if reply_form is None:
         suggested = Reply.Visibility.PRIVATE if case.personal_data else Reply.Visibility.PUBLIC
-        reply_form = ReplyForm(initial={"visibility": suggested, "idempotency_key": uuid.uuid4().hex})
+        reply_form = ReplyForm(initial={"visibility": suggested, "idempotency_key": uuid.uuid4().hex,
+                                        "seen_at": timezone.now().isoformat()})
     membership = request.membership
     return {
         "case": case,
@@ -142,7 +145,15 @@ def case_reply(request: TenantRequest, case_id: int) -> HttpResponse:
                 tenant=request.tenant, membership=request.membership, case=case,
                 text=form.cleaned_data["text"], visibility=form.cleaned_data["visibility"],
                 idempotency_key=form.cleaned_data["idempotency_key"], canned_reply=canned,
+                seen_at=form.cleaned_data["seen_at"],
             )
+        except services.ThreadChanged as exc:
+            # Show the thread as it is now and keep the draft; the next Send goes through.
+            data = request.POST.copy()
+            data["seen_at"] = timezone.now().isoformat()
+            form = ReplyForm(data)
+            form.is_valid()
+            form.add_error(None, str(exc))
         except services.CaseActionError as exc:
             form.add_error(None, str(exc))
         else:
@@ -199,6 +210,16 @@ def cases_bulk_reassign(request: TenantRequest) -> HttpResponse:
     except services.CaseActionError as exc:
         messages.error(request, str(exc))
     return redirect(reverse("inbox:queue", args=[request.tenant.slug]) + "?view=all")
+
+
+@tenant_view()
+@require_POST
+def case_presence(request: TenantRequest, case_id: int) -> HttpResponse:
+    """Pinged by the case page every few seconds: records this viewer, returns who else is there."""
+    case = selectors.access_case(request.tenant, case_id)
+    others = presence_touch(tenant=request.tenant, case_id=case.pk, username=request.user.get_username(),
+                            typing=request.POST.get("typing") == "1")
+    return render(request, "inbox/_presence.html", {"others": others})
 
 
 @tenant_view()

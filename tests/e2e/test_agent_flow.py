@@ -95,3 +95,34 @@ def test_an_over_long_public_reply_is_counted_live_and_refused_with_the_reason(l
     page.click("#send-reply")
     expect(page.locator("#reply-error")).to_contain_text("282 characters as the network counts them, 280 at most")
     assert kit_a.simulator.sent == []
+
+
+def test_two_people_on_one_case_see_each_other_and_a_late_message_stops_the_send(live_server, browser, kit_a):
+    sim = kit_a.simulator
+    sim.add_post("@acmetelecom minha fatura veio em dobro, não funciona o débito", author_username="ritaf")
+    channel_poll(tenant_id=kit_a.tenant.pk, channel_id=kit_a.channel.pk)
+    agent_ctx, sup_ctx = browser.new_context(), browser.new_context()
+    try:
+        agent, sup = agent_ctx.new_page(), sup_ctx.new_page()
+        _login(agent, live_server.url, "acme-agent")
+        agent.click("#claim-next")
+        case_url = agent.url
+        _login(sup, live_server.url, "acme-supervisor")
+        sup.goto(case_url)
+        expect(agent.locator("#presence")).to_contain_text("acme-supervisor is viewing this case", timeout=12_000)
+        sup.fill("#id_text", "deixa que eu respondo")
+        expect(agent.locator("#presence")).to_contain_text("acme-supervisor is typing a reply", timeout=12_000)
+
+        agent.fill("#id_text", "Oi! Vamos verificar a cobrança.")
+        sim.add_post("@acmetelecom e agora cobraram de novo!!", author_username="ritaf")
+        channel_poll(tenant_id=kit_a.tenant.pk, channel_id=kit_a.channel.pk)
+        agent.click("#send-reply")
+        expect(agent.locator("#reply-error")).to_contain_text("the customer wrote 1 new message")
+        expect(agent.locator(".msg.inbound")).to_have_count(2)
+        expect(agent.locator("#id_text")).to_have_value("Oi! Vamos verificar a cobrança.")
+        agent.click("#send-reply")
+        expect(agent.locator(".msg.outbound .state")).to_have_text("Sent")
+        assert [s["text"] for s in sim.sent] == ["Oi! Vamos verificar a cobrança."]
+    finally:
+        agent_ctx.close()
+        sup_ctx.close()
