@@ -32,6 +32,13 @@ def access_case(tenant: Tenant, case_id: int) -> Case:
         raise Http404("No such case.") from None
 
 
+def access_reply(tenant: Tenant, case: Case, reply_id: int) -> Reply:
+    try:
+        return Reply.objects.select_related("case").get(tenant=tenant, case=case, pk=reply_id)
+    except Reply.DoesNotExist:
+        raise Http404("No such reply.") from None
+
+
 def access_canned_reply(tenant: Tenant, canned_id: int) -> CannedReply:
     try:
         return CannedReply.objects.get(tenant=tenant, pk=canned_id)

@@ -11,7 +11,7 @@ from django.db.models import F, Q, Value, When
 from django.utils import timezone
 
 from channels_ingest.connectors import connector_for
-from channels_ingest.errors import PermanentError, TransientError
+from channels_ingest.errors import DeliveryUnknown, PermanentError, TransientError
 from channels_ingest.models import Mention
 from channels_ingest.services import mentions_mark_triaged
 from channels_ingest.types import OutboundMessage
@@ -26,6 +26,8 @@ from .triage import TriageDecision, TriageInput, triage
 log = logging.getLogger(__name__)
 
 MAX_SEND_ATTEMPTS = 6
+# Starts the error of a send whose outcome is unknown (the post may exist): never resent without a human.
+DELIVERY_UNKNOWN = "Delivery unknown:"
 
 
 class CaseActionError(Exception):
@@ -399,6 +401,65 @@ def reply_create(*, tenant: Tenant, membership: Membership, case: Case, text: st
     return reply
 
 
+def reply_retry(*, tenant: Tenant, membership: Membership, reply: Reply, outcome_checked: bool = False) -> Reply:
+    """Send a failed reply again, as the same row (so it still cannot go out twice at once).
+
+    When the first attempt timed out after the request left, the post may exist on the network:
+    the agent must say they checked (`outcome_checked`) before we try again.
+    """
+    if not _may_work_on(membership, reply.case):
+        raise CaseActionError("Only the assignee or a supervisor can resend on this case.")
+    if reply.state != Reply.State.FAILED:
+        raise CaseActionError("Only a failed reply can be sent again.")
+    if reply.error.startswith(DELIVERY_UNKNOWN) and not outcome_checked:
+        raise CaseActionError("This reply may already be on the network: check the conversation there, "
+                              "then confirm to send it again.")
+    with transaction.atomic():
+        if not Reply.objects.filter(tenant=tenant, pk=reply.pk, state=Reply.State.FAILED).update(
+            state=Reply.State.QUEUED, error=""
+        ):
+            raise CaseActionError("The reply changed meanwhile; reload the page.")
+        audit_record(tenant=tenant, actor=membership.user, verb="reply.retried", obj=reply.case,
+                     data={"reply": reply.pk, "outcome_checked": outcome_checked})
+        from . import tasks
+
+        transaction.on_commit(lambda: tasks.reply_deliver.delay(tenant.pk, reply.pk))
+    reply.refresh_from_db()
+    return reply
+
+
+def case_handoff_private(*, tenant: Tenant, membership: Membership, case: Case, public_text: str,
+                         private_text: str, idempotency_key: str) -> tuple[Reply, Reply]:
+    """One click from a public complaint to a private conversation: a short public answer
+    ("we sent you a message") and the private message itself, both queued together or not at all."""
+    if case.customer is None:
+        raise CaseActionError("We do not know who the customer is on this network, so no private message.")
+    with transaction.atomic():
+        public = reply_create(tenant=tenant, membership=membership, case=case, text=public_text,
+                              visibility=Reply.Visibility.PUBLIC, idempotency_key=f"{idempotency_key}:public")
+        private = reply_create(tenant=tenant, membership=membership, case=case, text=private_text,
+                               visibility=Reply.Visibility.PRIVATE, idempotency_key=f"{idempotency_key}:private")
+    return public, private
+
+
+def cases_auto_close(*, older_than: timedelta) -> int:
+    """Resolved cases nobody reopened within the window become closed (final)."""
+    cutoff, closed = timezone.now() - older_than, 0
+    due = Case.objects.filter(status=Case.Status.RESOLVED, resolved_at__lt=cutoff).select_related("tenant")
+    for case in due[:1000]:
+        with transaction.atomic():
+            if Case.objects.filter(tenant=case.tenant, pk=case.pk, status=Case.Status.RESOLVED).update(
+                status=Case.Status.CLOSED
+            ):
+                audit_record(tenant=case.tenant, actor=None, verb="case.status_changed", obj=case,
+                             data={"from": Case.Status.RESOLVED, "to": Case.Status.CLOSED, "how": "auto_close"})
+                case.status = Case.Status.CLOSED
+                events.case_status_changed.send(sender=Case, case=case, actor=None,
+                                                old_status=Case.Status.RESOLVED, new_status=Case.Status.CLOSED)
+                closed += 1
+    return closed
+
+
 def reply_deliver(*, tenant_id: int, reply_id: int) -> Reply | None:
     """Send a queued reply once. queued → sending → sent|failed, each step a conditional update.
 
@@ -433,8 +494,9 @@ def reply_deliver(*, tenant_id: int, reply_id: int) -> Reply | None:
             return reply
         raise
     except PermanentError as exc:
+        error = f"{DELIVERY_UNKNOWN} {exc}" if isinstance(exc, DeliveryUnknown) else str(exc)
         Reply.objects.filter(tenant_id=tenant_id, pk=reply_id, state=Reply.State.SENDING).update(
-            state=Reply.State.FAILED, error=str(exc)
+            state=Reply.State.FAILED, error=error
         )
         _reply_failed_audit(reply, str(exc))
         reply.refresh_from_db()
@@ -471,7 +533,8 @@ def replies_stale_sweep(*, older_than: timedelta = timedelta(seconds=30)) -> lis
     stuck = Reply.objects.filter(state=Reply.State.SENDING, sending_started_at__lt=now - timedelta(minutes=5))
     for reply in stuck.select_related("tenant", "case"):
         if Reply.objects.filter(tenant=reply.tenant, pk=reply.pk, state=Reply.State.SENDING).update(
-            state=Reply.State.FAILED, error="The worker stopped while sending; check the network before resending."
+            state=Reply.State.FAILED,
+            error=f"{DELIVERY_UNKNOWN} the worker stopped while sending; check the network before resending."
         ):
             _reply_failed_audit(reply, "worker stopped while sending")
     return list(

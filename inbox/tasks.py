@@ -4,6 +4,7 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 from django.db.models import Min
 from django.utils import timezone
 
@@ -50,3 +51,8 @@ def replies_deliver_sweep() -> int:
     for tenant_id, reply_id in due:
         reply_deliver.delay(tenant_id, reply_id)
     return len(due)
+
+
+@shared_task(ignore_result=True)
+def cases_auto_close() -> int:
+    return services.cases_auto_close(older_than=timedelta(days=settings.SAC_AUTO_CLOSE_DAYS))

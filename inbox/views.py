@@ -20,6 +20,16 @@ from .models import Case, Reply
 from .panels import render_case_panels
 from .presence import presence_touch
 
+# The one-click handoff's default texts, in the customer's language; the agent edits them before sending.
+HANDOFF_PUBLIC = {
+    "pt": "Oi, {name}! Te mandamos uma mensagem privada para cuidar disso com segurança.",
+    "en": "Hi {name}, we've sent you a private message so we can sort this out safely.",
+}
+HANDOFF_PRIVATE = {
+    "pt": "Oi, {name}! Aqui é do atendimento. Seu protocolo é {protocol}. Pode nos contar mais detalhes por aqui?",
+    "en": "Hi {name}, this is customer care. Your protocol is {protocol}. Could you tell us more here?",
+}
+
 
 def _int_or_none(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
@@ -98,6 +108,13 @@ def _case_context(request: TenantRequest, case: Case, reply_form: ReplyForm | No
         "panels": render_case_panels(request, case),
         "members": members_of(request.tenant),
         "teams": teams_of(request.tenant),
+        "handoff": {
+            "public": HANDOFF_PUBLIC.get(case.language, HANDOFF_PUBLIC["pt"]).format(
+                name=case.customer.first_name if case.customer else ""),
+            "private": HANDOFF_PRIVATE.get(case.language, HANDOFF_PRIVATE["pt"]).format(
+                name=case.customer.first_name if case.customer else "", protocol=case.protocol),
+            "key": uuid.uuid4().hex,
+        },
         "limits": {
             "public": check_length("", platform=case.channel.platform, visibility="public").limit,
             "private": check_length("", platform=case.channel.platform, visibility="private").limit,
@@ -160,6 +177,36 @@ def case_reply(request: TenantRequest, case_id: int) -> HttpResponse:
             messages.success(request, "Reply queued; its delivery state shows in the thread.")
             return redirect(reverse("inbox:case", args=[request.tenant.slug, case.pk]))
     return render(request, "inbox/case.html", _case_context(request, case, form), status=400)
+
+
+@tenant_view()
+@require_POST
+def reply_retry(request: TenantRequest, case_id: int, reply_id: int) -> HttpResponse:
+    case = selectors.access_case(request.tenant, case_id)
+    reply = selectors.access_reply(request.tenant, case, reply_id)
+    try:
+        services.reply_retry(tenant=request.tenant, membership=request.membership, reply=reply,
+                             outcome_checked=request.POST.get("outcome_checked") == "1")
+        messages.success(request, "Sending the reply again.")
+    except services.CaseActionError as exc:
+        messages.error(request, str(exc))
+    return redirect(reverse("inbox:case", args=[request.tenant.slug, case.pk]))
+
+
+@tenant_view()
+@require_POST
+def case_handoff(request: TenantRequest, case_id: int) -> HttpResponse:
+    case = selectors.access_case(request.tenant, case_id)
+    try:
+        services.case_handoff_private(
+            tenant=request.tenant, membership=request.membership, case=case,
+            public_text=request.POST.get("public_text", ""), private_text=request.POST.get("private_text", ""),
+            idempotency_key=request.POST.get("idempotency_key", "")[:40] or uuid.uuid4().hex,
+        )
+        messages.success(request, "Public answer and private message queued.")
+    except services.CaseActionError as exc:
+        messages.error(request, str(exc))
+    return redirect(reverse("inbox:case", args=[request.tenant.slug, case.pk]))
 
 
 @tenant_view()

@@ -138,6 +138,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(minutes=1),
         "options": {"expires": 60},
     },
+    "cases-auto-close": {
+        "task": "inbox.tasks.cases_auto_close",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 3600},
+    },
     "replies-deliver-sweep": {
         "task": "inbox.tasks.replies_deliver_sweep",
         "schedule": timedelta(minutes=1),
@@ -150,6 +155,8 @@ SAC_POLL_INTERVAL_SECONDS = env_int("SAC_POLL_INTERVAL_SECONDS", 15)
 SAC_SIMULATOR_URL = env_str("SAC_SIMULATOR_URL", "http://127.0.0.1:8001")
 SAC_X_API_URL = env_str("SAC_X_API_URL", "https://api.twitter.com")
 SAC_HTTP_TIMEOUT_SECONDS = env_int("SAC_HTTP_TIMEOUT_SECONDS", 10)
+# Resolved cases close for good after this many days without the customer writing again.
+SAC_AUTO_CLOSE_DAYS = env_int("SAC_AUTO_CLOSE_DAYS", 7)
 # A separate key for credentials at rest lets SECRET_KEY rotate without losing them.
 SAC_FIELD_ENCRYPTION_KEY = env_str("SAC_FIELD_ENCRYPTION_KEY", "")
 
