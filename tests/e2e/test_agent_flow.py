@@ -126,3 +126,26 @@ def test_two_people_on_one_case_see_each_other_and_a_late_message_stops_the_send
     finally:
         agent_ctx.close()
         sup_ctx.close()
+
+
+def test_keyboard_only_take_next_search_canned_with_slash_and_send(live_server, page, kit_a):
+    kit_a.simulator.add_post("@acmetelecom sem internet, não funciona!", author_username="ritaf")
+    channel_poll(tenant_id=kit_a.tenant.pk, channel_id=kit_a.channel.pk)
+    CannedReply.objects.create(tenant=kit_a.tenant, title="Pedido de desculpas", shortcut="desculpas",
+                               body="Sentimos muito, {{customer.first_name}}! Protocolo {{case.protocol}}.")
+    _login(page, live_server.url, "acme-agent")
+    expect(page.locator("#claim-next")).to_be_visible()
+    page.wait_for_load_state("load")  # the shortcuts script is deferred
+    page.keyboard.press("n")
+    expect(page.locator("#case-protocol")).to_be_visible()
+    page.wait_for_load_state("load")
+    protocol = page.locator("#case-protocol").inner_text()
+    page.keyboard.press("/")
+    page.keyboard.type("desc")
+    expect(page.locator("#canned-suggestions li")).to_have_count(1)
+    page.keyboard.press("Tab")
+    expect(page.locator("#id_text")).to_have_value(re.compile(re.escape(f"Protocolo {protocol}.")))
+    page.check("input[name=visibility][value=public]")
+    page.locator("#id_text").press("Control+Enter")
+    expect(page.locator(".msg.outbound .state")).to_have_text("Sent")
+    assert len([s for s in kit_a.simulator.sent if protocol in s["text"]]) == 1
