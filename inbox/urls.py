@@ -22,6 +22,8 @@ urlpatterns = [
     path("cases/<int:case_id>/canned/<int:canned_id>/", views.canned_render, name="canned_render"),
     path("canned/", views.canned_list, name="canned_list"),
     path("canned/new/", views.canned_edit, name="canned_new"),
+    path("canned/export.csv", views.canned_export, name="canned_export"),
+    path("canned/import/", views.canned_import, name="canned_import"),
     path("canned/<int:canned_id>/edit/", views.canned_edit, name="canned_edit"),
     path("canned/<int:canned_id>/delete/", views.canned_delete, name="canned_delete"),
 ]

@@ -1,5 +1,6 @@
 """The agent's pages. Every view is wrapped by sac.tenancy.tenant_view, which sets request.tenant."""
 
+import csv
 import uuid
 
 from django.contrib import messages
@@ -325,4 +326,37 @@ def canned_delete(request: TenantRequest, canned_id: int) -> HttpResponse:
     canned = selectors.access_canned_reply(request.tenant, canned_id)
     services.canned_reply_delete(tenant=request.tenant, membership=request.membership, canned=canned)
     messages.success(request, "Canned reply deleted.")
+    return redirect(reverse("inbox:canned_list", args=[request.tenant.slug]))
+
+
+@tenant_view(Role.ADMIN)
+@require_GET
+def canned_export(request: TenantRequest) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="canned-replies-{request.tenant.slug}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(services.CANNED_CSV_COLUMNS)
+    for c in selectors.canned_replies_for(request.tenant).order_by("shortcut"):
+        writer.writerow([c.shortcut, c.title, c.language, c.body])
+    return response
+
+
+@tenant_view(Role.ADMIN)
+@require_POST
+def canned_import(request: TenantRequest) -> HttpResponse:
+    upload = request.FILES.get("file")
+    if upload is None or upload.size > 2_000_000:
+        messages.error(request, "Choose a CSV file of at most 2 MB.")
+        return redirect(reverse("inbox:canned_list", args=[request.tenant.slug]))
+    try:
+        text = upload.read().decode("utf-8-sig")
+        result = services.canned_replies_import_csv(tenant=request.tenant, membership=request.membership, text=text)
+    except UnicodeDecodeError:
+        messages.error(request, "The file is not UTF-8 text; export it from your spreadsheet as CSV UTF-8.")
+    except (services.CaseActionError, csv.Error) as exc:
+        messages.error(request, f"Nothing imported: {exc}")
+    else:
+        messages.success(request, f"Imported: {result.created} new, {result.updated} updated.")
+        for error in result.errors[:20]:
+            messages.error(request, f"Skipped {error}.")
     return redirect(reverse("inbox:canned_list", args=[request.tenant.slug]))
