@@ -18,6 +18,7 @@ urlpatterns = [
     path("cases/<int:case_id>/presence/", views.case_presence, name="case_presence"),
     path("cases/<int:case_id>/replies/<int:reply_id>/retry/", views.reply_retry, name="reply_retry"),
     path("cases/<int:case_id>/handoff/", views.case_handoff, name="case_handoff"),
+    path("cases/<int:case_id>/spelling/", views.case_spelling, name="case_spelling"),
     path("cases/bulk/reassign/", views.cases_bulk_reassign, name="cases_bulk_reassign"),
     path("cases/<int:case_id>/canned/<int:canned_id>/", views.canned_render, name="canned_render"),
     path("canned/", views.canned_list, name="canned_list"),

@@ -1,6 +1,7 @@
 """The agent's pages. Every view is wrapped by sac.tenancy.tenant_view, which sets request.tenant."""
 
 import csv
+import re
 import uuid
 
 from django.contrib import messages
@@ -20,6 +21,7 @@ from .limits import check_length
 from .models import Case, Reply
 from .panels import render_case_panels
 from .presence import presence_touch
+from .spelling import spelling_check
 
 # The one-click handoff's default texts, in the customer's language; the agent edits them before sending.
 HANDOFF_PUBLIC = {
@@ -268,6 +270,17 @@ def case_presence(request: TenantRequest, case_id: int) -> HttpResponse:
     others = presence_touch(tenant=request.tenant, case_id=case.pk, username=request.user.get_username(),
                             typing=request.POST.get("typing") == "1")
     return render(request, "inbox/_presence.html", {"others": others})
+
+
+@tenant_view()
+@require_POST
+def case_spelling(request: TenantRequest, case_id: int) -> HttpResponse:
+    """The composer's spell check (htmx, after the agent pauses typing)."""
+    case = selectors.access_case(request.tenant, case_id)
+    text = request.POST.get("text", "")[:10_000]
+    brand = frozenset(re.findall(r"\w+", f"{request.tenant.name} {case.channel.handle}"))
+    issues = spelling_check(text, language=case.language or request.tenant.locale[:2], extra_words=brand)
+    return render(request, "inbox/_spelling.html", {"issues": issues})
 
 
 @tenant_view()

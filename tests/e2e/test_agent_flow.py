@@ -89,6 +89,9 @@ def test_an_over_long_public_reply_is_counted_live_and_refused_with_the_reason(l
     _login(page, live_server.url, "acme-agent")
     page.click("#claim-next")
     page.check("input[name=visibility][value=public]")
+    page.locator("#id_text").press_sequentially("Já recebemo")
+    expect(page.locator("#spelling .misspelled")).to_have_text("recebemo")
+    expect(page.locator("#spelling")).to_contain_text("recebemos")
     page.fill("#id_text", "😀" * 141)  # 141 emoji weigh 282 on X
     expect(page.locator("#char-count")).to_have_text("282 / 280")
     expect(page.locator("#char-count")).to_have_class(re.compile("error"))
