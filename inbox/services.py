@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.db.models import Case as SqlCase
-from django.db.models import F, Q, Value, When
+from django.db.models import Count, F, Max, Q, Value, When
 from django.utils import timezone
 
 from channels_ingest.connectors import connector_for
@@ -21,6 +21,7 @@ from channels_ingest.services import mentions_mark_triaged
 from channels_ingest.types import OutboundMessage
 from sac.models import Membership, Role, Team, Tenant
 from sac.services import audit_record
+from sac.tenancy import online_user_ids
 
 from . import events
 from .limits import check_length
@@ -81,7 +82,7 @@ def _case_open(*, tenant: Tenant, mention: Mention, decision: TriageDecision) ->
                  data={"priority": case.priority, "category": case.category, "mention": mention.pk})
     # Synchronous subscribers (SLA due times) write inside this transaction.
     events.case_opened.send(sender=Case, case=case, actor=None)
-    return case
+    return case_auto_assign(tenant=tenant, case=case)
 
 
 def _case_attach(*, tenant: Tenant, case: Case, mention: Mention, decision: TriageDecision) -> Case:
@@ -166,12 +167,17 @@ def case_claim_next(*, tenant: Tenant, membership: Membership) -> Case | None:
             raise CaseActionError(
                 f"You already have {membership.max_open_cases} open cases: resolve one before taking another."
             )
-        candidates = Case.objects.select_for_update(skip_locked=True).filter(
+        # of=("self",): lock only the case row, never the joined channel row other claims also read.
+        candidates = Case.objects.select_for_update(skip_locked=True, of=("self",)).filter(
             tenant=tenant, assignee__isnull=True, status__in=(Case.Status.NEW, Case.Status.OPEN)
         )
         team_ids = list(membership.teams.values_list("pk", flat=True))
         if team_ids:
             candidates = candidates.filter(Q(team__isnull=True) | Q(team__in=team_ids))
+        if membership.languages:
+            candidates = candidates.filter(Q(language__in=membership.languages) | Q(language=""))
+        if membership.platforms:
+            candidates = candidates.filter(channel__platform__in=membership.platforms)
         case = candidates.order_by("-priority", "first_message_at", "pk").first()
         if case is None:
             return None
@@ -187,6 +193,44 @@ def case_claim_next(*, tenant: Tenant, membership: Membership) -> Case | None:
         if old_status != case.status:
             events.case_status_changed.send(sender=Case, case=case, actor=user, old_status=old_status,
                                             new_status=case.status)
+    return case
+
+
+def case_auto_assign(*, tenant: Tenant, case: Case) -> Case:
+    """Round-robin for teams that ask for it: the online team member with the fewest open cases
+    (then the one who waited longest for a case) gets it, if under their cap and skilled for it.
+    Call inside the transaction that opened or re-teamed the case."""
+    if case.team_id is None or case.assignee_id is not None or not case.team.auto_assign:
+        return case
+    members = list(
+        Membership.objects.filter(tenant=tenant, teams=case.team_id, is_active=True).select_related("user")
+    )
+    online = online_user_ids(tenant, [m.user_id for m in members])
+    loads = dict(
+        Case.objects.filter(tenant=tenant, assignee_id__in=online, status__in=OPEN_STATUSES)
+        .values("assignee_id").annotate(n=Count("pk")).values_list("assignee_id", "n")
+    )
+    last_taken = dict(
+        Case.objects.filter(tenant=tenant, assignee_id__in=online).values("assignee_id")
+        .annotate(last=Max("updated_at")).values_list("assignee_id", "last")
+    )
+    eligible = [
+        m for m in members
+        if m.user_id in online and loads.get(m.user_id, 0) < m.max_open_cases
+        and (not m.languages or not case.language or case.language in m.languages)
+        and (not m.platforms or case.channel.platform in m.platforms)
+    ]
+    if not eligible:
+        return case  # stays in the team's queue for "take next case"
+    epoch = timezone.make_aware(datetime(1970, 1, 1))
+    chosen = min(eligible, key=lambda m: (loads.get(m.user_id, 0), last_taken.get(m.user_id) or epoch, m.pk))
+    if Case.objects.filter(tenant=tenant, pk=case.pk, assignee__isnull=True).update(
+        assignee=chosen.user, status=SqlCase(When(status=Case.Status.NEW, then=Value(Case.Status.OPEN)),
+                                             default=F("status"))
+    ):
+        case.refresh_from_db()
+        audit_record(tenant=tenant, actor=None, verb="case.assigned", obj=case,
+                     data={"assignee": chosen.user.get_username(), "how": "round_robin"})
     return case
 
 
@@ -289,6 +333,8 @@ def case_transfer(*, tenant: Tenant, membership: Membership, case: Case, to_memb
             Note.objects.create(tenant=tenant, case=case, author=membership.user, text=note.strip())
         events.case_assigned.send(sender=Case, case=case, actor=membership.user, old_assignee_id=old_assignee_id,
                                   old_team_id=old_team_id)
+        if to_membership is None:
+            case = case_auto_assign(tenant=tenant, case=case)
     return case
 
 

@@ -31,6 +31,8 @@ ROLE_RANK = {Role.AGENT: 1, Role.SUPERVISOR: 2, Role.ADMIN: 3}
 class Team(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="teams")
     name = models.CharField(max_length=80)
+    # New cases routed to this team go straight to its online agents in turn, within their caps.
+    auto_assign = models.BooleanField(default=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="team_unique_name")]
@@ -46,6 +48,10 @@ class Membership(models.Model):
     teams = models.ManyToManyField(Team, blank=True, related_name="members")
     is_active = models.BooleanField(default=True)
     max_open_cases = models.PositiveIntegerField(default=20)
+    # Skills for "take next case": empty means any. Languages as ISO 639-1 ("pt", "en"), networks as
+    # channel platforms ("x", "facebook", "instagram", "simulator").
+    languages = models.JSONField(default=list, blank=True)
+    platforms = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -11,6 +11,7 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -22,6 +23,23 @@ from .selectors import access_membership_by_slug
 class TenantRequest(HttpRequest):
     tenant: Tenant
     membership: Membership
+
+
+ONLINE_SECONDS = 120
+
+
+def _online_key(tenant_id: int, user_id: int) -> str:
+    return f"t{tenant_id}:online:{user_id}"
+
+
+def mark_online(membership: Membership) -> None:
+    """Any page an agent loads (the inbox polls every few seconds) keeps them 'online' for a while."""
+    cache.set(_online_key(membership.tenant_id, membership.user_id), True, timeout=ONLINE_SECONDS)
+
+
+def online_user_ids(tenant: Tenant, user_ids: list[int]) -> set[int]:
+    keys = {_online_key(tenant.pk, uid): uid for uid in user_ids}
+    return {keys[key] for key in cache.get_many(list(keys))}
 
 
 def role_at_least(membership: Membership, role: str) -> bool:
@@ -42,6 +60,7 @@ def tenant_view(role: str = Role.AGENT) -> Callable[[Callable[..., HttpResponse]
             require_role(membership, role)
             request.membership = membership  # type: ignore[attr-defined]
             request.tenant = membership.tenant  # type: ignore[attr-defined]
+            mark_online(membership)
             # Times on the tenant's pages read in the brand's own time zone, not the server's.
             with timezone.override(zoneinfo.ZoneInfo(membership.tenant.time_zone)):
                 return view(request, *args, **kwargs)
