@@ -34,6 +34,9 @@ HANDOFF_PRIVATE = {
 }
 
 
+QUEUE_PAGE_SIZE = 50
+
+
 def _int_or_none(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
@@ -59,7 +62,9 @@ def _queue_context(request: TenantRequest) -> dict:
         "filters": filters,
         "choices": selectors.queue_filter_choices(request.tenant),
         "querystring": request.GET.urlencode(),
-        "cases": selectors.case_queue(request.tenant, request.membership, view, filters)[:200],
+        # The most urgent first; an agent works the top of the queue, and a short page renders fast.
+        "cases": selectors.case_queue(request.tenant, request.membership, view, filters)[:QUEUE_PAGE_SIZE],
+        "page_size": QUEUE_PAGE_SIZE,
         "counts": selectors.queue_counts(request.tenant, request.membership),
         "bulk": view == "all" and request.membership.has_role(Role.SUPERVISOR),
         "members": members_of(request.tenant),
