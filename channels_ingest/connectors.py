@@ -18,5 +18,12 @@ def connector_for(channel: ChannelAccount) -> Connector:
         from .x.client import XConnector
 
         return XConnector(channel)
-    # Facebook and Instagram connectors arrive with the channels_ingest issue (#3).
+    if channel.platform == Platform.FACEBOOK:
+        from .facebook.client import FacebookConnector
+
+        return FacebookConnector(channel)
+    if channel.platform == Platform.INSTAGRAM:
+        from .instagram.client import InstagramConnector
+
+        return InstagramConnector(channel)
     raise PermanentError(f"No connector for {channel.get_platform_display()} channels in this version.")

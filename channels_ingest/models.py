@@ -25,6 +25,8 @@ class ChannelAccount(models.Model):
     # The brand's own account id on the network (X user id, Page id, IG user id).
     external_account_id = models.CharField(max_length=64)
     handle = models.CharField(max_length=120, blank=True)
+    # X: the brand's terms (product names, misspellings) searched besides @mentions; space-separated, any matches.
+    search_terms = models.CharField(max_length=400, blank=True)
     # Overrides the network's API host: the simulator, or a test server on loopback.
     api_base_url = models.URLField(blank=True)
     credentials = EncryptedJSONField(blank=True, default=dict)
@@ -36,6 +38,8 @@ class ChannelAccount(models.Model):
     poll_lease_until = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     status_detail = models.TextField(blank=True)
+    # The unguessable part of this channel's webhook URL (/hooks/<platform>/<webhook_key>/); not an id to enumerate.
+    webhook_key = models.CharField(max_length=43, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -90,9 +94,14 @@ class PollRun(models.Model):
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.RUNNING)
+    source = models.CharField(max_length=10, default="poll")  # poll | webhook | replay
     fetched = models.PositiveIntegerField(default=0)
     stored = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)  # edits and removals applied to stored mentions
     dead_lettered = models.PositiveIntegerField(default=0)
+    # Why the next poll was pushed back, when the network asked us to slow down (rate limit, app usage).
+    rate_note = models.CharField(max_length=200, blank=True)
     error = models.TextField(blank=True)
 
     class Meta:
@@ -111,20 +120,25 @@ class Mention(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="mentions")
     channel = models.ForeignKey(ChannelAccount, on_delete=models.CASCADE, related_name="mentions")
-    external_id = models.CharField(max_length=64)
+    # Messenger message ids run to ~100 characters.
+    external_id = models.CharField(max_length=200)
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.POST)
     direction = models.CharField(max_length=3, choices=Direction.choices, default=Direction.INBOUND)
     author = models.ForeignKey(SocialProfile, null=True, on_delete=models.SET_NULL, related_name="mentions")
     text = models.TextField()
     language = models.CharField(max_length=8, blank=True)
-    conversation_id = models.CharField(max_length=64, blank=True)
-    in_reply_to_external_id = models.CharField(max_length=64, blank=True)
+    conversation_id = models.CharField(max_length=200, blank=True)
+    in_reply_to_external_id = models.CharField(max_length=200, blank=True)
     posted_at = models.DateTimeField()
     received_at = models.DateTimeField(auto_now_add=True)
     raw = models.JSONField(default=dict)
     ingest_run = models.ForeignKey(PollRun, null=True, on_delete=models.SET_NULL, related_name="mentions")
     # Set by the inbox once triage has looked at it; the sweep finds rows a crash left null.
     triaged_at = models.DateTimeField(null=True, blank=True)
+    permalink = models.URLField(max_length=500, blank=True)
+    # When the network last reported an edit (its time, not ours), so an older edit arriving late is ignored.
+    edited_at = models.DateTimeField(null=True, blank=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -154,3 +168,54 @@ class DeadLetter(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["tenant", "-created_at"])]
+
+
+class MentionRevision(models.Model):
+    """The text a mention had before an edit or removal: the thread shows what the customer first wrote."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    mention = models.ForeignKey(Mention, on_delete=models.CASCADE, related_name="revisions")
+    text = models.TextField()
+    change = models.CharField(max_length=10)  # edit | remove
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["changed_at", "id"]
+        indexes = [models.Index(fields=["tenant", "mention"])]
+
+
+class WebhookDelivery(models.Model):
+    """A verified webhook body exactly as received, stored before anything reads it."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    channel = models.ForeignKey(ChannelAccount, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    body = models.BinaryField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["received_at"], name="webhook_unprocessed", condition=Q(processed_at__isnull=True)),
+        ]
+
+
+class SentMessage(models.Model):
+    """What the brand sent through a connector: recognises our own posts when they come back, and holds the
+    one private reply a Facebook/Instagram comment allows (with the comment's permalink)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    channel = models.ForeignKey(ChannelAccount, on_delete=models.CASCADE, related_name="sent_messages")
+    external_id = models.CharField(max_length=200, blank=True)  # empty while the send is under way
+    kind = models.CharField(max_length=20)  # public_reply | private_reply | direct
+    in_reply_to_external_id = models.CharField(max_length=200, blank=True)
+    private_reply_to_comment = models.CharField(max_length=200, blank=True)
+    comment_permalink = models.URLField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "channel", "private_reply_to_comment"],
+                                    condition=~Q(private_reply_to_comment=""), name="one_private_reply_per_comment"),
+        ]
+        indexes = [models.Index(fields=["tenant", "channel", "external_id"])]

@@ -2,7 +2,7 @@ from django.db.models import QuerySet
 
 from sac.models import Tenant
 
-from .models import ChannelAccount, DeadLetter, Mention
+from .models import ChannelAccount, DeadLetter, Mention, MentionRevision, PollRun
 
 
 def channels_for(tenant: Tenant) -> QuerySet[ChannelAccount]:
@@ -21,3 +21,34 @@ def mentions_untriaged(tenant_id: int | None = None) -> QuerySet[Mention]:
 
 def dead_letters_for(tenant: Tenant) -> QuerySet[DeadLetter]:
     return DeadLetter.objects.filter(tenant=tenant).order_by("-created_at")
+
+
+def access_channel(tenant: Tenant, channel_id: int) -> ChannelAccount:
+    """Another tenant's channel id is a 404, never a 403 that confirms it exists."""
+    from django.shortcuts import get_object_or_404
+
+    return get_object_or_404(ChannelAccount, tenant=tenant, pk=channel_id)
+
+
+def poll_runs_for(tenant: Tenant, channel: ChannelAccount, limit: int = 50) -> list[PollRun]:
+    return list(PollRun.objects.filter(tenant=tenant, channel=channel).order_by("-started_at")[:limit])
+
+
+def open_dead_letters_for(tenant: Tenant, channel: ChannelAccount, limit: int = 50) -> list[DeadLetter]:
+    return list(DeadLetter.objects.filter(tenant=tenant, channel=channel, resolved_at__isnull=True)
+                .order_by("-created_at")[:limit])
+
+
+def mention_revisions(tenant: Tenant, mention_ids: list[int]) -> dict[int, list[MentionRevision]]:
+    """Earlier texts of edited or removed mentions, for the thread."""
+    found: dict[int, list[MentionRevision]] = {}
+    for revision in MentionRevision.objects.filter(tenant=tenant, mention_id__in=mention_ids):
+        found.setdefault(revision.mention_id, []).append(revision)
+    return found
+
+
+def access_dead_letter(tenant: Tenant, channel: ChannelAccount, dead_letter_id: int) -> DeadLetter:
+    from django.shortcuts import get_object_or_404
+
+    return get_object_or_404(DeadLetter, tenant=tenant, channel=channel, pk=dead_letter_id,
+                             resolved_at__isnull=True)

@@ -2,12 +2,13 @@
 
 import json
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
-from django.db.models import Q
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from sac.models import Tenant
@@ -15,7 +16,16 @@ from sac.services import audit_record
 
 from .connectors import connector_for
 from .errors import AuthError, MalformedPayload, PermanentError, TransientError
-from .models import ChannelAccount, DeadLetter, Mention, PollRun, SocialProfile
+from .models import (
+    ChannelAccount,
+    DeadLetter,
+    Mention,
+    MentionRevision,
+    PollRun,
+    SentMessage,
+    SocialProfile,
+    WebhookDelivery,
+)
 from .signals import mentions_stored
 from .types import MentionItem, Page, ProfileItem
 
@@ -63,42 +73,115 @@ def _profiles_upsert(tenant: Tenant, profiles: list[ProfileItem]) -> dict[str, i
     )
 
 
+def _own_external_ids(tenant: Tenant, channel: ChannelAccount, external_ids: list[str]) -> set[str]:
+    return set(SentMessage.objects.filter(tenant=tenant, channel=channel, external_id__in=external_ids)
+               .values_list("external_id", flat=True))
+
+
+def _changes_apply(tenant: Tenant, channel: ChannelAccount, changes: list[MentionItem], skip_pks: set[int]) -> int:
+    """Edits and removals of mentions stored earlier: the text changes, the earlier text is kept as a revision.
+
+    Deliveries come out of order: an edit older than the last one applied is ignored, a removal is final.
+    """
+    existing = {
+        m.external_id: m
+        for m in Mention.objects.select_for_update().filter(
+            tenant=tenant, channel=channel, external_id__in=[c.external_id for c in changes]
+        ).exclude(pk__in=skip_pks)
+    }
+    applied = 0
+    for change in sorted(changes, key=lambda c: c.posted_at):
+        mention = existing.get(change.external_id)
+        if mention is None or mention.removed_at is not None:
+            continue
+        if change.action == "edit":
+            if (mention.edited_at and change.posted_at <= mention.edited_at) or change.text == mention.text:
+                continue
+            MentionRevision.objects.create(tenant=tenant, mention=mention, text=mention.text, change="edit",
+                                           changed_at=change.posted_at)
+            mention.text, mention.edited_at = change.text, change.posted_at
+            mention.save(update_fields=["text", "edited_at"])
+        else:
+            MentionRevision.objects.create(tenant=tenant, mention=mention, text=mention.text, change="remove",
+                                           changed_at=change.posted_at)
+            mention.removed_at = change.posted_at
+            mention.save(update_fields=["removed_at"])
+        applied += 1
+    return applied
+
+
 def ingest_batch(*, channel: ChannelAccount, page: Page, run: PollRun, source: str = "poll") -> IngestResult:
     """Store one page: profiles upserted, mentions inserted once, cursor advanced, all in one transaction.
 
     Redelivered pages are harmless: the unique (tenant, channel, external_id) makes the
     INSERT … ON CONFLICT DO NOTHING skip what is already stored. Only rows inserted
     by this call carry this run's id, which is how we know what is new to announce.
+    Edits and removals (webhooks) update what is stored; one that arrives before the item
+    itself is stored as the item, so the late original is then a duplicate, never a second row.
+    Our own posts coming back (the brand's author id, or an id a connector sent) are stored as
+    outbound and never announced as customer mentions.
     """
     tenant = channel.tenant
+    now = timezone.now()
     with transaction.atomic():
         # Serialises ingests of one channel so two batches cannot move its cursor backwards.
         locked = ChannelAccount.objects.select_for_update().get(tenant=tenant, pk=channel.pk)
-        items: list[MentionItem] = list({item.external_id: item for item in page.items}.values())
+        by_id: dict[str, MentionItem] = {}
+        changes: list[MentionItem] = []
+        for item in page.items:
+            if item.action != "add":
+                changes.append(item)
+            if item.action != "add" and item.external_id in by_id:
+                continue  # the add of this batch goes in first, the change applies to it below
+            by_id[item.external_id] = item
+        items = list(by_id.values())
+        ours = _own_external_ids(tenant, locked, list(by_id)) if items else set()
+        brand_id = locked.external_account_id
+
+        def outbound(i: MentionItem) -> bool:
+            return (i.direction == "out" or i.external_id in ours
+                    or (i.author is not None and i.author.external_id == brand_id))
+
         profile_ids = _profiles_upsert(tenant, [i.author for i in items if i.author is not None])
         Mention.objects.bulk_create(
             [
                 Mention(tenant=tenant, channel=locked, external_id=i.external_id, kind=i.kind, text=i.text,
                         posted_at=i.posted_at, raw=i.raw, language=i.language, conversation_id=i.conversation_id,
                         in_reply_to_external_id=i.in_reply_to_external_id, ingest_run=run,
+                        permalink=i.permalink[:500],
+                        direction=Mention.Direction.OUTBOUND if outbound(i) else Mention.Direction.INBOUND,
+                        removed_at=i.posted_at if i.action == "remove" else None,
+                        edited_at=i.posted_at if i.action == "edit" else None,
+                        # Never triaged: ours, or a removal seen before the item itself.
+                        triaged_at=now if outbound(i) or i.action == "remove" else None,
                         author_id=profile_ids.get(i.author.external_id) if i.author else None)
                 for i in items
             ],
             ignore_conflicts=True,
         )
-        stored_ids = list(
+        inserted = list(
             Mention.objects.filter(tenant=tenant, channel=locked, ingest_run=run,
-                                   external_id__in=[i.external_id for i in items]).values_list("pk", flat=True)
+                                   external_id__in=list(by_id)).values_list("pk", "triaged_at", "external_id")
         )
+        stored_ids = [pk for pk, triaged, _ in inserted if triaged is None]
+        # A row just inserted from a change already holds that change; rows inserted from an add get it applied.
+        inserted_now = {pk for pk, _, ext in inserted if by_id[ext].action != "add"}
+        updated = _changes_apply(tenant, locked, changes, inserted_now) if changes else 0
         for bad in page.bad_items:
             dead_letter_record(tenant=tenant, channel=locked, source=source, reason=bad.reason, payload=bad.payload)
-        locked.cursor = page.cursor
+        fields = ["last_polled_at"]
+        if page.cursor is not None:
+            locked.cursor = page.cursor
+            fields.append("cursor")
         locked.last_polled_at = timezone.now()
-        locked.save(update_fields=["cursor", "last_polled_at"])
+        locked.save(update_fields=fields)
+        duplicates = len(items) - len(inserted)
         PollRun.objects.filter(tenant=tenant, pk=run.pk).update(
-            fetched=run.fetched + len(page.items) + len(page.bad_items),
-            stored=run.stored + len(stored_ids),
-            dead_lettered=run.dead_lettered + len(page.bad_items),
+            fetched=F("fetched") + len(page.items) + len(page.bad_items),
+            stored=F("stored") + len(inserted),
+            duplicates=F("duplicates") + max(0, duplicates),
+            updated=F("updated") + updated,
+            dead_lettered=F("dead_lettered") + len(page.bad_items),
         )
         run.refresh_from_db()
         if stored_ids:
@@ -106,8 +189,7 @@ def ingest_batch(*, channel: ChannelAccount, page: Page, run: PollRun, source: s
                 lambda: mentions_stored.send(sender=None, tenant_id=tenant.pk, mention_ids=stored_ids)
             )
     channel.cursor = locked.cursor
-    return IngestResult(stored_ids=stored_ids, duplicates=len(items) - len(stored_ids),
-                        dead_lettered=len(page.bad_items))
+    return IngestResult(stored_ids=stored_ids, duplicates=max(0, duplicates), dead_lettered=len(page.bad_items))
 
 
 def _lease_take(channel: ChannelAccount) -> bool:
@@ -145,12 +227,14 @@ def channel_poll(*, tenant_id: int, channel_id: int) -> PollRun | None:
     if channel is None or not _lease_take(channel):
         return None
     run = PollRun.objects.create(tenant=channel.tenant, channel=channel)
+    slow_down: int | None = None
     try:
         connector = connector_for(channel)
         for _ in range(MAX_PAGES_PER_POLL):
             page = connector.fetch_page()
             ingest_batch(channel=channel, page=page, run=run)
-            if not page.more:
+            slow_down = page.next_poll_in_seconds
+            if not page.more or slow_down:
                 break
     except MalformedPayload as exc:
         # Nothing of this page is usable; keep it whole and try again at the next poll.
@@ -160,6 +244,9 @@ def channel_poll(*, tenant_id: int, channel_id: int) -> PollRun | None:
         _poll_finish(channel, run, outcome=PollRun.Outcome.FAILED, error=exc.reason)
     except TransientError as exc:
         backoff = timedelta(seconds=exc.retry_after_seconds or channel.poll_interval_seconds)
+        if exc.retry_after_seconds:
+            PollRun.objects.filter(tenant=channel.tenant, pk=run.pk).update(
+                rate_note=f"rate limited: next poll in {exc.retry_after_seconds} s")
         _poll_finish(channel, run, outcome=PollRun.Outcome.FAILED, error=str(exc), next_poll_in=backoff)
     except AuthError as exc:
         _poll_finish(channel, run, outcome=PollRun.Outcome.FAILED, error=str(exc),
@@ -172,7 +259,12 @@ def channel_poll(*, tenant_id: int, channel_id: int) -> PollRun | None:
         _poll_finish(channel, run, outcome=PollRun.Outcome.FAILED, error=f"{exc.__class__.__name__}: {exc}")
         raise
     else:
-        _poll_finish(channel, run, outcome=PollRun.Outcome.OK)
+        if slow_down and slow_down > channel.poll_interval_seconds:
+            PollRun.objects.filter(tenant=channel.tenant, pk=run.pk).update(
+                rate_note=f"usage high: next poll in {slow_down} s")
+            _poll_finish(channel, run, outcome=PollRun.Outcome.OK, next_poll_in=timedelta(seconds=slow_down))
+        else:
+            _poll_finish(channel, run, outcome=PollRun.Outcome.OK)
     return run
 
 
@@ -208,11 +300,179 @@ def mentions_mark_triaged(*, tenant: Tenant, mention_ids: list[int]) -> int:
 @transaction.atomic
 def channel_create(*, tenant: Tenant, platform: str, name: str, external_account_id: str, handle: str = "",
                    api_base_url: str = "", credentials: dict[str, str] | None = None,
-                   poll_interval_seconds: int = 60) -> ChannelAccount:
+                   poll_interval_seconds: int = 60, actor: Any = None, search_terms: str = "") -> ChannelAccount:
     channel = ChannelAccount.objects.create(
         tenant=tenant, platform=platform, name=name, external_account_id=external_account_id, handle=handle,
         api_base_url=api_base_url, credentials=credentials or {}, poll_interval_seconds=poll_interval_seconds,
-        next_poll_at=timezone.now(),
+        next_poll_at=timezone.now(), webhook_key=secrets.token_urlsafe(32), search_terms=search_terms,
     )
-    audit_record(tenant=tenant, actor=None, verb="channel.created", obj=channel, data={"platform": platform})
+    audit_record(tenant=tenant, actor=actor, verb="channel.created", obj=channel, data={"platform": platform})
     return channel
+
+
+# ---------------------------------------------------------------- outbound bookkeeping (called by connectors)
+
+def private_reply_reserve(*, channel: ChannelAccount, comment_id: str, permalink: str) -> int | None:
+    """Claim the one private reply a comment allows, before the network call. None when it is already taken."""
+    try:
+        with transaction.atomic():
+            row = SentMessage.objects.create(tenant_id=channel.tenant_id, channel=channel, kind="private_reply",
+                                             in_reply_to_external_id=comment_id, private_reply_to_comment=comment_id,
+                                             comment_permalink=permalink[:500])
+    except IntegrityError:
+        return None
+    return row.pk
+
+
+def private_reply_release(*, channel: ChannelAccount, reservation_id: int) -> None:
+    """The network refused the private reply (nothing was sent): the comment may be answered privately again."""
+    SentMessage.objects.filter(tenant_id=channel.tenant_id, channel=channel, pk=reservation_id,
+                               external_id="").delete()
+
+
+def sent_message_record(*, channel: ChannelAccount, external_id: str, kind: str, in_reply_to: str = "",
+                        reservation_id: int | None = None) -> SentMessage:
+    """Remember what we sent, so the same post coming back from a poll or webhook is known as ours."""
+    with transaction.atomic():
+        if reservation_id is not None:
+            SentMessage.objects.filter(tenant_id=channel.tenant_id, channel=channel, pk=reservation_id).update(
+                external_id=external_id)
+            sent = SentMessage.objects.get(tenant_id=channel.tenant_id, pk=reservation_id)
+        else:
+            sent = SentMessage.objects.create(tenant_id=channel.tenant_id, channel=channel, external_id=external_id,
+                                              kind=kind, in_reply_to_external_id=in_reply_to)
+        # Already stored (the webhook beat the API's answer): it is ours, not a customer's.
+        Mention.objects.filter(tenant_id=channel.tenant_id, channel=channel, external_id=external_id).update(
+            direction=Mention.Direction.OUTBOUND)
+    return sent
+
+
+# ---------------------------------------------------------------- webhooks
+
+def webhook_delivery_store(*, channel: ChannelAccount, body: bytes) -> WebhookDelivery:
+    """Keep the verified body as received; processing happens in a task so the network gets its 200 fast."""
+    from . import tasks
+
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.create(tenant_id=channel.tenant_id, channel=channel, body=body)
+        transaction.on_commit(lambda: tasks.process_webhook_delivery.delay(channel.tenant_id, delivery.pk))
+    return delivery
+
+
+def _parse_delivery(channel: ChannelAccount, body: bytes) -> Page:
+    if channel.platform == "facebook":
+        from .facebook.webhook import parse_delivery
+
+        return parse_delivery(body, page_id=channel.external_account_id)
+    if channel.platform == "instagram":
+        from .instagram.webhook import parse_delivery as parse_ig
+
+        return parse_ig(body, account_id=channel.external_account_id)
+    from .x.webhook import parse_delivery as parse_x
+
+    return parse_x(channel.platform, body, brand_id=channel.external_account_id)
+
+
+def webhook_delivery_process(*, tenant_id: int, delivery_id: int) -> PollRun | None:
+    """Parse a stored delivery and ingest it through ingest_batch (cursor untouched). Runs once per delivery."""
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            .select_related("channel__tenant")
+            .filter(tenant_id=tenant_id, pk=delivery_id, processed_at__isnull=True)
+            .first()
+        )
+        if delivery is None:
+            return None
+        channel = delivery.channel
+        run = PollRun.objects.create(tenant_id=tenant_id, channel=channel, source="webhook")
+        body = bytes(delivery.body)
+        try:
+            page = _parse_delivery(channel, body)
+        except MalformedPayload as exc:
+            dead_letter_record(tenant=channel.tenant, channel=channel, source="webhook-body", reason=exc.reason,
+                               payload=exc.payload)
+            PollRun.objects.filter(tenant_id=tenant_id, pk=run.pk).update(
+                outcome=PollRun.Outcome.FAILED, error=exc.reason, dead_lettered=1, finished_at=timezone.now())
+            WebhookDelivery.objects.filter(pk=delivery.pk).update(processed_at=timezone.now(), error=exc.reason)
+            return run
+        ingest_batch(channel=channel, page=page, run=run, source="webhook")
+        PollRun.objects.filter(tenant_id=tenant_id, pk=run.pk).update(outcome=PollRun.Outcome.OK,
+                                                                     finished_at=timezone.now())
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(processed_at=timezone.now())
+    run.refresh_from_db()
+    return run
+
+
+def webhook_deliveries_stale(*, older_than: timedelta = timedelta(seconds=30)) -> list[tuple[int, int]]:
+    """Deliveries whose task the broker lost: (tenant_id, delivery_id) to enqueue again."""
+    cutoff = timezone.now() - older_than
+    return list(WebhookDelivery.objects.filter(processed_at__isnull=True, received_at__lt=cutoff)
+                .values_list("tenant_id", "pk")[:500])
+
+
+# ---------------------------------------------------------------- dead letters
+
+class ReplayError(Exception):
+    """A dead letter that cannot be replayed (the payload still does not parse, or it is not replayable)."""
+
+
+def _replay_page(channel: ChannelAccount, letter: DeadLetter) -> Page:
+    if letter.source == "webhook-body":
+        return _parse_delivery(channel, letter.payload.encode())
+    try:
+        payload = json.loads(letter.payload)
+    except ValueError as exc:
+        raise ReplayError("The stored payload is not JSON; the next poll fetches that page again.") from exc
+    if channel.platform in ("x", "simulator"):
+        from .x.parse import parse_mentions_page
+
+        page = parse_mentions_page(channel.platform, {"data": [payload], "meta": {}}, cursor={}, follow_pages=False)
+    elif channel.platform == "facebook":
+        from .facebook import parse as fb
+
+        page = Page(items=[], cursor=None)
+        try:
+            if "comment_id" in payload or "item" in payload:
+                item = fb.feed_change_item(payload, page_id=channel.external_account_id)
+            elif "message" in payload and isinstance(payload.get("message"), dict):
+                item = fb.messaging_item(payload, page_id=channel.external_account_id)
+            else:
+                item = fb.comment_item(payload, page_id=channel.external_account_id, post_id="")
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise ReplayError(f"Still unreadable: {exc}") from exc
+        page.items = [item] if item else []
+    else:
+        from .instagram import parse as ig
+
+        try:
+            page = Page(items=[ig.comment_item(payload, account_id=channel.external_account_id, media_id="")],
+                        cursor=None)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise ReplayError(f"Still unreadable: {exc}") from exc
+    if page.bad_items:
+        raise ReplayError(f"Still unreadable: {page.bad_items[0].reason}")
+    page.cursor = None
+    return page
+
+
+def dead_letter_replay(*, tenant: Tenant, dead_letter_id: int, actor: Any = None) -> IngestResult:
+    """Re-process one dead letter after a fix; stored once however often it is replayed."""
+    letter = DeadLetter.objects.select_related("channel").get(tenant=tenant, pk=dead_letter_id,
+                                                               resolved_at__isnull=True)
+    if letter.channel is None:
+        raise ReplayError("The channel of this dead letter was removed.")
+    channel = ChannelAccount.objects.select_related("tenant").get(tenant=tenant, pk=letter.channel_id)
+    try:
+        page = _replay_page(channel, letter)
+    except MalformedPayload as exc:
+        raise ReplayError(f"Still unreadable: {exc.reason}") from exc
+    with transaction.atomic():
+        run = PollRun.objects.create(tenant=tenant, channel=channel, source="replay")
+        result = ingest_batch(channel=channel, page=page, run=run, source="replay")
+        PollRun.objects.filter(tenant=tenant, pk=run.pk).update(outcome=PollRun.Outcome.OK,
+                                                                finished_at=timezone.now())
+        DeadLetter.objects.filter(tenant=tenant, pk=letter.pk).update(resolved_at=timezone.now())
+        audit_record(tenant=tenant, actor=actor, verb="dead_letter.replayed", obj=channel,
+                     data={"dead_letter": letter.pk, "stored": len(result.stored_ids)})
+    return result

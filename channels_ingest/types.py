@@ -27,6 +27,11 @@ class MentionItem:
     language: str = ""
     conversation_id: str = ""
     in_reply_to_external_id: str = ""
+    # add | edit | remove: webhooks (and X edit history) report changes to items we may already hold.
+    action: str = "add"
+    # "out" when the network says the brand itself wrote it (a page-sent comment, our own tweet).
+    direction: str = "in"
+    permalink: str = ""
 
 
 @dataclass(frozen=True)
@@ -40,9 +45,12 @@ class BadItem:
 @dataclass
 class Page:
     items: list[MentionItem]
-    cursor: dict[str, Any]
+    # None: this batch does not move the channel's cursor (a webhook delivery).
+    cursor: dict[str, Any] | None
     bad_items: list[BadItem] = field(default_factory=list)
     more: bool = False
+    # The network asked us to slow down (X-App-Usage near 100 %, x-rate-limit-remaining 0): poll again no sooner.
+    next_poll_in_seconds: int | None = None
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,13 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "channels_ingest"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.channel_list, name="list"),
+    path("connect/", views.channel_connect, name="connect"),
+    path("<int:channel_id>/", views.channel_health, name="health"),
+    path("<int:channel_id>/dead-letters/<int:dead_letter_id>/replay/", views.dead_letter_replay,
+         name="dead_letter_replay"),
+]

@@ -1,5 +1,11 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import webhooks
 
 app_name = "channels_ingest_webhooks"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("facebook/<str:webhook_key>/", webhooks.facebook_hook, name="facebook"),
+    path("instagram/<str:webhook_key>/", webhooks.instagram_hook, name="instagram"),
+    path("x/<str:webhook_key>/", webhooks.x_hook, name="x"),
+]

@@ -176,5 +176,102 @@ class Note(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
 
-__all__ = ["Case", "CaseMention", "CannedReply", "Membership", "MentionTriage", "Note", "ProtocolSequence",
-           "Reply", "Tag"]
+# ---------------------------------------------------------------- triage: tenant configuration and learning
+
+class TriageCategory(models.Model):
+    """A category a tenant adds to the built-in ones (inbox.triage.CATEGORIES)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="triage_categories")
+    name = models.SlugField(max_length=30)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="triagecategory_unique_name")]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PersonalDataPattern(models.Model):
+    """An account, contract or protocol number of the tenant's own, found as `custom:<name>`."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="personal_data_patterns")
+    name = models.SlugField(max_length=30)
+    regex = models.CharField(max_length=300)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="pdpattern_unique_name")]
+        ordering = ["name"]
+
+
+class RoutingRule(models.Model):
+    """Evaluated in `position` order; the first rule whose conditions all hold applies."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="routing_rules")
+    position = models.PositiveIntegerField(default=0)
+    name = models.CharField(max_length=80)
+    enabled = models.BooleanField(default=True)
+    keywords = models.CharField(max_length=500, blank=True, help_text="Comma-separated; any one of them matches")
+    regex = models.CharField(max_length=300, blank=True)
+    channel = models.ForeignKey(ChannelAccount, null=True, blank=True, on_delete=models.CASCADE)
+    category = models.CharField(max_length=30, blank=True)
+    language = models.CharField(max_length=8, blank=True)
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL)
+    tags = models.CharField(max_length=300, blank=True, help_text="Comma-separated tag names to add")
+    priority_boost = models.SmallIntegerField(default=0)
+    auto_ignore = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "position"])]
+        ordering = ["position", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TriageCorrection(models.Model):
+    """An agent's re-labelling of one mention: a training example for the tenant's model."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="triage_corrections")
+    mention = models.ForeignKey(Mention, on_delete=models.CASCADE, related_name="triage_corrections")
+    case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.SET_NULL)
+    text = models.TextField()  # what the model learns from, kept even if the mention is edited later
+    category = models.CharField(max_length=30)
+    requires_response = models.BooleanField()
+    priority = models.PositiveSmallIntegerField(null=True, blank=True)
+    original = models.JSONField(default=dict)  # the decision the agent corrected
+    corrected_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "mention"], name="triagecorrection_unique")]
+        indexes = [models.Index(fields=["tenant", "created_at"])]
+
+
+class TriageModelVersion(models.Model):
+    class Status(models.TextChoices):
+        PROMOTED = "promoted", "In use"
+        REJECTED = "rejected", "Not better: kept the current one"
+        RETIRED = "retired", "Replaced by a newer version"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="triage_models")
+    version = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices)
+    trained_on = models.PositiveIntegerField()
+    held_back = models.PositiveIntegerField()
+    metrics = models.JSONField(default=dict)  # candidate's and incumbent's scores on the held-back slice
+    weights = models.JSONField(default=dict)  # inbox.triage.LinearModel.to_json()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "version"], name="triagemodel_unique_version"),
+            models.UniqueConstraint(fields=["tenant"], condition=Q(status="promoted"), name="triagemodel_one_promoted"),
+        ]
+        ordering = ["-version"]
+
+
+__all__ = ["Case", "CaseMention", "CannedReply", "Membership", "MentionTriage", "Note", "PersonalDataPattern",
+           "ProtocolSequence", "Reply", "RoutingRule", "Tag", "TriageCategory", "TriageCorrection",
+           "TriageModelVersion"]

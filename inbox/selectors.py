@@ -220,6 +220,9 @@ def canned_render(canned: CannedReply, *, case: Case, agent: Any) -> str:
 
 # ---------------------------------------------------------------- triage configuration (issue #4)
 
+_MODEL_CACHE: dict[int, LinearModel] = {}  # TriageModelVersion pk → parsed model
+
+
 def triage_config_for(tenant: Tenant) -> TriageConfig:
     """The tenant's routing rules, personal-data patterns, categories and promoted model, ready for triage()."""
 
@@ -241,12 +244,22 @@ def triage_config_for(tenant: Tenant) -> TriageConfig:
             ))
         except re.error:
             continue
-    promoted = TriageModelVersion.objects.filter(tenant=tenant, status="promoted").only("version", "weights").first()
+    promoted = TriageModelVersion.objects.filter(tenant=tenant, status="promoted").values_list("pk", "version").first()
+    model = None
+    if promoted is not None:
+        # A version's weights never change: parse them once per process, not once per triage batch.
+        model = _MODEL_CACHE.get(promoted[0])
+        if model is None:
+            weights = TriageModelVersion.objects.filter(tenant=tenant, pk=promoted[0]).values_list("weights", flat=True)
+            model = LinearModel.from_json({**weights[0], "version": f"v{promoted[1]}"})
+            if len(_MODEL_CACHE) >= 64:
+                _MODEL_CACHE.pop(next(iter(_MODEL_CACHE)))
+            _MODEL_CACHE[promoted[0]] = model
     return TriageConfig(
         custom_patterns=tuple(patterns),
         categories=tuple(TriageCategory.objects.filter(tenant=tenant).values_list("name", flat=True)),
         rules=tuple(rules),
-        model=LinearModel.from_json({**promoted.weights, "version": f"v{promoted.version}"}) if promoted else None,
+        model=model,
     )
 
 
@@ -291,3 +304,18 @@ def triage_corrections_count(tenant: Tenant) -> int:
 
 def case_first_mention(tenant: Tenant, case: Case) -> Mention | None:
     return Mention.objects.filter(tenant=tenant, case_link__case=case).order_by("posted_at", "pk").first()
+
+
+def personal_data_patterns_of(tenant: Tenant) -> QuerySet[PersonalDataPattern]:
+    return PersonalDataPattern.objects.filter(tenant=tenant).order_by("name")
+
+
+def access_personal_data_pattern(tenant: Tenant, pattern_id: int) -> PersonalDataPattern:
+    try:
+        return PersonalDataPattern.objects.get(tenant=tenant, pk=pattern_id)
+    except PersonalDataPattern.DoesNotExist:
+        raise Http404("No such pattern.") from None
+
+
+def triage_categories_of(tenant: Tenant) -> QuerySet[TriageCategory]:
+    return TriageCategory.objects.filter(tenant=tenant).order_by("name")

@@ -56,3 +56,9 @@ def replies_deliver_sweep() -> int:
 @shared_task(ignore_result=True)
 def cases_auto_close() -> int:
     return services.cases_auto_close(older_than=timedelta(days=settings.SAC_AUTO_CLOSE_DAYS))
+
+
+@shared_task(acks_late=True, ignore_result=True, time_limit=600, soft_time_limit=540)
+def triage_model_retrain(tenant_id: int) -> None:
+    """Retrain the tenant's triage model from its agents' corrections (promoted only when better)."""
+    services.triage_model_retrain(tenant_id=tenant_id)

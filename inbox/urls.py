@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import triage_views, views
 
 app_name = "inbox"
 
@@ -27,4 +27,15 @@ urlpatterns = [
     path("canned/import/", views.canned_import, name="canned_import"),
     path("canned/<int:canned_id>/edit/", views.canned_edit, name="canned_edit"),
     path("canned/<int:canned_id>/delete/", views.canned_delete, name="canned_delete"),
+    # triage (#4)
+    path("cases/<int:case_id>/triage/", triage_views.case_triage_correct, name="case_triage_correct"),
+    path("triage/rules/", triage_views.routing_rules, name="routing_rules"),
+    path("triage/rules/<int:rule_id>/", triage_views.routing_rule_edit, name="routing_rule_edit"),
+    path("triage/rules/<int:rule_id>/delete/", triage_views.routing_rule_delete, name="routing_rule_delete"),
+    path("triage/rules/<int:rule_id>/move/", triage_views.routing_rule_move, name="routing_rule_move"),
+    path("triage/models/", triage_views.triage_models, name="triage_models"),
+    path("triage/patterns/", triage_views.personal_data_pattern_add, name="personal_data_pattern_add"),
+    path("triage/patterns/<int:pattern_id>/delete/", triage_views.personal_data_pattern_delete,
+         name="personal_data_pattern_delete"),
+    path("triage/categories/", triage_views.triage_category_add, name="triage_category_add"),
 ]

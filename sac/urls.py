@@ -6,12 +6,15 @@ from rest_framework.routers import DefaultRouter
 
 from channels_ingest.api import MentionViewSet
 from inbox.api import CaseViewSet
+from surveys.api import DeflectionDayViewSet, SurveyResponseViewSet
 
 from . import views
 
 router = DefaultRouter()
 router.register("cases", CaseViewSet, basename="case")
 router.register("mentions", MentionViewSet, basename="mention")
+router.register("deflection-days", DeflectionDayViewSet, basename="deflection-day")
+router.register("survey-responses", SurveyResponseViewSet, basename="survey-response")
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -26,6 +26,7 @@ venv=$root/.venv
 py=$venv/bin/python
 web_port=${SAC_WEB_PORT:-8000}
 sim_port=${SAC_SIMULATOR_PORT:-8001}
+crm_port=${SAC_FAKE_CRM_PORT:-8002}
 queues=ingest,outbound,sla,surveys,crm,celery
 
 # ------------------------------------------------------------------ services and install
@@ -56,6 +57,7 @@ export DATABASE_URL=${DATABASE_URL:-postgres://sac:sac@127.0.0.1:5432/sac}
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
 export ALLOWED_HOSTS=${ALLOWED_HOSTS:-127.0.0.1,localhost}
 export SAC_SIMULATOR_URL=${SAC_SIMULATOR_URL:-http://127.0.0.1:$sim_port}
+export SAC_FAKE_CRM_URL=${SAC_FAKE_CRM_URL:-http://127.0.0.1:$crm_port}
 export PYTHONPATH=$root${PYTHONPATH:+:$PYTHONPATH}
 export PYTHONUNBUFFERED=1
 export PATH=$venv/bin:$PATH
@@ -72,7 +74,7 @@ log "collecting static files"
 # ------------------------------------------------------------------ children
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for port in "$web_port" "$sim_port"; do
+for port in "$web_port" "$sim_port" "$crm_port"; do
   port_in_use "$port" && die "port $port on 127.0.0.1 is already in use (another 'make up' or 'make demo'?)"
 done
 
@@ -126,6 +128,7 @@ trap 'log "SIGINT received"; exit 130' INT
 trap 'log "SIGTERM received"; exit 143' TERM
 
 start simulator "$py" -m channels_ingest.simulator --host 127.0.0.1 --port "$sim_port"
+start fake-crm "$py" -m crm_bridge.fake_crm --host 127.0.0.1 --port "$crm_port"
 start web "$venv/bin/gunicorn" sac.wsgi:application \
   --bind "127.0.0.1:$web_port" --workers 2 --access-logfile - --graceful-timeout 10
 start worker "$venv/bin/celery" -A sac worker -Q "$queues" --loglevel INFO --concurrency 2 \
@@ -147,7 +150,8 @@ cat <<EOF
   SAC full stack is up (settings sac.settings.prod)
     web          http://127.0.0.1:$web_port/
     admin        http://127.0.0.1:$web_port/admin/
-    simulator    $SAC_SIMULATOR_URL/
+    simulator    $SAC_SIMULATOR_URL/_sim/
+    fake CRM     $SAC_FAKE_CRM_URL/
     PostgreSQL   $(printf '%s' "$DATABASE_URL" | sed -E 's#(://[^:/@]*):[^@/]*@#\1:***@#')
     Redis        $REDIS_URL
   Demo logins (password sac-demo): admin, supervisor, agent1, agent2

@@ -1,13 +1,38 @@
+"""Subscribers to the inbox's case events. They run synchronously inside the inbox service's transaction, so
+due times and met/missed events commit or roll back with the change that caused them."""
+
 from typing import Any
+
+from django.utils import timezone
 
 from inbox import events
 from inbox.models import Case
 
-from .services import case_deadlines_set
+from . import services
 
 
 def _on_case_opened(sender: Any, *, case: Case, **kwargs: Any) -> None:
-    case_deadlines_set(case=case)
+    services.case_opened(case=case)
+
+
+def _on_mention_attached(sender: Any, *, case: Case, mention: Any, **kwargs: Any) -> None:
+    services.case_customer_wrote(case=case, posted_at=mention.posted_at)
+
+
+def _on_case_replied(sender: Any, *, case: Case, reply: Any, **kwargs: Any) -> None:
+    services.case_answered(case=case, at=reply.sent_at or timezone.now())
+
+
+def _on_status_changed(sender: Any, *, case: Case, old_status: str, new_status: str, **kwargs: Any) -> None:
+    services.case_status_moved(case=case, old_status=old_status, new_status=new_status, at=timezone.now())
+
+
+def _on_case_resolved(sender: Any, *, case: Case, **kwargs: Any) -> None:
+    services.case_resolution_record(case=case, at=case.resolved_at or timezone.now())
 
 
 events.case_opened.connect(_on_case_opened, dispatch_uid="sla.deadlines_on_case_opened")
+events.case_mention_attached.connect(_on_mention_attached, dispatch_uid="sla.next_response_on_attach")
+events.case_replied.connect(_on_case_replied, dispatch_uid="sla.met_on_reply")
+events.case_status_changed.connect(_on_status_changed, dispatch_uid="sla.pause_resume")
+events.case_resolved.connect(_on_case_resolved, dispatch_uid="sla.resolution_recorded")

@@ -1,10 +1,435 @@
-from sac.models import Tenant
+import logging
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from .models import SLAPolicy
+from django.conf import settings
+from django.db import connection
+from django.db.models import Aggregate, Count, F, FloatField, Func, Q, QuerySet, Sum
+from django.db.models.functions import ExtractHour, TruncDay, TruncHour
+from django.utils import timezone
 
-# Used when a tenant has not set a policy yet: an hour to answer, a day to solve.
+from inbox.models import OPEN_STATUSES, Case, MentionTriage
+from sac.models import Membership, Tenant
+from sac.tenancy import online_user_ids
+
+from .hours import Hours
+from .models import SLAEvent, SLANotification, SLAPolicy, SLARollupHour
+
+log = logging.getLogger(__name__)
+
+# Used when a tenant has not set a policy yet: an hour to answer, a day to solve, calendar hours.
 FALLBACK = SLAPolicy(name="Default", first_response_minutes=60, resolution_minutes=24 * 60, is_default=True)
 
 
 def policy_for(tenant: Tenant) -> SLAPolicy:
     return SLAPolicy.objects.filter(tenant=tenant, is_default=True).first() or FALLBACK
+
+
+def _matches(policy: SLAPolicy, case: Case) -> bool:
+    return ((policy.min_priority is None or case.priority >= policy.min_priority)
+            and (policy.channel_id is None or policy.channel_id == case.channel_id)
+            and (not policy.category or policy.category == case.category))
+
+
+def policy_match(tenant: Tenant, case: Case) -> SLAPolicy:
+    """The first policy in the admin's order whose conditions all match; then the default; then FALLBACK."""
+    default = None
+    for policy in SLAPolicy.objects.filter(tenant=tenant).select_related("calendar").order_by("position", "pk"):
+        if policy.is_default:
+            default = policy
+        elif _matches(policy, case):
+            return policy
+    return default or FALLBACK
+
+
+def hours_for(tenant: Tenant, policy: SLAPolicy) -> Hours:
+    calendar = policy.calendar if policy.calendar_id else None
+    if calendar is None:
+        return Hours.always(tenant.time_zone)
+    try:
+        hours = Hours.from_config(tz=tenant.time_zone, windows=calendar.windows, country=calendar.country,
+                                  subdivision=calendar.subdivision, extra_holidays=calendar.extra_holidays)
+        hours.add(timezone.now(), 1)  # a calendar without any working time fails here, not in the inbox
+        return hours
+    except Exception:
+        # A broken calendar must never stop cases from opening (this runs inside the inbox's transaction):
+        # the clocks fall back to calendar hours and the error is logged for the admin to fix.
+        log.exception("sla: calendar %s of tenant %s is invalid; using calendar hours", calendar.pk, tenant.pk)
+        return Hours.always(tenant.time_zone)
+
+
+def compliance(tenant: Tenant, *, since: datetime, until: datetime, where: Q | None = None) -> dict[str, Any]:
+    """Targets met ÷ (met + missed) among the events recorded in [since, until)."""
+    rows = SLAEvent.objects.filter(tenant=tenant, at__gte=since, at__lt=until).filter(where or Q()).aggregate(
+        n_met=Count("pk", filter=Q(met=True)), n_missed=Count("pk", filter=Q(met=False)))
+    total = rows["n_met"] + rows["n_missed"]
+    return {"met": rows["n_met"], "missed": rows["n_missed"],
+            "percent": round(100 * rows["n_met"] / total, 1) if total else None}
+
+
+# ---------------------------------------------------------------- the supervisor dashboard
+
+PRIORITY_BANDS = (("urgent", 80, 1000), ("high", 60, 80), ("normal", 40, 60), ("low", 0, 40))
+
+
+@dataclass(frozen=True)
+class Period:
+    since: datetime
+    until: datetime
+    key: str  # today | 7d | 30d | custom
+
+    @property
+    def last_day(self) -> date:
+        """The last day the period covers (`until` is the exclusive midnight after it)."""
+        return (self.until - timedelta(seconds=1)).date()
+
+
+@dataclass(frozen=True)
+class Filters:
+    channel_id: int | None = None
+    team_id: int | None = None
+    assignee_id: int | None = None
+    category: str = ""
+
+    def case_q(self) -> Q:
+        q = Q()
+        if self.channel_id:
+            q &= Q(channel_id=self.channel_id)
+        if self.team_id:
+            q &= Q(team_id=self.team_id)
+        if self.assignee_id:
+            q &= Q(assignee_id=self.assignee_id)
+        if self.category:
+            q &= Q(category=self.category)
+        return q
+
+    def event_q(self) -> Q:
+        q = Q()
+        if self.channel_id:
+            q &= Q(channel_id_copy=self.channel_id)
+        if self.team_id:
+            q &= Q(team_id_copy=self.team_id)
+        if self.assignee_id:
+            q &= Q(assignee_id_copy=self.assignee_id)
+        if self.category:
+            q &= Q(category=self.category)
+        return q
+
+
+def period_parse(tenant: Tenant, key: str, since: str = "", until: str = "", *, now: datetime | None = None) -> Period:
+    """today / 7d / 30d in the tenant's time zone, or custom ISO dates (until inclusive). Bad input → 7d."""
+    tz = ZoneInfo(tenant.time_zone)
+    local_now = (now or timezone.now()).astimezone(tz)
+    midnight = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
+    tomorrow = datetime.combine(midnight.date() + timedelta(days=1), time(), tzinfo=tz)
+    if key == "custom":
+        try:
+            start, end = date.fromisoformat(since), date.fromisoformat(until)
+        except ValueError:
+            key = "7d"
+        else:
+            if start <= end and (end - start).days <= 400:
+                return Period(datetime.combine(start, time(), tzinfo=tz),
+                              datetime.combine(end + timedelta(days=1), time(), tzinfo=tz), "custom")
+            key = "7d"
+    days = {"today": 1, "30d": 30}.get(key, 7)
+    start = datetime.combine(tomorrow.date() - timedelta(days=days), time(), tzinfo=tz)
+    return Period(start, tomorrow, key if key in ("today", "30d") else "7d")
+
+
+def _percentiles(values: list[float], qs: tuple[float, ...]) -> list[float | None]:
+    """Linear interpolation between closest ranks (= PostgreSQL percentile_cont, numpy's default)."""
+    if not values:
+        return [None for _ in qs]
+    values = sorted(values)
+    out: list[float | None] = []
+    for q in qs:
+        pos = q * (len(values) - 1)
+        lo = math.floor(pos)
+        hi = min(lo + 1, len(values) - 1)
+        out.append(values[lo] + (values[hi] - values[lo]) * (pos - lo))
+    return out
+
+
+class _PercentileCont(Aggregate):
+    function = "percentile_cont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+    def __init__(self, expression: Any, fraction: float) -> None:
+        super().__init__(expression, fraction=float(fraction))
+
+
+def _minutes_between(later: str, earlier: str) -> Func:
+    # Seconds as a double divided in double precision: the same arithmetic as pandas/numpy on the same data.
+    return Func(F(later) - F(earlier), function="EXTRACT",
+                template="EXTRACT(EPOCH FROM %(expressions)s)::double precision / 60.0", output_field=FloatField())
+
+
+def _figures_aggregates(cases: QuerySet, start: str, ends: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """Counts, median and p90 (exact, calendar minutes) and the shares within 60 and 120 minutes, for each end
+    column, in one pass over the cases."""
+    aggs: dict[str, Any] = {"n_cases": Count("pk")}
+    for end in ends:
+        aggs[f"{end}_n"] = Count("pk", filter=Q(**{f"{end}__isnull": False}))
+        aggs[f"{end}_60"] = Count("pk", filter=Q(**{f"{end}__lte": F(start) + timedelta(minutes=60)}))
+        aggs[f"{end}_120"] = Count("pk", filter=Q(**{f"{end}__lte": F(start) + timedelta(minutes=120)}))
+        if connection.vendor == "postgresql":
+            # percentile_cont ignores NULLs: unanswered cases do not enter the percentiles.
+            aggs[f"{end}_p50"] = _PercentileCont(_minutes_between(end, start), 0.5)
+            aggs[f"{end}_p90"] = _PercentileCont(_minutes_between(end, start), 0.9)
+    row = cases.aggregate(**aggs)
+    out = {}
+    for end in ends:
+        if connection.vendor == "postgresql":
+            median, p90 = row[f"{end}_p50"], row[f"{end}_p90"]
+        else:  # the SQLite demo: same definition, computed here
+            values = [(b - a).total_seconds() / 60 for a, b in
+                      cases.filter(**{f"{end}__isnull": False}).values_list(start, end)]
+            median, p90 = _percentiles(values, (0.5, 0.9))
+        n = row[f"{end}_n"]
+        out[end] = {
+            "cases": row["n_cases"], "answered": n, "median_min": median, "p90_min": p90,
+            "within_60_share": row[f"{end}_60"] / n if n else None,
+            "within_120_share": row[f"{end}_120"] / n if n else None,
+        }
+    return out
+
+
+def response_figures(tenant: Tenant, cases: QuerySet, *, start: str = "first_message_at",
+                     end: str = "first_response_at") -> dict[str, Any]:
+    return _figures_aggregates(cases, start, (end,))[end]
+
+
+def cases_in_period(tenant: Tenant, period: Period, filters: Filters = Filters()) -> QuerySet:
+    return Case.objects.filter(tenant=tenant, first_message_at__gte=period.since,
+                               first_message_at__lt=period.until).filter(filters.case_q())
+
+
+def volume(tenant: Tenant, period: Period, filters: Filters, *, by: str) -> list[tuple[datetime, int]]:
+    """Inbound cases per hour or per day in the tenant's time zone, every bucket present (zeros included)."""
+    tz = ZoneInfo(tenant.time_zone)
+    if not (filters.team_id or filters.assignee_id or filters.category):
+        rows = volume_from_rollups(tenant, period, filters.channel_id, by=by)
+    else:  # team, agent and category change after opening: counted from the cases themselves
+        trunc = TruncHour if by == "hour" else TruncDay
+        rows = dict(cases_in_period(tenant, period, filters).annotate(bucket=trunc("first_message_at", tzinfo=tz))
+                    .values("bucket").annotate(n=Count("pk")).values_list("bucket", "n"))
+        rows = {bucket.astimezone(tz).replace(tzinfo=None): n for bucket, n in rows.items()}
+    out = []
+    cursor = period.since.astimezone(tz).replace(tzinfo=None)
+    end = period.until.astimezone(tz).replace(tzinfo=None)
+    step = timedelta(hours=1) if by == "hour" else timedelta(days=1)
+    while cursor < end:
+        out.append((cursor, rows.get(cursor, 0)))
+        cursor += step
+    return out
+
+
+def hour_of_day_profile(tenant: Tenant, period: Period, filters: Filters) -> list[int]:
+    tz = ZoneInfo(tenant.time_zone)
+    counts = [0] * 24
+    if not (filters.team_id or filters.assignee_id or filters.category):
+        rows = SLARollupHour.objects.filter(tenant=tenant, hour__gte=period.since, hour__lt=period.until)
+        if filters.channel_id:
+            rows = rows.filter(channel_id_copy=filters.channel_id)
+        rows = rows.annotate(h=ExtractHour("hour", tzinfo=tz)).values("h").annotate(n=Sum("inbound")).values_list(
+            "h", "n")
+    else:
+        rows = (cases_in_period(tenant, period, filters).annotate(h=ExtractHour("first_message_at", tzinfo=tz))
+                .values("h").annotate(n=Count("pk")).values_list("h", "n"))
+    for hour, n in rows:
+        counts[hour] = n
+    return counts
+
+
+def period_summary(tenant: Tenant, period: Period, filters: Filters) -> dict[str, Any]:
+    cases = cases_in_period(tenant, period, filters)
+    figures = _figures_aggregates(cases, "first_message_at", ("first_response_at", "resolved_at"))
+    return {
+        "first_response": figures["first_response_at"],
+        "resolution": figures["resolved_at"],
+        "compliance": compliance(tenant, since=period.since, until=period.until, where=filters.event_q()),
+        "backlog": Case.objects.filter(tenant=tenant, status__in=OPEN_STATUSES).filter(filters.case_q()).count(),
+        "top_categories": list(cases.exclude(category="").values("category").annotate(n=Count("pk"))
+                               .order_by("-n", "category")[:8]),
+    }
+
+
+def now_board(tenant: Tenant, *, now: datetime | None = None) -> dict[str, Any]:
+    """The live half of the dashboard: open work by status and priority, oldest waiting, cases at risk,
+    agents online and their load."""
+    now = now or timezone.now()
+    open_cases = Case.objects.filter(tenant=tenant, status__in=OPEN_STATUSES)
+    grid = {status: {band: 0 for band, _, _ in PRIORITY_BANDS} for status in OPEN_STATUSES}
+    for status, priority, n in open_cases.values("status", "priority").annotate(n=Count("pk")).values_list(
+            "status", "priority", "n"):
+        band = next(name for name, lo, hi in PRIORITY_BANDS if lo <= priority < hi)
+        grid[status][band] += n
+    status_labels = dict(Case.Status.choices)
+    rows = [{"status": status_labels[s], "bands": [grid[s][b] for b, _, _ in PRIORITY_BANDS],
+             "total": sum(grid[s].values())} for s in OPEN_STATUSES]
+    # Unanswered cases in due-time order: the first-response partial index serves it at any size; within one
+    # policy that is also the order of the customers' first messages.
+    oldest = list(open_cases.filter(first_response_at__isnull=True).select_related("assignee", "channel")
+                  .order_by("first_response_due", "first_message_at")[:5])
+    risky, agents = at_risk(tenant, now=now), agents_load(tenant)
+    return {
+        "grid": rows, "bands": [b for b, _, _ in PRIORITY_BANDS],
+        "open_total": sum(r["total"] for r in rows),
+        "oldest": oldest, "at_risk": risky, "agents": agents, "now": now,
+        "breaching": sum(1 for r in risky if r.breached), "warning": sum(1 for r in risky if not r.breached),
+        "online": sum(1 for a in agents if a["online"]), "crisis": crisis(tenant, now=now),
+    }
+
+
+@dataclass(frozen=True)
+class AtRisk:
+    case: Case
+    target: str
+    due: datetime
+    breached: bool
+
+
+def at_risk(tenant: Tenant, *, now: datetime, limit: int = 25) -> list[AtRisk]:
+    """Breached and near-breach targets of open cases, most overdue first. Breaches come from the due-time partial
+    indexes on Case; near-breaches from the warn instants, which are cleared once a target is settled."""
+    base = (Case.objects.filter(tenant=tenant, status__in=OPEN_STATUSES)
+            .select_related("assignee", "channel", "sla_clock"))
+    items: list[AtRisk] = []
+    fr = base.filter(first_response_at__isnull=True)
+    for case in fr.filter(first_response_due__lte=now).order_by("first_response_due")[:limit]:
+        items.append(AtRisk(case, "First response", case.first_response_due, True))
+    for case in fr.filter(first_response_due__gt=now, sla_clock__first_response_warn_at__lte=now).order_by(
+            "first_response_due")[:limit]:
+        items.append(AtRisk(case, "First response", case.first_response_due, False))
+    for case in base.filter(sla_clock__next_response_warn_at__lte=now).order_by("sla_clock__next_response_due")[:limit]:
+        due = case.sla_clock.next_response_due
+        items.append(AtRisk(case, "Next response", due, due <= now))
+    for case in base.filter(resolution_due__lte=now).order_by("resolution_due")[:limit]:
+        items.append(AtRisk(case, "Resolution", case.resolution_due, True))
+    for case in base.filter(resolution_due__gt=now, sla_clock__resolution_warn_at__lte=now).order_by(
+            "resolution_due")[:limit]:
+        items.append(AtRisk(case, "Resolution", case.resolution_due, False))
+    items.sort(key=lambda r: r.due)
+    return items[:limit]
+
+
+def agents_load(tenant: Tenant) -> list[dict[str, Any]]:
+    members = list(Membership.objects.filter(tenant=tenant, is_active=True).select_related("user")
+                   .order_by("user__username"))
+    loads = dict(Case.objects.filter(tenant=tenant, status__in=OPEN_STATUSES, assignee__isnull=False)
+                 .values("assignee").annotate(n=Count("pk")).values_list("assignee", "n"))
+    online = online_user_ids(tenant, [m.user_id for m in members])
+    return [{"membership": m, "online": m.user_id in online, "open": loads.get(m.user_id, 0),
+             "cap": m.max_open_cases} for m in members]
+
+
+def notifications_for(tenant: Tenant, user_id: int, limit: int = 50) -> list[SLANotification]:
+    return list(SLANotification.objects.filter(tenant=tenant, user_id=user_id)
+                .select_related("alert__case").order_by("-created_at")[:limit])
+
+
+# Figures are rounded to 6 decimals: PostgreSQL and numpy interpolate in floating point and may differ in the
+# last bits; a microminute is far below what any reader of the report could notice.
+REPORT_DECIMALS = 6
+
+
+def _report_figures(tenant: Tenant, cases: QuerySet) -> dict[str, Any]:
+    f = response_figures(tenant, cases)
+
+    def r(x: float | None) -> float | None:
+        return None if x is None else round(x, REPORT_DECIMALS)
+
+    return {"cases": f["cases"], "answered": f["answered"], "first_response_median_min": r(f["median_min"]),
+            "first_response_p90_min": r(f["p90_min"]), "answered_within_60_share": r(f["within_60_share"]),
+            "answered_within_120_share": r(f["within_120_share"])}
+
+
+def first_response_report(tenant: Tenant, *, since: datetime | None = None,
+                          until: datetime | None = None) -> dict[str, Any]:
+    """What `sla_report --json` prints: overall and per channel, over all time unless bounded."""
+    cases = Case.objects.filter(tenant=tenant)
+    if since is not None:
+        cases = cases.filter(first_message_at__gte=since)
+    if until is not None:
+        cases = cases.filter(first_message_at__lt=until)
+    by_channel = {}
+    for channel_id, name in (cases.values_list("channel_id", "channel__name").distinct()
+                             .order_by("channel__name")):
+        by_channel[name] = _report_figures(tenant, cases.filter(channel_id=channel_id))
+    return {"tenant": tenant.slug, "overall": _report_figures(tenant, cases), "by_channel": by_channel}
+
+
+# ---------------------------------------------------------------- rollups
+
+RollupKey = tuple[datetime, int]
+
+
+def rollups_from_raw(tenant: Tenant) -> dict[RollupKey, list[int]]:
+    """(UTC hour, channel) → [inbound, met, missed] computed from cases and SLA events."""
+    out: dict[RollupKey, list[int]] = {}
+    for hour, channel, n in (Case.objects.filter(tenant=tenant).annotate(h=TruncHour("first_message_at", tzinfo=UTC))
+                             .values("h", "channel_id").annotate(n=Count("pk")).values_list("h", "channel_id", "n")):
+        out.setdefault((hour, channel), [0, 0, 0])[0] += n
+    for hour, channel, met, n in (SLAEvent.objects.filter(tenant=tenant).annotate(h=TruncHour("at", tzinfo=UTC))
+                                  .values("h", "channel_id_copy", "met").annotate(n=Count("pk"))
+                                  .values_list("h", "channel_id_copy", "met", "n")):
+        out.setdefault((hour, channel), [0, 0, 0])[1 if met else 2] += n
+    return out
+
+
+def rollups_check(tenant: Tenant) -> list[str]:
+    """Every (hour, channel) where the rollups and the raw rows disagree; empty when they are equal."""
+    raw = rollups_from_raw(tenant)
+    stored = {(r.hour, r.channel_id_copy): [r.inbound, r.met, r.missed]
+              for r in SLARollupHour.objects.filter(tenant=tenant)}
+    diffs = []
+    for key in sorted(set(raw) | set(stored)):
+        a, b = raw.get(key, [0, 0, 0]), stored.get(key, [0, 0, 0])
+        if a != b:
+            diffs.append(f"{key[0].isoformat()} channel {key[1]}: raw {a} != rollup {b}")
+    return diffs
+
+
+def volume_from_rollups(tenant: Tenant, period: Period, channel_id: int | None, *, by: str) -> dict[datetime, int]:
+    """Inbound per hour or day (tenant zone) summed from the hourly rollups; exact for zones on whole hours."""
+    tz = ZoneInfo(tenant.time_zone)
+    rows = SLARollupHour.objects.filter(tenant=tenant, hour__gte=period.since, hour__lt=period.until)
+    if channel_id:
+        rows = rows.filter(channel_id_copy=channel_id)
+    trunc = TruncHour if by == "hour" else TruncDay
+    return {b.astimezone(tz).replace(tzinfo=None): n for b, n in
+            rows.annotate(b=trunc("hour", tzinfo=tz)).values("b").annotate(n=Sum("inbound")).values_list("b", "n")}
+
+
+# ---------------------------------------------------------------- crisis
+
+@dataclass(frozen=True)
+class Crisis:
+    count: int
+    baseline: float
+    posts: list[Any]
+
+
+def crisis(tenant: Tenant, *, now: datetime | None = None) -> Crisis | None:
+    """A spike of negative mentions: the last hour against the same hour of the past weeks (mean), raised when
+    it reaches both SAC_SLA_CRISIS_MIN mentions and SAC_SLA_CRISIS_FACTOR times the baseline."""
+    now = now or timezone.now()
+    weeks = settings.SAC_SLA_CRISIS_WEEKS
+    negative = MentionTriage.objects.filter(tenant=tenant, decision__sentiment="negative")
+
+    def window(end: datetime) -> QuerySet:
+        return negative.filter(mention__posted_at__gte=end - timedelta(hours=1), mention__posted_at__lt=end)
+
+    count = window(now).count()
+    if count < settings.SAC_SLA_CRISIS_MIN:
+        return None
+    baseline = sum(window(now - timedelta(weeks=w)).count() for w in range(1, weeks + 1)) / weeks
+    if count < settings.SAC_SLA_CRISIS_FACTOR * baseline:
+        return None
+    posts = [t.mention for t in window(now).select_related("mention__author").order_by("-mention__posted_at")[:8]]
+    return Crisis(count=count, baseline=baseline, posts=posts)

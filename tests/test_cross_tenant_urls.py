@@ -9,14 +9,20 @@ import re
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from inbox.models import CannedReply, Reply
+from channels_ingest.models import DeadLetter
+from crm_bridge.models import CrmCustomer
+from inbox.models import CannedReply, PersonalDataPattern, Reply, RoutingRule
 from sac.services import api_token_create
 
 from .conftest import login
 from .factories import open_case
+from .surveys.factories import answered_followup
 
 # URL names outside any tenant, checked separately or public by design.
-UNSCOPED = {"home", "healthz", "login", "logout", "api-schema", "api-root"}
+UNSCOPED = {"home", "healthz", "login", "logout", "api-schema", "api-root",
+            # network webhooks: no tenant in the URL, an unguessable key and a signature (tests/channels_ingest)
+            "channels_ingest_webhooks:facebook", "channels_ingest_webhooks:instagram", "channels_ingest_webhooks:x",
+            "survey_public"}  # the customer's survey page: public by design, addressed by a secret token
 
 
 def _patterns(resolver: URLResolver, prefix: str = "", namespace: str = "",
@@ -52,13 +58,22 @@ def test_a_member_of_b_never_sees_or_changes_a(kit_a, kit_b):
                                    idempotency_key="walker-a", state=Reply.State.FAILED, error="boom")
     a_ids = {"case_id": str(case_a.pk), "canned_id": str(canned_a.pk), "pk": str(case_a.pk),
              "reply_id": str(reply_a.pk)}
+    a_ids["followup_id"] = str(answered_followup(case_a).pk)
+    a_ids["customer_id"] = str(CrmCustomer.objects.create(tenant=kit_a.tenant, name="secret A").pk)
+    a_ids["channel_id"] = str(kit_a.channel.pk)
+    a_ids["dead_letter_id"] = str(DeadLetter.objects.create(tenant=kit_a.tenant, channel=kit_a.channel, source="poll",
+                                                            reason="secret A", payload="{}").pk)
+    a_ids["rule_id"] = str(RoutingRule.objects.create(tenant=kit_a.tenant, name="secret A", keywords="x").pk)
+    a_ids["pattern_id"] = str(PersonalDataPattern.objects.create(tenant=kit_a.tenant, name="a", regex="secret A").pk)
     checked = 0
     for name, route, params in _patterns(get_resolver()):
         if "format" in params:
             continue  # DRF's suffix variants of the same views
-        unknown = set(params) - {"tenant_slug", "case_id", "canned_id", "pk", "reply_id"}
+        unknown = set(params) - {"tenant_slug", "case_id", "canned_id", "pk", "reply_id", "followup_id", "token",
+                                  "rule_id", "customer_id", "pattern_id", "channel_id", "dead_letter_id",
+                                  "webhook_key"}
         assert not unknown, f"{name} ({route}) has parameters the walker does not know: {unknown}"
-        if name.split(":")[-1] in UNSCOPED or not params and not route.startswith("api/"):
+        if name in UNSCOPED or name.split(":")[-1] in UNSCOPED or not params and not route.startswith("api/"):
             continue
         if route.startswith("api/"):
             if not params:

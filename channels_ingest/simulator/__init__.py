@@ -11,6 +11,9 @@
   ``/2/dm_conversations/:id/dm_events``
 - ``GET  /_sim/`` (HTML), ``/_sim/sent.json``, ``/_sim/posts.json``, ``/_sim/requests.json``,
   ``POST /_sim/posts``, ``/_sim/dms``, ``/_sim/faults``; ``GET /healthz``
+- a simulated Facebook Page in Graph API shapes under ``/graph/v21.0/`` (feed with comments, Messenger
+  conversations, comment replies, private replies, Messenger sends) and ``POST /_sim/fb/comments``,
+  ``/_sim/fb/messages`` to add customer activity; see ``graph.py``
 
 ``PostFactory`` produces the pt-BR / English customer posts on its own (deterministic per seed).
 The package only uses the standard library so it can run without Django.

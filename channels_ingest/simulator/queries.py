@@ -179,3 +179,46 @@ def dm_events(store: SimStore, params: dict[str, str], *, participant_id: str | 
             meta["next_token"] = encode_token(page[-1]["id"])
         body["meta"] = meta
         return body
+
+
+def _search_terms(query: str) -> list[str]:
+    """The plain words of a search query: operators (-from:, -is:, lang:), OR and parentheses are left out."""
+    words = query.replace("(", " ").replace(")", " ").replace('"', " ").split()
+    return [w.lower() for w in words if w != "OR" and not w.startswith("-") and ":" not in w]
+
+
+def search_recent(store: SimStore, params: dict[str, str]) -> dict[str, Any]:
+    """GET /2/tweets/search/recent — posts holding any plain term of ``query``, newest first (``next_token``)."""
+    with store.lock:
+        query = params.get("query") or ""
+        if not query.strip():
+            raise invalid_request("query", query, "The `query` query parameter can not be empty")
+        terms = _search_terms(query)
+        excluded = {w.split(":", 1)[1].lower() for w in query.split() if w.startswith("-from:")}
+        max_results = int_param(params, "max_results", 10, 100, 10)
+        since_id = id_param(params, "since_id")
+        token = params.get("next_token")
+        below = decode_token(token) if token else None
+        matching = []
+        for rec in store.tweets.values():
+            tid = int(rec["id"])
+            author = store.users.get(rec["author_id"])
+            if author is not None and author.username.lower() in excluded:
+                continue
+            if (since_id is not None and tid <= since_id) or (below is not None and tid >= below):
+                continue
+            if any(term in rec["text"].lower() for term in terms):
+                matching.append(rec)
+        matching.sort(key=lambda r: int(r["id"]), reverse=True)
+        page = matching[:max_results]
+        if not page:
+            return {"meta": {"result_count": 0}}
+        body: dict[str, Any] = {"data": [store.render_tweet(rec, _tweet_fields(params)) for rec in page]}
+        includes = _includes(store, page, params)
+        if includes:
+            body["includes"] = includes
+        meta: dict[str, Any] = {"result_count": len(page), "newest_id": page[0]["id"], "oldest_id": page[-1]["id"]}
+        if len(matching) > max_results:
+            meta["next_token"] = encode_token(page[-1]["id"])
+        body["meta"] = meta
+        return body

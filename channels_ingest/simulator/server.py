@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from . import queries
 from .corpus import x_time
+from .graph import GraphError, GraphSim
 from .page import render_page
 from .store import FAULT_KINDS, RATE_WINDOW_SECONDS, ApiError, SimStore
 
@@ -65,6 +66,8 @@ _ROUTES: list[_Route] = [
      lambda s, m, p, raw: queries.mentions(s.store, m.group(1), p)),
     ("GET", re.compile(r"/2/users/([^/]+)"), "users_lookup", 300,
      lambda s, m, p, raw: queries.get_user(s.store, p, user_id=m.group(1))),
+    ("GET", re.compile(r"/2/tweets/search/recent"), "search_recent", 450,
+     lambda s, m, p, raw: queries.search_recent(s.store, p)),
     ("GET", re.compile(r"/2/tweets/([^/]+)"), "tweet_lookup", 900,
      lambda s, m, p, raw: queries.get_tweet(s.store, m.group(1), p)),
     ("POST", re.compile(r"/2/tweets"), "create_tweet", 200,
@@ -92,6 +95,7 @@ class SimulatorServer:
         self.port = port
         self.store = SimStore(seed=seed, rate_per_minute=rate_per_minute, initial_posts=initial_posts,
                               brand_user_id=brand_user_id, brand_username=brand_username)
+        self.graph = GraphSim(seed=seed, rate_per_minute=rate_per_minute)
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -212,9 +216,13 @@ class SimulatorServer:
         if path in ("/_sim", "/_sim/") and method == "GET":
             self.store.catch_up()
             return _Reply(200, render_page(self.store).encode(), "text/html; charset=utf-8")
+        if path.startswith("/_sim/fb/") and method == "POST":
+            return self._route_sim_fb(path, raw)
         if path.startswith("/_sim/"):
             return self._route_sim(method, path, params, raw)
         auth = headers.get("Authorization") or ""
+        if path.startswith("/graph/"):
+            return self._route_graph(method, path[len("/graph"):], raw, auth)
         if not auth.startswith(("Bearer ", "OAuth ")):
             return _json_reply(401, UNAUTHORIZED)
         self.store.catch_up()
@@ -246,6 +254,37 @@ class SimulatorServer:
         return _json_reply(404, {"errors": [{"message": "The requested resource could not be found."}],
                                  "title": "Not Found Error", "detail": f"No route for {method} {path}",
                                  "type": "about:blank", "status": 404})
+
+    def _route_graph(self, method: str, path: str, raw: bytes, auth: str) -> _Reply:
+        key = ("graph", 10_000)
+        if not auth.startswith("Bearer ") and "access_token=" not in path:
+            return _json_reply(400, GraphError(400, 190, "An active access token must be used to query "
+                                                         "information about the current user.").body, rate_key=key)
+        try:
+            body = json.loads(raw or b"{}") if method == "POST" else {}
+            if not isinstance(body, dict):
+                raise GraphError(400, 100, "(#100) Request body is not a JSON object")
+            return _json_reply(200, self.graph.route(method, path, body), rate_key=key,
+                               headers={"X-App-Usage": '{"call_count":1,"total_cputime":1,"total_time":1}'})
+        except GraphError as exc:
+            return _json_reply(exc.status, exc.body, rate_key=key)
+        except ValueError:
+            return _json_reply(400, GraphError(400, 100, "(#100) Invalid JSON").body, rate_key=key)
+
+    def _route_sim_fb(self, path: str, raw: bytes) -> _Reply:
+        key = ("_sim", 10_000)
+        try:
+            body = json.loads(raw or b"{}")
+            text = body.get("text") if isinstance(body, dict) else None
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError("'text' is required")
+        except ValueError as exc:
+            return _json_reply(400, {"error": str(exc)}, rate_key=key)
+        if path == "/_sim/fb/comments":
+            return _json_reply(201, self.graph.add_comment(text, body.get("author_name")), rate_key=key)
+        if path == "/_sim/fb/messages":
+            return _json_reply(201, self.graph.add_message(text, body.get("author_name")), rate_key=key)
+        return _json_reply(404, {"error": f"no route for POST {path}"}, rate_key=key)
 
     def _route_sim(self, method: str, path: str, params: dict[str, str], raw: bytes) -> _Reply:
         sim_key = ("_sim", 10_000)

@@ -22,6 +22,7 @@ from . import parse
 X_API_HOST = "https://api.twitter.com"
 # Posting (replies, DMs) needs OAuth 1.0a user context; reading mentions needs the app's bearer token.
 USER_AUTH_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
+MAX_DM_PAGES = 5
 
 
 class _RebasedSession(requests.Session):
@@ -30,6 +31,7 @@ class _RebasedSession(requests.Session):
 
     def __init__(self, base_url: str, timeout: float) -> None:
         super().__init__()
+        self.last_headers: Any = {}
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
 
@@ -37,7 +39,9 @@ class _RebasedSession(requests.Session):
         if url.startswith(X_API_HOST):
             url = self.base_url + url[len(X_API_HOST):]
         kwargs.setdefault("timeout", self.timeout)
-        return super().request(method, url, *args, **kwargs)
+        response = super().request(method, url, *args, **kwargs)
+        self.last_headers = response.headers
+        return response
 
 
 class XClient:
@@ -97,6 +101,40 @@ class XClient:
             params["pagination_token"] = pagination_token
         return self._call(self.api.get_users_mentions, user_id, **params)
 
+    def search_recent(self, *, query: str, since_id: str | None, next_token: str | None) -> Any:
+        self._require("bearer_token")
+        params: dict[str, Any] = {
+            "max_results": 100,
+            "expansions": parse.EXPANSIONS,
+            "tweet_fields": parse.TWEET_FIELDS,
+            "user_fields": parse.USER_FIELDS,
+        }
+        if since_id:
+            params["since_id"] = since_id
+        if next_token:
+            params["next_token"] = next_token
+        return self._call(self.api.search_recent_tweets, query, **params)
+
+    def dm_events(self, *, pagination_token: str | None) -> Any:
+        self._require(*USER_AUTH_KEYS)
+        params: dict[str, Any] = {
+            "max_results": 100,
+            "event_types": "MessageCreate",
+            "dm_event_fields": parse.DM_EVENT_FIELDS,
+            "expansions": ["sender_id"],
+            "user_fields": parse.USER_FIELDS,
+        }
+        if pagination_token:
+            params["pagination_token"] = pagination_token
+        return self._call(self.api.get_direct_message_events, **params)
+
+    def budget_wait_seconds(self) -> int | None:
+        """When X says this endpoint's window is spent (x-rate-limit-remaining 0), wait for its reset."""
+        headers = self.api.session.last_headers
+        if str(headers.get("x-rate-limit-remaining", "")) == "0":
+            return _seconds_until(headers.get("x-rate-limit-reset"))
+        return None
+
     def reply(self, *, in_reply_to_tweet_id: str, text: str) -> str:
         self._require(*USER_AUTH_KEYS)
         body = self._call(self.api.create_tweet, text=text, in_reply_to_tweet_id=in_reply_to_tweet_id,
@@ -139,7 +177,51 @@ class XConnector:
         )
         # On the very first poll there is no since_id: take the newest page only, not years of history.
         follow_pages = bool(cursor.get("since_id"))
-        return parse.parse_mentions_page(self.channel.platform, body, cursor=cursor, follow_pages=follow_pages)
+        page = parse.parse_mentions_page(self.channel.platform, body, cursor=cursor, follow_pages=follow_pages)
+        page.next_poll_in_seconds = self.client.budget_wait_seconds()
+        if page.next_poll_in_seconds:
+            return page  # the window is spent: DMs and further pages wait for the reset
+        if page.more:
+            return page
+        if self.channel.search_terms.strip():
+            self._search(page, cursor)
+        if not page.more and all(self.channel.credentials.get(k) for k in USER_AUTH_KEYS):
+            self._direct_messages(page, cursor)
+        return page
+
+    def search_query(self) -> str:
+        terms = " OR ".join(f'"{t}"' if " " in t else t for t in self.channel.search_terms.split())
+        handle = self.channel.handle.lstrip("@")
+        # Our own posts and retweets are not customers talking about us.
+        return f"({terms}) -is:retweet" + (f" -from:{handle}" if handle else "")
+
+    def _search(self, page: Page, cursor: dict[str, Any]) -> None:
+        """The brand's terms, with the same since_id / next_token protocol as mentions in its own sub-cursor."""
+        sub = dict(cursor.get("search") or {})
+        body = self.client.search_recent(query=self.search_query(), since_id=sub.get("since_id"),
+                                         next_token=sub.get("next_token"))
+        found = parse.parse_mentions_page(self.channel.platform, body, cursor=sub,
+                                          follow_pages=bool(sub.get("since_id")))
+        page.items += found.items
+        page.bad_items += found.bad_items
+        page.more = found.more
+        page.cursor = {**(page.cursor or {}), "search": found.cursor}
+
+    def _direct_messages(self, page: Page, cursor: dict[str, Any]) -> None:
+        """DM events have no since_id: read newest first until we reach the newest one already stored."""
+        seen = int(cursor.get("dm_newest") or 0)
+        newest, token = seen, None
+        for _ in range(MAX_DM_PAGES):
+            body = self.client.dm_events(pagination_token=token)
+            items, bad, token = parse.parse_dm_page(self.channel.platform, body,
+                                                    brand_id=self.channel.external_account_id)
+            fresh = [i for i in items if int(i.external_id) > seen]
+            page.items += fresh
+            page.bad_items += bad
+            newest = max([newest, *(int(i.external_id) for i in fresh)])
+            if not token or len(fresh) < len(items) or not seen:
+                break  # caught up (or the first poll: the newest page only)
+        page.cursor = {**(page.cursor or {}), "dm_newest": str(newest) if newest else None}
 
     def send(self, message: OutboundMessage) -> str:
         if message.visibility == "private":

@@ -10,6 +10,7 @@ TWEET_FIELDS = ["author_id", "created_at", "conversation_id", "lang", "in_reply_
                 "entities", "edit_history_tweet_ids"]
 USER_FIELDS = ["name", "username", "public_metrics", "verified", "created_at", "profile_image_url"]
 EXPANSIONS = ["author_id", "referenced_tweets.id", "in_reply_to_user_id"]
+DM_EVENT_FIELDS = ["id", "text", "event_type", "created_at", "dm_conversation_id", "sender_id"]
 
 
 def parse_time(value: str) -> datetime:
@@ -85,7 +86,40 @@ def parse_mentions_page(platform: str, body: Any, *, cursor: dict[str, Any], fol
     newest_seen = cursor.get("newest_seen") or meta.get("newest_id")
     next_token = meta.get("next_token") if follow_pages else None
     if next_token:
-        new_cursor = {"since_id": cursor.get("since_id"), "next_token": next_token, "newest_seen": newest_seen}
+        new_cursor = {**cursor, "since_id": cursor.get("since_id"), "next_token": next_token,
+                      "newest_seen": newest_seen}
     else:
-        new_cursor = {"since_id": newest_seen or cursor.get("since_id"), "next_token": None, "newest_seen": None}
+        new_cursor = {**cursor, "since_id": newest_seen or cursor.get("since_id"), "next_token": None,
+                      "newest_seen": None}
     return Page(items=items, bad_items=bad, cursor=new_cursor, more=bool(next_token))
+
+
+def parse_dm_page(platform: str, body: Any, *, brand_id: str) -> tuple[list[MentionItem], list[BadItem], str | None]:
+    """One page of GET /2/dm_events (MessageCreate), newest first. Returns items, bad items, next_token."""
+    if not isinstance(body, dict) or not isinstance(body.get("data", []), list):
+        raise MalformedPayload("dm_events page is not a JSON object with a data list", repr(body)[:100_000])
+    users: dict[str, ProfileItem] = {}
+    for user in (body.get("includes") or {}).get("users") or []:
+        try:
+            users[str(user["id"])] = parse_user(platform, user)
+        except (KeyError, TypeError, ValueError):
+            continue
+    items, bad = [], []
+    for event in body.get("data") or []:
+        try:
+            if not isinstance(event, dict) or not str(event.get("id", "")).isdigit():
+                raise ValueError("dm event has no numeric id")
+            if not isinstance(event.get("created_at"), str):
+                raise ValueError(f"dm event {event['id']} has no created_at")
+            sender = str(event.get("sender_id", ""))
+            items.append(MentionItem(
+                external_id=str(event["id"]), kind="direct", text=str(event.get("text") or ""),
+                posted_at=parse_time(event["created_at"]), raw=event,
+                author=users.get(sender) or (ProfileItem(platform=platform, external_id=sender) if sender else None),
+                conversation_id=str(event.get("dm_conversation_id", "")),
+                direction="out" if sender == brand_id else "in",
+            ))
+        except (ValueError, TypeError, AttributeError) as exc:
+            bad.append(BadItem(reason=str(exc), payload=event))
+    meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
+    return items, bad, meta.get("next_token")

@@ -1,9 +1,13 @@
-"""Triage: pure functions from a mention's text and author figures to a decision.
+"""Triage: pure functions from a mention's text, author figures and the tenant's configuration to a decision.
 
-The foundation ships a rule-based baseline (rules.py); the classifier issue (#4)
-replaces it behind the same `triage()` entry point and `TriageDecision` type.
+See docs/triage.md. `triage(TriageInput, TriageConfig) -> TriageDecision` is the one entry point,
+used by ingest (inbox.services.mentions_triage), the API and `manage.py triage`.
 """
 
-from .rules import TriageDecision, TriageInput, triage
+from .model import LinearModel
+from .pii import CustomPattern, PersonalDataSpan, compile_custom, find_personal_data
+from .pipeline import CATEGORIES, DEFAULT_CONFIG, TriageConfig, TriageDecision, TriageInput, triage
+from .routing import RouteRule
 
-__all__ = ["TriageDecision", "TriageInput", "triage"]
+__all__ = ["CATEGORIES", "DEFAULT_CONFIG", "CustomPattern", "LinearModel", "PersonalDataSpan", "RouteRule",
+           "TriageConfig", "TriageDecision", "TriageInput", "compile_custom", "find_personal_data", "triage"]

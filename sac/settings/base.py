@@ -126,6 +126,8 @@ CELERY_TASK_ROUTES = {
     "inbox.tasks.reply_deliver": {"queue": "outbound"},
     "inbox.tasks.*": {"queue": "ingest"},
     "sla.tasks.*": {"queue": "sla"},
+    "surveys.tasks.*": {"queue": "surveys"},
+    "crm_bridge.tasks.*": {"queue": "crm"},
 }
 CELERY_BEAT_SCHEDULE = {
     "schedule-due-polls": {
@@ -143,10 +145,30 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(hours=1),
         "options": {"expires": 3600},
     },
+    "survey-invitations-sweep": {
+        "task": "surveys.tasks.survey_invitations_sweep",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 60},
+    },
+    "crm-pushes-sweep": {
+        "task": "crm_bridge.tasks.crm_pushes_sweep",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 60},
+    },
     "replies-deliver-sweep": {
         "task": "inbox.tasks.replies_deliver_sweep",
         "schedule": timedelta(minutes=1),
         "options": {"expires": 60},
+    },
+    "sla-sweep": {
+        "task": "sla.tasks.sla_sweep",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 60},
+    },
+    "sla-digest": {
+        "task": "sla.tasks.sla_digest_send",
+        "schedule": timedelta(minutes=env_int("SAC_SLA_DIGEST_MINUTES", 15)),
+        "options": {"expires": 600},
     },
 }
 
@@ -157,6 +179,14 @@ SAC_X_API_URL = env_str("SAC_X_API_URL", "https://api.twitter.com")
 SAC_HTTP_TIMEOUT_SECONDS = env_int("SAC_HTTP_TIMEOUT_SECONDS", 10)
 # Resolved cases close for good after this many days without the customer writing again.
 SAC_AUTO_CLOSE_DAYS = env_int("SAC_AUTO_CLOSE_DAYS", 7)
+# SLA crisis alert: negative mentions in the last hour against the same hour of the past weeks.
+SAC_SLA_CRISIS_MIN = env_int("SAC_SLA_CRISIS_MIN", 10)
+SAC_SLA_CRISIS_FACTOR = env_int("SAC_SLA_CRISIS_FACTOR", 3)
+SAC_SLA_CRISIS_WEEKS = env_int("SAC_SLA_CRISIS_WEEKS", 4)
+# Where customers open survey links (/s/<token>): the public address of this installation.
+SAC_PUBLIC_BASE_URL = env_str("SAC_PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+# The demo's loopback fake CRM (crm_bridge/fake_crm), HubSpot-shaped.
+SAC_FAKE_CRM_URL = env_str("SAC_FAKE_CRM_URL", "http://127.0.0.1:8002")
 # A separate key for credentials at rest lets SECRET_KEY rotate without losing them.
 SAC_FIELD_ENCRYPTION_KEY = env_str("SAC_FIELD_ENCRYPTION_KEY", "")
 
@@ -170,3 +200,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {"django.server": {"level": "WARNING"}},
 }
+
+# `manage.py demo` runs these loopback stand-ins of outside services in its own process
+# (class path, the setting holding its URL, constructor keywords).
+SAC_DEMO_SERVERS = [
+    ("channels_ingest.simulator.SimulatorServer", "SAC_SIMULATOR_URL", {"rate_per_minute": 6.0}),
+    ("crm_bridge.fake_crm.FakeCrmServer", "SAC_FAKE_CRM_URL", {}),
+]
+# Management commands the demo seed runs after its own (each app seeds its part of the demo).
+SAC_DEMO_SEEDS = ["seed_surveys_demo"]

@@ -20,3 +20,5 @@ SAC_POLL_INTERVAL_SECONDS = 5
 
 # Eager tasks would log every 5-second poll; the demo's console keeps to warnings.
 LOGGING["loggers"]["celery.app.trace"] = {"level": "WARNING"}  # noqa: F405
+# The demo's SLA digests and other mail print to the console instead of dialling an SMTP server.
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"

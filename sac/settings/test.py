@@ -19,3 +19,4 @@ CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SAC_FIELD_ENCRYPTION_KEY = "test-field-key"
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

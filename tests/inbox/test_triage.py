@@ -36,3 +36,10 @@ def test_legal_risk_and_influence_raise_the_priority():
     assert legal.priority > plain.priority and famous.priority > plain.priority
     assert any("procon" in r for r in legal.reasons)
     assert max(legal.priority, famous.priority) <= 100
+
+
+def test_the_decision_carries_spans_scores_and_a_private_suggestion():
+    decision = triage(TriageInput("@acmetelecom meu email é ana@example.com, me respondam"))
+    assert [(s.kind, s.start, s.end) for s in decision.spans] == [("email", 25, 40)]
+    assert decision.private_suggested and decision.as_dict()["spans"][0]["kind"] == "email"
+    assert 0 <= decision.requires_response_score <= 1 and -1 <= decision.sentiment_score <= 1

@@ -1,64 +1,70 @@
-"""`make demo`: the whole product in one process — simulator, poller and web server.
+"""`make demo`: the whole product in one process — loopback services, the beat schedule, the web server.
 
-One process on purpose: Ctrl-C or SIGTERM stops everything, no children left
-behind, and exactly one poller runs (runserver's autoreloader would start two).
+One process on purpose: Ctrl-C or SIGTERM stops everything, no children left behind, and
+exactly one scheduler runs (runserver's autoreloader would start two). The scheduler thread
+plays Celery beat: it runs every entry of CELERY_BEAT_SCHEDULE at its interval, and Celery
+runs each task in-process (eager), so polling, triage, sending, SLA and survey sweeps all happen.
 """
 
 import logging
 import signal
 import threading
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.utils.module_loading import import_string
 
-from channels_ingest.simulator import SimulatorServer
-from channels_ingest.tasks import schedule_due_polls
-from inbox.tasks import mentions_triage_sweep, replies_deliver_sweep
+from sac.celery import app as celery_app
 
 log = logging.getLogger("sac.demo")
 
 
-def _poll_forever(stop: threading.Event, interval: float) -> None:
-    ticks = 0
-    while not stop.wait(interval if ticks else 1.0):
-        ticks += 1
-        try:
-            # In the demo Celery runs tasks eagerly: these calls do the polling, triage and sending here.
-            schedule_due_polls.delay()
-            if ticks % 12 == 0:
-                mentions_triage_sweep.delay()
-                replies_deliver_sweep.delay()
-        except Exception:  # the demo keeps running whatever one poll does; the error is logged
-            log.exception("demo poller: a round failed")
+def _run_beat(stop: threading.Event) -> None:
+    celery_app.loader.import_default_modules()  # registers every app's tasks (autodiscovery is lazy)
+    entries = {name: entry for name, entry in settings.CELERY_BEAT_SCHEDULE.items()}
+    last_run = dict.fromkeys(entries, 0.0)
+    while not stop.wait(1.0):
+        now = time.monotonic()
+        for name, entry in entries.items():
+            if now - last_run[name] < entry["schedule"].total_seconds():
+                continue
+            last_run[name] = now
+            try:
+                celery_app.tasks[entry["task"]].delay()
+            except Exception:  # one failing sweep must not stop the demo; the error is logged
+                log.exception("demo scheduler: %s failed", name)
 
 
 class Command(BaseCommand):
-    help = "Serve the demo on http://127.0.0.1:8000 with the X simulator and live polling."
+    help = "Serve the demo on http://127.0.0.1:8000 with the X simulator, the fake CRM and live polling."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--addr", default="127.0.0.1:8000")
-        parser.add_argument("--rate", type=float, default=6.0, help="simulated customer posts per minute")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        sim_url = urlsplit(settings.SAC_SIMULATOR_URL)
-        simulator = SimulatorServer(host=sim_url.hostname or "127.0.0.1", port=sim_url.port or 8001,
-                                    rate_per_minute=options["rate"]).start()
+        servers = []
+        for class_path, url_setting, kwargs in settings.SAC_DEMO_SERVERS:
+            url = urlsplit(getattr(settings, url_setting))
+            servers.append(import_string(class_path)(host=url.hostname or "127.0.0.1", port=url.port, **kwargs))
+        for server in servers:
+            server.start()
         stop = threading.Event()
-        poller = threading.Thread(target=_poll_forever, args=(stop, settings.SAC_POLL_INTERVAL_SECONDS),
-                                  name="demo-poller", daemon=True)
-        poller.start()
+        scheduler = threading.Thread(target=_run_beat, args=(stop,), name="demo-beat", daemon=True)
+        scheduler.start()
 
         def _terminate(signum: int, frame: Any) -> None:
             raise KeyboardInterrupt
 
         signal.signal(signal.SIGTERM, _terminate)
+        lines = "\n".join(f"  {type(s).__name__} on {s.base_url}" for s in servers)
         self.stdout.write(self.style.SUCCESS(
             f"\nSAC demo on http://{options['addr']}/  —  log in as agent1 / sac-demo "
-            "(also admin, supervisor, agent2)\n"
-            f"X simulator on {simulator.base_url}/_sim/ (what the brand sent)\nCtrl-C stops everything.\n"
+            f"(also admin, supervisor, agent2)\n{lines}\n"
+            f"  what the brand sent on X: {servers[0].base_url}/_sim/\nCtrl-C stops everything.\n"
         ))
         try:
             call_command("runserver", options["addr"], use_reloader=False, use_threading=True)
@@ -66,6 +72,7 @@ class Command(BaseCommand):
             pass
         finally:
             stop.set()
-            simulator.stop()
-            poller.join(timeout=5)
+            for server in servers:
+                server.stop()
+            scheduler.join(timeout=5)
             self.stdout.write("SAC demo stopped.")

@@ -1,6 +1,7 @@
 """Idempotent demo data: the Acme Telecom tenant, its people, its simulator channel and canned replies."""
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -80,6 +81,8 @@ class Command(BaseCommand):
         for shortcut, title, language, body in CANNED:
             CannedReply.objects.get_or_create(tenant=tenant, shortcut=shortcut,
                                               defaults={"title": title, "language": language, "body": body})
+        for seed in settings.SAC_DEMO_SEEDS:
+            call_command(seed)
         self.stdout.write(self.style.SUCCESS(
             "Demo tenant 'acme' (Acme Telecom) ready. Users: admin, supervisor, agent1, agent2; "
             f"password: {DEMO_PASSWORD}"

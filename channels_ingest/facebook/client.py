@@ -1,0 +1,274 @@
+"""Graph API over `requests`, for Facebook Pages and Instagram accounts, against graph.facebook.com or any
+base URL (the simulator, a loopback test server)."""
+
+import json
+import logging
+from typing import Any
+
+import requests
+from django.conf import settings
+
+from channels_ingest.errors import AuthError, DeliveryUnknown, MalformedPayload, PermanentError, TransientError
+
+log = logging.getLogger(__name__)
+
+GRAPH_API_URL = "https://graph.facebook.com/v21.0"
+# Graph throttling codes (https://developers.facebook.com/docs/graph-api/overview/rate-limiting/):
+# 4 app, 17 user, 32 page, 613 custom rate limit; 80001-80014 business use case limits.
+RATE_LIMIT_CODES = {4, 17, 32, 613}
+# Meta throttles for "up to an hour" once an app's usage reaches 100 %.
+THROTTLED_WAIT_SECONDS = 3600
+DEFAULT_RATE_WAIT_SECONDS = 300
+EXPIRED_TOKEN_CODES = {190, 102}
+# Above this share of the hourly budget, slow the next poll down before Meta throttles us.
+USAGE_SLOW_DOWN_PCT = 80
+
+
+def usage_wait_seconds(headers: Any) -> int | None:
+    """How long to wait given X-App-Usage / X-Business-Use-Case-Usage, or None when there is room."""
+    worst, wait = 0, None
+    for name in ("X-App-Usage", "X-Page-Usage", "X-Business-Use-Case-Usage"):
+        value = headers.get(name)
+        if not value:
+            continue
+        try:
+            usage = json.loads(value)
+        except ValueError:
+            continue
+        buckets = [b for entries in usage.values() for b in entries] if name == "X-Business-Use-Case-Usage" \
+            and isinstance(usage, dict) else [usage]
+        for bucket in buckets:
+            if not isinstance(bucket, dict):
+                continue
+            pct = max(int(bucket.get(k) or 0) for k in ("call_count", "total_cputime", "total_time"))
+            worst = max(worst, pct)
+            minutes = bucket.get("estimated_time_to_regain_access")
+            if minutes:
+                wait = max(wait or 0, int(minutes) * 60)
+    if wait:
+        return wait
+    if worst >= 100:
+        return THROTTLED_WAIT_SECONDS
+    if worst >= USAGE_SLOW_DOWN_PCT:
+        # Spread the remaining budget: the hourly window refills linearly.
+        return int(THROTTLED_WAIT_SECONDS * (worst - USAGE_SLOW_DOWN_PCT) / (100 - USAGE_SLOW_DOWN_PCT)) or 60
+    return None
+
+
+class GraphClient:
+    def __init__(self, *, access_token: str, base_url: str = "", timeout: float | None = None,
+                 network: str = "Facebook") -> None:
+        self.access_token = access_token
+        self.base_url = (base_url or getattr(settings, "SAC_GRAPH_API_URL", GRAPH_API_URL)).rstrip("/")
+        self.timeout = timeout or settings.SAC_HTTP_TIMEOUT_SECONDS
+        self.network = network
+        self.session = requests.Session()
+        # The latest usage-header verdict: the poller moves next_poll_at by it.
+        self.slow_down_seconds: int | None = None
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self._request("GET", path, params=params or {})
+
+    def get_url(self, url: str) -> dict[str, Any]:
+        """Follow a `paging.next` URL, re-based on our host so a test server's paging stays on loopback."""
+        marker = "graph.facebook.com/"
+        if marker in url:
+            rest = url.split(marker, 1)[1]
+            rest = rest.split("/", 1)[1] if rest.startswith("v") and "/" in rest else rest
+            url = f"{self.base_url}/{rest}"
+        return self._request("GET", url, params={}, absolute=True)
+
+    def post(self, path: str, data: dict[str, Any]) -> dict[str, Any]:
+        return self._request("POST", path, json_body=data, safe_to_repeat=False)
+
+    def _request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+                 json_body: dict[str, Any] | None = None, absolute: bool = False,
+                 safe_to_repeat: bool = True) -> dict[str, Any]:
+        if not self.access_token:
+            raise AuthError(f"The channel has no {self.network} access token: connect it again.")
+        url = path if absolute else f"{self.base_url}/{path.lstrip('/')}"
+        headers = {"Authorization": f"Bearer {self.access_token}"}
+        try:
+            response = self.session.request(method, url, params=params, json=json_body, headers=headers,
+                                            timeout=self.timeout)
+        except requests.ReadTimeout as exc:
+            if not safe_to_repeat:
+                raise DeliveryUnknown(f"{self.network} did not answer in time; the message may have been posted") \
+                    from exc
+            raise TransientError(f"{self.network} did not answer in time") from exc
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise TransientError(f"{self.network} unreachable: {exc.__class__.__name__}") from exc
+        self.slow_down_seconds = usage_wait_seconds(response.headers)
+        try:
+            body = response.json()
+        except ValueError as exc:
+            if response.status_code >= 500:
+                raise TransientError(f"{self.network} server error {response.status_code}") from exc
+            raise MalformedPayload(f"{self.network} answered with invalid JSON ({response.status_code})",
+                                   response.text[:100_000]) from exc
+        if response.status_code >= 400 or (isinstance(body, dict) and "error" in body):
+            raise self._error(response.status_code, body)
+        if not isinstance(body, dict):
+            raise MalformedPayload(f"{self.network} answered with JSON that is not an object", response.text[:100_000])
+        return body
+
+    def _error(self, status: int, body: Any) -> Exception:
+        error = body.get("error") if isinstance(body, dict) else None
+        if not isinstance(error, dict):
+            if status >= 500:
+                return TransientError(f"{self.network} server error {status}")
+            return PermanentError(f"{self.network} answered {status}")
+        code = error.get("code")
+        message = str(error.get("message", ""))
+        described = f"{self.network} error {code}: {message}"
+        if code in RATE_LIMIT_CODES or (isinstance(code, int) and 80001 <= code <= 80014):
+            return TransientError(f"{self.network} rate limit reached ({code})",
+                                  retry_after_seconds=self.slow_down_seconds or DEFAULT_RATE_WAIT_SECONDS)
+        if code in EXPIRED_TOKEN_CODES:
+            return AuthError(f"{described} — the page token expired or was revoked: connect the channel again.")
+        if error.get("is_transient") or code in (1, 2) or status >= 500:
+            return TransientError(described)
+        return PermanentError(described)
+
+
+# ---------------------------------------------------------------- the connector
+
+LOOKBACK_DAYS = 7  # how far back the catch-up poll pages through the feed
+MAX_COMMENT_PAGES = 3
+PRIVATE_REPLY_WINDOW_DAYS = 7
+
+
+class MetaConnector:
+    """What is common to Facebook Pages and Instagram accounts: outbound bookkeeping and the private reply rule."""
+
+    network = "Facebook"
+
+    def __init__(self, channel: Any) -> None:
+        self.channel = channel
+        credentials = channel.credentials or {}
+        self.client = GraphClient(access_token=credentials.get("page_access_token") or credentials.get("access_token",
+                                  ""), base_url=channel.api_base_url, network=self.network)
+
+    def _mention(self, external_id: str) -> Any:
+        from channels_ingest.models import Mention
+
+        return Mention.objects.filter(tenant_id=self.channel.tenant_id, channel_id=self.channel.pk,
+                                      external_id=external_id).first()
+
+    def _private_reply(self, comment_id: str, text: str) -> str:
+        """POST /{account}/messages with recipient.comment_id: Meta allows it once per comment, within 7 days."""
+        from django.utils import timezone
+
+        from channels_ingest import services
+        from channels_ingest.errors import PermanentError
+
+        comment = self._mention(comment_id)
+        if comment is None or comment.kind != "comment":
+            raise PermanentError(f"{self.network} private replies answer a comment; this case has no comment to "
+                                 "answer privately. Reply publicly instead.")
+        age = timezone.now() - comment.posted_at
+        if age.days >= PRIVATE_REPLY_WINDOW_DAYS:
+            raise PermanentError(
+                f"{self.network} allows a private reply to a comment only within {PRIVATE_REPLY_WINDOW_DAYS} days; "
+                f"this comment was written {age.days} days ago. Reply publicly and ask the customer to send "
+                "the page a message.")
+        reservation = services.private_reply_reserve(channel=self.channel, comment_id=comment_id,
+                                                     permalink=comment.permalink)
+        if reservation is None:
+            raise PermanentError(
+                f"{self.network} allows only one private reply per comment, and this comment already has one. "
+                "Continue in the private conversation once the customer answers, or reply publicly.")
+        try:
+            body = self.client.post(f"{self.channel.external_account_id}/messages", {
+                "recipient": {"comment_id": comment_id}, "message": {"text": text}, "messaging_type": "RESPONSE",
+            })
+        except DeliveryUnknown:
+            raise  # it may have gone out: keep the reservation, a second one would be refused anyway
+        except Exception:
+            services.private_reply_release(channel=self.channel, reservation_id=reservation)
+            raise
+        message_id = str(body.get("message_id") or "")
+        if not message_id:
+            raise MalformedPayload(f"{self.network} answered a private reply without message_id", json.dumps(body))
+        services.sent_message_record(channel=self.channel, external_id=message_id, kind="private_reply",
+                                     in_reply_to=comment_id, reservation_id=reservation)
+        return message_id
+
+    def _record(self, external_id: str, kind: str, in_reply_to: str) -> str:
+        from channels_ingest import services
+
+        services.sent_message_record(channel=self.channel, external_id=external_id, kind=kind,
+                                     in_reply_to=in_reply_to)
+        return external_id
+
+
+class FacebookConnector(MetaConnector):
+    network = "Facebook"
+
+    def fetch_page(self) -> Any:
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from channels_ingest.types import Page
+
+        from . import parse
+
+        page_id = self.channel.external_account_id
+        cursor = dict(self.channel.cursor or {})
+        params: dict[str, Any] = {"fields": parse.POST_FIELDS, "limit": 25}
+        if cursor.get("feed_after"):
+            params["after"] = cursor["feed_after"]
+        body = self.client.get(f"{page_id}/feed", params)
+        items, bad, more_comments = parse.parse_feed(body, page_id=page_id)
+        for post_id, after in more_comments:
+            for _ in range(MAX_COMMENT_PAGES):
+                comments = self.client.get(f"{post_id}/comments", {"fields": parse.COMMENT_FIELDS, "limit": 50,
+                                                                   "after": after})
+                c_items, c_bad = parse.parse_comments(comments, page_id=page_id, post_id=post_id)
+                items += c_items
+                bad += c_bad
+                after = parse.next_cursor(comments)
+                if not after:
+                    break
+        oldest = min((i.posted_at for i in items if i.kind == "post"), default=None)
+        after = parse.next_cursor(body)
+        recent = oldest is not None and oldest > timezone.now() - timedelta(days=LOOKBACK_DAYS)
+        if after and recent:
+            return Page(items=items, bad_items=bad, cursor={**cursor, "feed_after": after}, more=True,
+                        next_poll_in_seconds=self.client.slow_down_seconds)
+        # The feed is caught up: read the Messenger inbox too, then start again from the newest post next time.
+        conversations = self.client.get(f"{page_id}/conversations", {"platform": "messenger", "limit": 25,
+                                                                     "fields": parse.CONVERSATION_FIELDS})
+        m_items, m_bad = parse.parse_conversations(conversations, page_id=page_id)
+        return Page(items=items + m_items, bad_items=bad + m_bad, cursor={**cursor, "feed_after": None},
+                    more=False, next_poll_in_seconds=self.client.slow_down_seconds)
+
+    def send(self, message: Any) -> str:
+        from channels_ingest.errors import PermanentError
+
+        target = message.in_reply_to_external_id
+        if message.visibility == "private":
+            replied = self._mention(target) if target else None
+            if replied is not None and replied.kind == "direct":
+                return self._messenger(replied, message.text)
+            return self._private_reply(target, message.text)
+        if not target:
+            raise PermanentError("No post or comment to reply to.")
+        body = self.client.post(f"{target}/comments", {"message": message.text})
+        if not body.get("id"):
+            raise MalformedPayload("Facebook answered a comment without its id", json.dumps(body))
+        return self._record(str(body["id"]), "public_reply", target)
+
+    def _messenger(self, replied: Any, text: str) -> str:
+        from channels_ingest.errors import PermanentError
+
+        psid = replied.author.external_id if replied.author_id else ""
+        if not psid:
+            raise PermanentError("The Messenger conversation has no customer id to answer.")
+        body = self.client.post(f"{self.channel.external_account_id}/messages", {
+            "recipient": {"id": psid}, "message": {"text": text}, "messaging_type": "RESPONSE",
+        })
+        if not body.get("message_id"):
+            raise MalformedPayload("Facebook answered a message without message_id", json.dumps(body))
+        return self._record(str(body["message_id"]), "direct", replied.external_id)

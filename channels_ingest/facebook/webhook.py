@@ -1,0 +1,86 @@
+"""Meta webhooks (Facebook Page `feed` and `messages`; Instagram uses the same envelope and signature).
+
+https://developers.facebook.com/docs/graph-api/webhooks/getting-started: the GET echoes `hub.challenge`
+when `hub.verify_token` matches; every POST carries X-Hub-Signature-256 = "sha256=" + hex HMAC-SHA256 of the
+raw body with the app secret.
+"""
+
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from channels_ingest.errors import MalformedPayload
+from channels_ingest.types import BadItem, MentionItem, Page
+
+from . import parse
+
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+
+
+def signature_valid(*, app_secret: str, body: bytes, header: str | None) -> bool:
+    if not app_secret or not header or not header.startswith("sha256="):
+        return False
+    expected = "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), header.strip().encode())
+
+
+def subscription_challenge(params: Mapping[str, str], *, verify_token: str) -> str | None:
+    """The challenge to echo back, or None when the request is not a subscription with our token."""
+    if params.get("hub.mode") != "subscribe" or not verify_token:
+        return None
+    if not hmac.compare_digest(str(params.get("hub.verify_token", "")).encode(), verify_token.encode()):
+        return None
+    return params.get("hub.challenge")
+
+
+def load_envelope(body: bytes, expected_object: str) -> list[Any]:
+    try:
+        envelope = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedPayload(f"webhook body is not JSON: {exc}", body[:100_000].decode("utf-8", "replace")) from exc
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("entry"), list):
+        raise MalformedPayload("webhook body has no entry list", body[:100_000].decode("utf-8", "replace"))
+    if envelope.get("object") != expected_object:
+        raise MalformedPayload(f"webhook object is {envelope.get('object')!r}, expected {expected_object!r}",
+                               body[:100_000].decode("utf-8", "replace"))
+    return envelope["entry"]
+
+
+def collect(entries: list[Any], *, account_id: str,
+            handlers: dict[str, Callable[[Any], MentionItem | None]]) -> Page:
+    """Run each change/messaging event through its handler; unreadable ones become bad items, never a crash."""
+    items: list[MentionItem] = []
+    bad: list[BadItem] = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            bad.append(BadItem(reason="webhook entry is not an object", payload=entry))
+            continue
+        if str(entry.get("id", "")) != account_id:
+            bad.append(BadItem(reason=f"webhook entry for account {entry.get('id')!r}, not this channel's",
+                               payload=entry))
+            continue
+        events = [("messaging", e) for e in entry.get("messaging") or []]
+        events += [(c.get("field") if isinstance(c, dict) else None, c) for c in entry.get("changes") or []]
+        for field, event in events:
+            handler = handlers.get(str(field))
+            if handler is None:
+                continue  # a field we did not subscribe to the handling of (e.g. `mention`, `ratings`)
+            try:
+                value = event if field == "messaging" else event.get("value")
+                item = handler(value)
+            except (ValueError, TypeError, AttributeError, KeyError) as exc:
+                bad.append(BadItem(reason=f"{field} event: {exc}", payload=event))
+                continue
+            if item is not None:
+                items.append(item)
+    return Page(items=items, bad_items=bad, cursor=None)
+
+
+def parse_delivery(body: bytes, *, page_id: str) -> Page:
+    entries = load_envelope(body, "page")
+    return collect(entries, account_id=page_id, handlers={
+        "feed": lambda value: parse.feed_change_item(value, page_id=page_id),
+        "messaging": lambda event: parse.messaging_item(event, page_id=page_id),
+    })

@@ -1,0 +1,46 @@
+"""The case page's Triage card and the masking of personal data in customer text shown in lists."""
+
+from django import template
+
+from inbox.models import Case
+from inbox.selectors import triage_categories
+from inbox.triage import find_personal_data
+from inbox.triage_forms import TriageCorrectionForm
+
+register = template.Library()
+
+MASK = "•"
+
+
+def mask_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    chars = list(text)
+    for start, end in spans:
+        for i in range(max(0, start), min(len(chars), end)):
+            if not chars[i].isspace():
+                chars[i] = MASK
+    return "".join(chars)
+
+
+@register.filter
+def masked_subject(case: Case) -> str:
+    """The case's subject with the personal data triage found blanked out (the subject is the first post's
+    first 140 characters, so the stored spans apply; older decisions without spans are scanned again)."""
+    text = case.subject
+    if not case.personal_data:
+        return text
+    stored = (case.triage or {}).get("spans")
+    if stored:
+        return mask_spans(text, [(s["start"], s["end"]) for s in stored])
+    return mask_spans(text, [(s.start, s.end) for s in find_personal_data(text)])
+
+
+@register.inclusion_tag("inbox/triage/_card.html", takes_context=True)
+def triage_card(context, case: Case):
+    decision = case.triage or {}
+    form = TriageCorrectionForm(tenant=case.tenant, initial={
+        "category": case.category, "priority": case.priority,
+        "requires_response": "1" if decision.get("requires_response", True) else "0",
+    })
+    return {"case": case, "d": decision, "form": form, "request": context.get("request"),
+            "csrf_token": context.get("csrf_token"), "current_tenant": context.get("current_tenant"),
+            "categories": triage_categories(case.tenant)}
