@@ -15,7 +15,7 @@ class CaseSerializer(serializers.ModelSerializer):
     class Meta:
         model = Case
         fields = ["id", "protocol", "status", "priority", "channel", "customer_handle", "assignee", "subject",
-                  "language", "category", "personal_data", "first_message_at", "first_response_due",
+                  "language", "category", "personal_data", "triage", "first_message_at", "first_response_due",
                   "resolution_due", "first_response_at", "resolved_at", "created_at", "updated_at"]
         read_only_fields = fields
 

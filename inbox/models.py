@@ -62,6 +62,12 @@ class Case(models.Model):
             # "Claim next": unassigned open work, most urgent first.
             models.Index(fields=["tenant", "-priority", "first_message_at"], name="case_claimable",
                          condition=Q(assignee__isnull=True, status__in=("new", "open"))),
+            # The "All open" and team queues: open work, most urgent first.
+            models.Index(fields=["tenant", "-priority", "first_message_at"], name="case_open_queue",
+                         condition=Q(status__in=OPEN_STATUSES)),
+            # Dashboard periods: cases by when the customer first wrote, with what the figures need.
+            models.Index(fields=["tenant", "first_message_at"], name="case_period",
+                         include=["first_response_at", "resolved_at", "channel", "category", "assignee", "team"]),
             # SLA sweeps read open cases by due time only.
             models.Index(fields=["tenant", "first_response_due"], name="case_first_response_due",
                          condition=Q(first_response_at__isnull=True, status__in=OPEN_STATUSES)),

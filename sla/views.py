@@ -17,6 +17,7 @@ from sac.selectors import access_member, members_of, teams_of
 from sac.tenancy import TenantRequest, tenant_view
 
 from . import selectors, services
+from .dashboard_panels import render_dashboard_panels
 
 
 def _int(value: str | None) -> int | None:
@@ -60,6 +61,7 @@ def dashboard(request: TenantRequest) -> HttpResponse:
         "teams": teams_of(tenant), "members": members_of(tenant),
         "categories": triage_categories(tenant),
         "query": _query(request), "periods": (("today", "Today"), ("7d", "7 days"), ("30d", "30 days")),
+        "panels": render_dashboard_panels(request, tenant, period, filters),
     }
     return render(request, "sla/dashboard.html", context)
 

@@ -2,6 +2,8 @@ from datetime import datetime
 
 from django import template
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.timezone import localtime
 
 register = template.Library()
 
@@ -15,20 +17,27 @@ def _span(seconds: float) -> str:
     return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
 
 
-@register.inclusion_tag("sac/_due.html")
-def due_badge(due: datetime | None, done_at: datetime | None = None, label: str = "") -> dict:
-    """Time left before a deadline, or how late it is; 'met' once done in time."""
+def _due_state(due: datetime | None, done_at: datetime | None) -> tuple[str, str]:
     if due is None:
-        return {"state": "none", "text": "no target", "label": label}
+        return "none", "no target"
     if done_at is not None:
         if done_at <= due:
-            return {"state": "met", "text": "met", "label": label, "due": due}
-        return {"state": "missed", "text": f"late by {_span((done_at - due).total_seconds())}", "label": label,
-                "due": due}
+            return "met", "met"
+        return "missed", f"late by {_span((done_at - due).total_seconds())}"
     left = (due - timezone.now()).total_seconds()
     if left < 0:
-        return {"state": "overdue", "text": f"overdue {_span(left)}", "label": label, "due": due}
-    return {"state": "soon" if left < 15 * 60 else "ok", "text": f"{_span(left)} left", "label": label, "due": due}
+        return "overdue", f"overdue {_span(left)}"
+    return ("soon" if left < 15 * 60 else "ok"), f"{_span(left)} left"
+
+
+@register.simple_tag
+def due_badge(due: datetime | None, done_at: datetime | None = None, label: str = "") -> str:
+    """Time left before a deadline, or how late it is; 'met' once done in time. A simple tag (not an
+    inclusion tag) because the queue renders one per row on every refresh."""
+    state, text = _due_state(due, done_at)
+    title = format_html(' title="{} due {}"', label, localtime(due).strftime("%d/%m %H:%M")) if due else ""
+    return format_html('<span class="due due-{}"{}>{}{}</span>', state, title,
+                       format_html("{}: ", label) if label else "", text)
 
 
 @register.filter
@@ -39,3 +48,8 @@ def priority_class(priority: int) -> str:
 @register.filter
 def get_item(mapping: dict, key: str) -> object:
     return mapping.get(key, "")
+
+
+@register.filter
+def capped(count: int, cap: int = 1000) -> str:
+    return f"{cap - 1}+" if count >= cap else str(count)

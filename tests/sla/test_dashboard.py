@@ -80,3 +80,14 @@ def test_the_case_page_shows_policy_and_met_targets(kit_a):
     sla_sweep()
     html = login(kit_a.supervisor).get(reverse("inbox:case", args=["acme", case.pk])).content.decode()
     assert 'id="sla-panel"' in html and "missed" in html
+
+
+def test_the_dashboard_shows_the_survey_panels_registered_by_the_surveys_app(kit_a):
+    from django.urls import reverse
+
+    from ..conftest import login
+
+    page = login(kit_a.supervisor).get(reverse("sla:dashboard", args=["acme"]))
+    assert page.status_code == 200
+    for kpi in (b'id="kpi-csat"', b'id="kpi-nps"', b'id="kpi-rate"', b'id="kpi-deflection"'):
+        assert kpi in page.content
