@@ -27,6 +27,8 @@ class ChannelAccount(models.Model):
     handle = models.CharField(max_length=120, blank=True)
     # X: the brand's terms (product names, misspellings) searched besides @mentions; space-separated, any matches.
     search_terms = models.CharField(max_length=400, blank=True)
+    # X pay-per-use: the tenant admin's monthly ceiling for this channel's API spend (USD); null = no ceiling.
+    monthly_budget_usd = models.DecimalField(max_digits=9, decimal_places=2, null=True, blank=True)
     # Overrides the network's API host: the simulator, or a test server on loopback.
     api_base_url = models.URLField(blank=True)
     credentials = EncryptedJSONField(blank=True, default=dict)
@@ -219,3 +221,17 @@ class SentMessage(models.Model):
                                     condition=~Q(private_reply_to_comment=""), name="one_private_reply_per_comment"),
         ]
         indexes = [models.Index(fields=["tenant", "channel", "external_id"])]
+
+
+class ApiUsage(models.Model):
+    """Billable X API use of one channel in one month (X prices reads and writes per item)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    channel = models.ForeignKey(ChannelAccount, on_delete=models.CASCADE, related_name="usage")
+    month = models.DateField()  # the first day of the month
+    posts_read = models.PositiveIntegerField(default=0)
+    dm_events_read = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)  # posts and DMs sent
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "channel", "month"], name="usage_unique_month")]

@@ -1,8 +1,14 @@
+import calendar
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from sac.models import Tenant
 
-from .models import ChannelAccount, DeadLetter, Mention, MentionRevision, PollRun
+from .models import ApiUsage, ChannelAccount, DeadLetter, Mention, MentionRevision, PollRun
 
 
 def channels_for(tenant: Tenant) -> QuerySet[ChannelAccount]:
@@ -52,3 +58,28 @@ def access_dead_letter(tenant: Tenant, channel: ChannelAccount, dead_letter_id: 
 
     return get_object_or_404(DeadLetter, tenant=tenant, channel=channel, pk=dead_letter_id,
                              resolved_at__isnull=True)
+
+
+@dataclass(frozen=True)
+class UsageSummary:
+    posts_read: int
+    dm_events_read: int
+    created: int
+    spend_usd: Decimal
+    forecast_usd: Decimal  # this month's spend at the pace so far
+
+
+def usage_summary(tenant: Tenant, channel: ChannelAccount, now: datetime | None = None) -> UsageSummary:
+    from .services import X_PRICES_USD
+
+    now = now or timezone.now()
+    month = now.date().replace(day=1)
+    row = ApiUsage.objects.filter(tenant=tenant, channel=channel, month=month).first()
+    counts = {k: getattr(row, k, 0) if row else 0 for k in X_PRICES_USD}
+    spend = sum((X_PRICES_USD[k] * counts[k] for k in X_PRICES_USD), Decimal("0"))
+    days = calendar.monthrange(now.year, now.month)[1]
+    elapsed = (now - now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)).total_seconds()
+    # Early in the month a few minutes of use would extrapolate wildly: count at least one day.
+    fraction = max(elapsed, 86_400) / (days * 86_400)
+    forecast = (spend / Decimal(str(min(fraction, 1.0)))).quantize(Decimal("0.01"))
+    return UsageSummary(spend_usd=spend.quantize(Decimal("0.001")), forecast_usd=forecast, **counts)

@@ -5,10 +5,12 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from sac.models import Tenant
@@ -17,6 +19,7 @@ from sac.services import audit_record
 from .connectors import connector_for
 from .errors import AuthError, MalformedPayload, PermanentError, TransientError
 from .models import (
+    ApiUsage,
     ChannelAccount,
     DeadLetter,
     Mention,
@@ -175,7 +178,9 @@ def ingest_batch(*, channel: ChannelAccount, page: Page, run: PollRun, source: s
             fields.append("cursor")
         locked.last_polled_at = timezone.now()
         locked.save(update_fields=fields)
-        duplicates = len(items) - len(inserted)
+        # Items already stored, or repeated within this batch (a post found by mentions and by search).
+        duplicates = sum(1 for i in page.items if i.action == "add") - sum(
+            1 for _, _, ext in inserted if by_id[ext].action == "add")
         PollRun.objects.filter(tenant=tenant, pk=run.pk).update(
             fetched=F("fetched") + len(page.items) + len(page.bad_items),
             stored=F("stored") + len(inserted),
@@ -259,7 +264,12 @@ def channel_poll(*, tenant_id: int, channel_id: int) -> PollRun | None:
         _poll_finish(channel, run, outcome=PollRun.Outcome.FAILED, error=f"{exc.__class__.__name__}: {exc}")
         raise
     else:
-        if slow_down and slow_down > channel.poll_interval_seconds:
+        budget_wait = _budget_slowdown(channel)
+        if budget_wait and (not slow_down or budget_wait.total_seconds() > slow_down):
+            PollRun.objects.filter(tenant=channel.tenant, pk=run.pk).update(
+                rate_note=f"X budget: next poll in {int(budget_wait.total_seconds())} s")
+            _poll_finish(channel, run, outcome=PollRun.Outcome.OK, next_poll_in=budget_wait)
+        elif slow_down and slow_down > channel.poll_interval_seconds:
             PollRun.objects.filter(tenant=channel.tenant, pk=run.pk).update(
                 rate_note=f"usage high: next poll in {slow_down} s")
             _poll_finish(channel, run, outcome=PollRun.Outcome.OK, next_poll_in=timedelta(seconds=slow_down))
@@ -268,26 +278,42 @@ def channel_poll(*, tenant_id: int, channel_id: int) -> PollRun | None:
     return run
 
 
-def schedule_due_polls(*, limit: int = 500) -> list[tuple[int, int]]:
+MAX_CONCURRENT_POLLS_PER_TENANT = 4
+
+
+def schedule_due_polls(*, limit: int = 500, per_tenant: int | None = None) -> list[tuple[int, int]]:
     """Claim the channels whose poll is due and push their next_poll_at forward.
 
     SKIP LOCKED lets several beat-triggered runs (or a slow one overlapping the next)
     share the work without waiting on each other or claiming the same channel.
+    Fairness: a tenant gets at most `per_tenant` polls in flight (leased) at once; its other due
+    channels stay due and go first next round, so one tenant's hundred channels in a viral crisis
+    never fill the workers while another tenant's one channel waits.
     Returns (tenant_id, channel_id) pairs for the caller to enqueue after commit.
     """
+    cap = per_tenant or getattr(settings, "SAC_MAX_CONCURRENT_POLLS_PER_TENANT", MAX_CONCURRENT_POLLS_PER_TENANT)
     now = timezone.now()
     with transaction.atomic():
         due = list(
             ChannelAccount.objects.select_for_update(skip_locked=True)
             .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now), status=ChannelAccount.Status.ACTIVE)
             .order_by("next_poll_at")
-            .values_list("pk", "tenant_id", "poll_interval_seconds")[:limit]
+            .values_list("pk", "tenant_id", "poll_interval_seconds")[: limit * 4]
         )
+        in_flight: dict[int, int] = dict(
+            ChannelAccount.objects.filter(poll_lease_until__gt=now, tenant_id__in={t for _, t, _ in due})
+            .values("tenant_id").annotate(n=Count("pk")).values_list("tenant_id", "n")
+        )
+        claimed: list[tuple[int, int]] = []
         for pk, tenant_id, interval in due:
+            if len(claimed) >= limit or in_flight.get(tenant_id, 0) >= cap:
+                continue
+            in_flight[tenant_id] = in_flight.get(tenant_id, 0) + 1
             ChannelAccount.objects.filter(tenant_id=tenant_id, pk=pk).update(
                 next_poll_at=now + timedelta(seconds=interval)
             )
-    return [(tenant_id, pk) for pk, tenant_id, _ in due]
+            claimed.append((tenant_id, pk))
+    return claimed
 
 
 def mentions_mark_triaged(*, tenant: Tenant, mention_ids: list[int]) -> int:
@@ -476,3 +502,43 @@ def dead_letter_replay(*, tenant: Tenant, dead_letter_id: int, actor: Any = None
         audit_record(tenant=tenant, actor=actor, verb="dead_letter.replayed", obj=channel,
                      data={"dead_letter": letter.pk, "stored": len(result.stored_ids)})
     return result
+
+
+# ---------------------------------------------------------------- X pay-per-use
+
+X_PRICES_USD = {"posts_read": Decimal("0.005"), "dm_events_read": Decimal("0.010"), "created": Decimal("0.015")}
+MAX_BUDGET_SLOWDOWN = timedelta(hours=1)
+
+
+def api_usage_add(*, channel: ChannelAccount, posts_read: int = 0, dm_events_read: int = 0, created: int = 0) -> None:
+    """Count billable X calls as they happen (billed by X whether or not we store the result)."""
+    if not (posts_read or dm_events_read or created):
+        return
+    month = timezone.now().date().replace(day=1)
+    with transaction.atomic():
+        ApiUsage.objects.get_or_create(tenant_id=channel.tenant_id, channel=channel, month=month)
+        ApiUsage.objects.filter(tenant_id=channel.tenant_id, channel=channel, month=month).update(
+            posts_read=F("posts_read") + posts_read, dm_events_read=F("dm_events_read") + dm_events_read,
+            created=F("created") + created)
+
+
+def _budget_slowdown(channel: ChannelAccount) -> timedelta | None:
+    """Stretch the poll interval by how far the month's forecast overshoots the budget (webhooks keep running)."""
+    from .selectors import usage_summary
+
+    if channel.monthly_budget_usd is None:
+        return None
+    summary = usage_summary(channel.tenant, channel)
+    budget = Decimal(channel.monthly_budget_usd)
+    if budget <= 0 or summary.forecast_usd <= budget:
+        return None
+    factor = float(summary.forecast_usd / budget)
+    return min(timedelta(seconds=channel.poll_interval_seconds * factor), MAX_BUDGET_SLOWDOWN)
+
+
+@transaction.atomic
+def channel_budget_set(*, tenant: Tenant, channel: ChannelAccount, monthly_budget_usd: Decimal | None,
+                       actor: Any = None) -> None:
+    ChannelAccount.objects.filter(tenant=tenant, pk=channel.pk).update(monthly_budget_usd=monthly_budget_usd)
+    audit_record(tenant=tenant, actor=actor, verb="channel.budget_set", obj=channel,
+                 data={"monthly_budget_usd": str(monthly_budget_usd) if monthly_budget_usd is not None else None})

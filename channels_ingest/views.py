@@ -102,8 +102,10 @@ def channel_health(request: TenantRequest, channel_id: int) -> HttpResponse:
     channel = selectors.access_channel(request.tenant, channel_id)
     base = request.build_absolute_uri("/hooks/")
     hook_platform = "x" if channel.platform in (Platform.X, Platform.SIMULATOR) else channel.platform
+    is_x = channel.platform in (Platform.X, Platform.SIMULATOR)
     return render(request, "channels_ingest/channel_health.html", {
         "channel": channel,
+        "usage": selectors.usage_summary(request.tenant, channel) if is_x else None,
         "runs": selectors.poll_runs_for(request.tenant, channel),
         "dead_letters": selectors.open_dead_letters_for(request.tenant, channel),
         "webhook_url": f"{base}{hook_platform}/{channel.webhook_key}/",
@@ -122,4 +124,22 @@ def dead_letter_replay(request: TenantRequest, channel_id: int, dead_letter_id: 
     else:
         messages.success(request, f"Replayed: {len(result.stored_ids)} new mention(s), "
                                   f"{result.duplicates} already stored.")
+    return redirect(reverse("channels_ingest:health", args=[request.tenant.slug, channel.pk]))
+
+
+class BudgetForm(forms.Form):
+    monthly_budget_usd = forms.DecimalField(min_value=0, max_digits=9, decimal_places=2, required=False)
+
+
+@tenant_view(Role.ADMIN)
+@require_POST
+def channel_budget(request: TenantRequest, channel_id: int) -> HttpResponse:
+    channel = selectors.access_channel(request.tenant, channel_id)
+    form = BudgetForm(request.POST)
+    if form.is_valid():
+        services.channel_budget_set(tenant=request.tenant, channel=channel, actor=request.user,
+                                    monthly_budget_usd=form.cleaned_data["monthly_budget_usd"])
+        messages.success(request, "Budget saved: polling slows down when the month's forecast exceeds it.")
+    else:
+        messages.error(request, "The budget must be an amount in US dollars, or empty for no ceiling.")
     return redirect(reverse("channels_ingest:health", args=[request.tenant.slug, channel.pk]))

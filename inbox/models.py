@@ -160,7 +160,8 @@ class Reply(models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     # Made before any network call; the same key twice is the same reply, never a second post.
     idempotency_key = models.CharField(max_length=64, unique=True)
-    external_id = models.CharField(max_length=64, blank=True)
+    # Messenger message ids run to ~90 characters.
+    external_id = models.CharField(max_length=200, blank=True)
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -154,6 +154,11 @@ def _data(body: Any) -> dict[str, Any]:
     return body["data"]
 
 
+def _count(body: Any) -> int:
+    data = body.get("data") if isinstance(body, dict) else None
+    return len(data) if isinstance(data, list) else 0
+
+
 def _seconds_until(reset_epoch: str | None) -> int:
     try:
         return max(1, int(reset_epoch or 0) - int(time.time()) + 1)
@@ -178,6 +183,7 @@ class XConnector:
         # On the very first poll there is no since_id: take the newest page only, not years of history.
         follow_pages = bool(cursor.get("since_id"))
         page = parse.parse_mentions_page(self.channel.platform, body, cursor=cursor, follow_pages=follow_pages)
+        self._bill(posts_read=_count(body))
         page.next_poll_in_seconds = self.client.budget_wait_seconds()
         if page.next_poll_in_seconds:
             return page  # the window is spent: DMs and further pages wait for the reset
@@ -200,6 +206,7 @@ class XConnector:
         sub = dict(cursor.get("search") or {})
         body = self.client.search_recent(query=self.search_query(), since_id=sub.get("since_id"),
                                          next_token=sub.get("next_token"))
+        self._bill(posts_read=_count(body))
         found = parse.parse_mentions_page(self.channel.platform, body, cursor=sub,
                                           follow_pages=bool(sub.get("since_id")))
         page.items += found.items
@@ -213,6 +220,7 @@ class XConnector:
         newest, token = seen, None
         for _ in range(MAX_DM_PAGES):
             body = self.client.dm_events(pagination_token=token)
+            self._bill(dm_events_read=_count(body))
             items, bad, token = parse.parse_dm_page(self.channel.platform, body,
                                                     brand_id=self.channel.external_account_id)
             fresh = [i for i in items if int(i.external_id) > seen]
@@ -223,11 +231,26 @@ class XConnector:
                 break  # caught up (or the first poll: the newest page only)
         page.cursor = {**(page.cursor or {}), "dm_newest": str(newest) if newest else None}
 
+    def _bill(self, **counts: int) -> None:
+        from channels_ingest.services import api_usage_add
+
+        api_usage_add(channel=self.channel, **counts)
+
     def send(self, message: OutboundMessage) -> str:
+        from channels_ingest.services import sent_message_record
+
         if message.visibility == "private":
             if not message.recipient_external_id:
                 raise PermanentError("No customer id to send a direct message to.")
-            return self.client.direct_message(participant_id=message.recipient_external_id, text=message.text)
-        if not message.in_reply_to_external_id:
-            raise PermanentError("No post to reply to.")
-        return self.client.reply(in_reply_to_tweet_id=message.in_reply_to_external_id, text=message.text)
+            sent = self.client.direct_message(participant_id=message.recipient_external_id, text=message.text)
+            kind = "direct"
+        else:
+            if not message.in_reply_to_external_id:
+                raise PermanentError("No post to reply to.")
+            sent = self.client.reply(in_reply_to_tweet_id=message.in_reply_to_external_id, text=message.text)
+            kind = "public_reply"
+        self._bill(created=1)
+        # Remembered so the reply coming back in the mentions timeline (or as a DM event) is known as ours.
+        sent_message_record(channel=self.channel, external_id=sent, kind=kind,
+                            in_reply_to=message.in_reply_to_external_id)
+        return sent

@@ -45,6 +45,16 @@ def _tweet_item(platform: str, tweet: Any, users: dict[str, ProfileItem]) -> Men
     replied_to = next(
         (ref.get("id", "") for ref in tweet.get("referenced_tweets") or [] if ref.get("type") == "replied_to"), ""
     )
+    history = [str(i) for i in tweet.get("edit_history_tweet_ids") or [] if str(i).isdigit()]
+    if history and history[0] != tweet_id:
+        # An edited post: X gives the new version a new id and lists the original first. We keep one
+        # mention under the original id and record the new text as its edit.
+        return MentionItem(
+            external_id=history[0], kind="post", text=text, posted_at=parse_time(tweet["created_at"]), raw=tweet,
+            author=users.get(str(tweet.get("author_id", ""))), language=str(tweet.get("lang", "")),
+            conversation_id=str(tweet.get("conversation_id", "")), in_reply_to_external_id=str(replied_to),
+            action="edit",
+        )
     return MentionItem(
         external_id=tweet_id,
         kind="post",

@@ -79,9 +79,12 @@ def test_another_tenant_cannot_see_or_replay(kit_a, kit_b):
     assert client_b.post(f"/t/beta/channels/{kit_a.channel.pk}/dead-letters/{letter.pk}/replay/").status_code == 404
     assert client_b.post(f"/t/beta/channels/{kit_b.channel.pk}/dead-letters/{letter.pk}/replay/").status_code == 404
     assert client_b.get(f"/t/acme/channels/{kit_a.channel.pk}/").status_code == 404
+    assert client_b.post(f"/t/beta/channels/{kit_a.channel.pk}/budget/", {"monthly_budget_usd": "1"}).status_code \
+        == 404
     assert b"secret A" not in client_b.get("/t/beta/channels/").content
     letter.refresh_from_db()
-    assert letter.resolved_at is None
+    kit_a.channel.refresh_from_db()
+    assert letter.resolved_at is None and kit_a.channel.monthly_budget_usd is None
 
 
 @pytest.mark.django_db
@@ -120,3 +123,38 @@ def test_a_simulated_facebook_page_fills_the_inbox_and_answers(kit_a, settings, 
         channel_poll(tenant_id=kit_a.tenant.pk, channel_id=page.pk)
     assert Mention.objects.get(channel=page, text="Ana, vamos resolver!").direction == "out"
     assert Case.objects.filter(tenant=kit_a.tenant).count() == cases_before
+
+
+@pytest.mark.django_db
+def test_x_spend_is_counted_shown_and_a_budget_slows_polling(kit_a):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from channels_ingest.connectors import connector_for
+    from channels_ingest.models import ApiUsage
+    from channels_ingest.types import OutboundMessage
+
+    sim = kit_a.simulator
+    tweet = sim.add_post("@acme sem sinal")
+    for i in range(3):
+        sim.add_post(f"@acme post {i}")
+    channel_poll(tenant_id=kit_a.tenant.pk, channel_id=kit_a.channel.pk)
+    connector_for(kit_a.channel).send(OutboundMessage(visibility="public", text="Vamos ver!",
+                                                      in_reply_to_external_id=tweet["id"]))
+    usage = ApiUsage.objects.get(channel=kit_a.channel)
+    assert (usage.posts_read, usage.created) == (4, 1)
+    client = login(kit_a.admin)
+    page = client.get(f"/t/acme/channels/{kit_a.channel.pk}/")
+    assert b"Spend so far: <strong>$0.035</strong>" in page.content
+
+    # A budget far below the forecast stretches the interval (at most an hour).
+    client.post(f"/t/acme/channels/{kit_a.channel.pk}/budget/", {"monthly_budget_usd": "0.01"})
+    kit_a.channel.refresh_from_db()
+    assert str(kit_a.channel.monthly_budget_usd) == "0.01"
+    ChannelAccount.objects.filter(pk=kit_a.channel.pk).update(poll_lease_until=None)
+    run = channel_poll(tenant_id=kit_a.tenant.pk, channel_id=kit_a.channel.pk)
+    kit_a.channel.refresh_from_db()
+    assert "X budget" in run.rate_note
+    assert kit_a.channel.next_poll_at > timezone.now() + timedelta(seconds=kit_a.channel.poll_interval_seconds * 2)
+    assert b"over budget" in client.get(f"/t/acme/channels/{kit_a.channel.pk}/").content

@@ -257,3 +257,36 @@ def test_the_case_thread_shows_the_earlier_text_of_an_edited_comment(kit_a, shar
     html = page.content.decode()
     assert "Minha internet voltou, obrigado" in html and "edited" in html
     assert "<del>Minha internet caiu e ninguém resolve!</del>" in html
+
+
+# Instagram `comments` webhook: no recording exists in ../shared; written from Meta's reference
+# (https://developers.facebook.com/docs/instagram-platform/webhooks/examples: entry[].changes[] with
+# field "comments" and value {from {id, username}, media {id, media_product_type}, id, parent_id?, text}).
+IG_ACCOUNT = "17841405822304914"
+
+
+def ig_body(comment_id: str, text: str, parent_id: str | None = None) -> bytes:
+    value = {"from": {"id": "232323232", "username": "cliente_insta"},
+             "media": {"id": "123123123", "media_product_type": "FEED"}, "id": comment_id, "text": text}
+    if parent_id:
+        value["parent_id"] = parent_id
+    return json.dumps({"object": "instagram", "entry": [{"id": IG_ACCOUNT, "time": 1795428942,
+                                                         "changes": [{"field": "comments", "value": value}]}]}).encode()
+
+
+@pytest.mark.django_db
+def test_instagram_comment_webhook(kit_a, django_capture_on_commit_callbacks):
+    channel = channel_create(tenant=kit_a.tenant, platform=Platform.INSTAGRAM, name="IG",
+                             external_account_id=IG_ACCOUNT,
+                             credentials={"access_token": "t", "app_secret": SECRET, "verify_token": "vt"})
+    with django_capture_on_commit_callbacks(execute=True):
+        for body in (ig_body("17865799348089039", "Cadê meu pedido? 😡"),
+                     ig_body("17865799348089040", "@cliente_insta já vi", parent_id="17865799348089039")):
+            assert post(Client(), channel, body, platform="instagram").status_code == 200
+    first, reply = Mention.objects.filter(channel=channel).order_by("external_id")
+    assert first.text == "Cadê meu pedido? 😡" and first.author.handle == "cliente_insta"
+    assert first.conversation_id == "123123123" and reply.in_reply_to_external_id == first.external_id
+    wrong = ig_body("1", "x").replace(b'"instagram"', b'"page"')
+    with django_capture_on_commit_callbacks(execute=True):
+        post(Client(), channel, wrong, platform="instagram")
+    assert "expected 'instagram'" in DeadLetter.objects.get(channel=channel).reason

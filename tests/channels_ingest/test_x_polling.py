@@ -89,19 +89,64 @@ def test_x_rate_limit_remaining_zero_moves_the_next_poll_to_the_reset(kit_a, sha
 
 @pytest.mark.django_db
 def test_brand_terms_are_searched_besides_mentions_each_post_stored_once(kit_a):
+    # The simulator shows every customer post in the mentions timeline too, so search finds duplicates here:
+    # what this proves is that search is called with the brand's terms and nothing is stored twice.
     sim = kit_a.simulator
     ChannelAccount.objects.filter(pk=kit_a.channel.pk).update(search_terms="acmefibra acme-tv")
     channel = ChannelAccount.objects.get(pk=kit_a.channel.pk)
-    sim.add_post("@acme a acmefibra caiu de novo")  # a mention holding a term: found twice, stored once
+    sim.add_post("@acme a acmefibra caiu de novo")
     channel_poll(tenant_id=kit_a.tenant.pk, channel_id=channel.pk)
-    sim.store.add_post("minha acmefibra está lenta hoje", None, "pt")  # no @mention: only search finds it
-    sim.store.add_post("nada a ver com a marca", None, "pt")
+    sim.add_post("minha acmefibra está lenta hoje")
+    sim.add_post("nada a ver com a marca")
     run = channel_poll(tenant_id=kit_a.tenant.pk, channel_id=channel.pk)
     assert run.outcome == "ok", run.error
-    texts = list(Mention.objects.filter(channel=channel).values_list("text", flat=True))
-    assert sorted(texts) == ["@acme a acmefibra caiu de novo", "minha acmefibra está lenta hoje"]
+    assert run.stored == 2 and run.duplicates == 1  # the acmefibra post came from mentions and from search
+    assert Mention.objects.filter(channel=channel).count() == 3
     channel.refresh_from_db()
     assert channel.cursor["search"]["since_id"]
-    searched = [r for r in sim.store.requests if "search/recent" in r["path"]]
-    assert len(searched) == 2
+    assert len([r for r in sim.store.requests if "search/recent" in r["path"]]) == 2
     assert connector_for(channel).search_query() == "(acmefibra OR acme-tv) -is:retweet -from:acme"
+
+
+@pytest.mark.django_db
+def test_one_tenants_many_channels_do_not_starve_another(kit_a, kit_b):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from channels_ingest.services import channel_create, schedule_due_polls
+
+    for i in range(10):
+        channel_create(tenant=kit_a.tenant, platform="simulator", name=f"a{i}", external_account_id=f"9{i}")
+    claimed = schedule_due_polls(per_tenant=3)
+    per_tenant = {t: sum(1 for tt, _ in claimed if tt == t) for t in (kit_a.tenant.pk, kit_b.tenant.pk)}
+    assert per_tenant == {kit_a.tenant.pk: 3, kit_b.tenant.pk: 1}
+    # A's three polls are running (leased): A gets nothing more until one finishes; its other channels stay due.
+    ChannelAccount.objects.filter(pk__in=[pk for _, pk in claimed if _ == kit_a.tenant.pk]).update(
+        poll_lease_until=timezone.now() + timedelta(minutes=1))
+    ChannelAccount.objects.filter(pk=kit_b.channel.pk).update(next_poll_at=timezone.now())
+    again = schedule_due_polls(per_tenant=3)
+    assert again == [(kit_b.tenant.pk, kit_b.channel.pk)]
+    assert ChannelAccount.objects.filter(tenant=kit_a.tenant, next_poll_at__lte=timezone.now()).count() == 8
+
+
+@pytest.mark.django_db
+def test_an_edited_post_updates_the_original_and_keeps_its_text(kit_a):
+    from channels_ingest.x.parse import parse_mentions_page
+
+    from ..factories import ingest
+
+    def tweet(tweet_id, text, history):
+        return {"id": tweet_id, "text": text, "author_id": "42", "created_at": "2026-11-23T10:15:42.000Z",
+                "edit_history_tweet_ids": history}
+
+    original = parse_mentions_page("x", {"data": [tweet("100", "@acme fatura errada!!", ["100"])], "meta": {}},
+                                   cursor={}, follow_pages=False)
+    ingest(kit_a.channel, original.items)
+    edited = tweet("101", "@acme fatura errada, já resolveram", ["100", "101"])
+    edited["created_at"] = "2026-11-23T10:20:00.000Z"
+    page = parse_mentions_page("x", {"data": [edited], "meta": {}}, cursor={}, follow_pages=False)
+    ingest(kit_a.channel, page.items)
+    mention = Mention.objects.get(channel=kit_a.channel)
+    assert mention.external_id == "100" and mention.text == "@acme fatura errada, já resolveram"
+    assert mention.revisions.get().text == "@acme fatura errada!!"
