@@ -35,8 +35,17 @@ def main() -> None:
         page.select_option("#canned-select", index=1)
         page.wait_for_timeout(500)
         page.screenshot(path=str(out / "case.png"))
+        page.goto(f"{args.base}/accounts/login/")
+        supervisor = browser.new_page(viewport={"width": 1360, "height": 1100})
+        supervisor.goto(f"{args.base}/accounts/login/")
+        supervisor.fill("input[name=username]", "supervisor")
+        supervisor.fill("input[name=password]", "sac-demo")
+        supervisor.click("button[type=submit]")
+        supervisor.goto(f"{args.base}/t/acme/sla/")
+        supervisor.wait_for_selector("#sla-period")
+        supervisor.screenshot(path=str(out / "dashboard.png"))
         browser.close()
-    print(f"wrote {out / 'inbox.png'} and {out / 'case.png'}")
+    print(f"wrote {out / 'inbox.png'}, {out / 'case.png'} and {out / 'dashboard.png'}")
 
 
 if __name__ == "__main__":
