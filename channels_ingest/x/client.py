@@ -87,8 +87,10 @@ class XClient:
         if missing:
             raise AuthError(f"The channel has no {', '.join(missing)}: connect the X account again.")
 
-    def mentions(self, *, user_id: str, since_id: str | None, pagination_token: str | None) -> Any:
-        self._require("bearer_token")
+    @staticmethod
+    def _tweet_page_params(since_id: str | None, **page: str | None) -> dict[str, Any]:
+        """The fields every tweet page asks for; `page` is the endpoint's own paging token
+        (mentions call it pagination_token, search next_token)."""
         params: dict[str, Any] = {
             "max_results": 100,
             "expansions": parse.EXPANSIONS,
@@ -97,22 +99,17 @@ class XClient:
         }
         if since_id:
             params["since_id"] = since_id
-        if pagination_token:
-            params["pagination_token"] = pagination_token
+        params.update({name: token for name, token in page.items() if token})
+        return params
+
+    def mentions(self, *, user_id: str, since_id: str | None, pagination_token: str | None) -> Any:
+        self._require("bearer_token")
+        params = self._tweet_page_params(since_id, pagination_token=pagination_token)
         return self._call(self.api.get_users_mentions, user_id, **params)
 
     def search_recent(self, *, query: str, since_id: str | None, next_token: str | None) -> Any:
         self._require("bearer_token")
-        params: dict[str, Any] = {
-            "max_results": 100,
-            "expansions": parse.EXPANSIONS,
-            "tweet_fields": parse.TWEET_FIELDS,
-            "user_fields": parse.USER_FIELDS,
-        }
-        if since_id:
-            params["since_id"] = since_id
-        if next_token:
-            params["next_token"] = next_token
+        params = self._tweet_page_params(since_id, next_token=next_token)
         return self._call(self.api.search_recent_tweets, query, **params)
 
     def dm_events(self, *, pagination_token: str | None) -> Any:
