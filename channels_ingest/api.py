@@ -23,4 +23,4 @@ class MentionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantSco
     ordering = "-received_at"
 
     def tenant_queryset(self, tenant: Tenant) -> QuerySet[Mention]:
-        return Mention.objects.select_related("channel", "author")
+        return Mention.objects.filter(tenant=tenant).select_related("channel", "author")

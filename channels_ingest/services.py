@@ -1,5 +1,6 @@
 """Every write of channels_ingest: storing mentions, dead letters, polling state."""
 
+import dataclasses
 import json
 import logging
 import secrets
@@ -14,6 +15,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from sac.models import Tenant
+from sac.parsing import without_nul
 from sac.services import audit_record
 
 from .connectors import connector_for
@@ -113,6 +115,22 @@ def _changes_apply(tenant: Tenant, channel: ChannelAccount, changes: list[Mentio
     return applied
 
 
+def _strip_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return without_nul(value)
+    if isinstance(value, dict):
+        return {_strip_nul(k): _strip_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strip_nul(v) for v in value]
+    return value
+
+
+def _without_nul(item: MentionItem) -> MentionItem:
+    if "\x00" not in item.text and "\\u0000" not in json.dumps(item.raw):
+        return item
+    return dataclasses.replace(item, text=without_nul(item.text), raw=_strip_nul(item.raw))
+
+
 def ingest_batch(*, channel: ChannelAccount, page: Page, run: PollRun, source: str = "poll") -> IngestResult:
     """Store one page: profiles upserted, mentions inserted once, cursor advanced, all in one transaction.
 
@@ -126,6 +144,8 @@ def ingest_batch(*, channel: ChannelAccount, page: Page, run: PollRun, source: s
     """
     tenant = channel.tenant
     now = timezone.now()
+    # PostgreSQL text and jsonb cannot hold NUL: one such character would fail the whole page forever.
+    page = dataclasses.replace(page, items=[_without_nul(i) for i in page.items])
     with transaction.atomic():
         # Serialises ingests of one channel so two batches cannot move its cursor backwards.
         locked = ChannelAccount.objects.select_for_update().get(tenant=tenant, pk=channel.pk)
@@ -415,17 +435,21 @@ def webhook_delivery_process(*, tenant_id: int, delivery_id: int) -> PollRun | N
         body = bytes(delivery.body)
         try:
             page = _parse_delivery(channel, body)
-        except MalformedPayload as exc:
-            dead_letter_record(tenant=channel.tenant, channel=channel, source="webhook-body", reason=exc.reason,
-                               payload=exc.payload)
+        except Exception as exc:
+            # A parser bug on an odd payload must not retry the same delivery forever: keep it, move on.
+            reason = exc.reason if isinstance(exc, MalformedPayload) else f"{exc.__class__.__name__}: {exc}"
+            payload = exc.payload if isinstance(exc, MalformedPayload) else body.decode("utf-8", "replace")
+            dead_letter_record(tenant=channel.tenant, channel=channel, source="webhook-body", reason=reason,
+                               payload=without_nul(payload))
             PollRun.objects.filter(tenant_id=tenant_id, pk=run.pk).update(
-                outcome=PollRun.Outcome.FAILED, error=exc.reason, dead_lettered=1, finished_at=timezone.now())
-            WebhookDelivery.objects.filter(pk=delivery.pk).update(processed_at=timezone.now(), error=exc.reason)
+                outcome=PollRun.Outcome.FAILED, error=reason, dead_lettered=1, finished_at=timezone.now())
+            WebhookDelivery.objects.filter(tenant_id=tenant_id, pk=delivery.pk).update(
+                processed_at=timezone.now(), error=reason)
             return run
         ingest_batch(channel=channel, page=page, run=run, source="webhook")
         PollRun.objects.filter(tenant_id=tenant_id, pk=run.pk).update(outcome=PollRun.Outcome.OK,
                                                                      finished_at=timezone.now())
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(processed_at=timezone.now())
+        WebhookDelivery.objects.filter(tenant_id=tenant_id, pk=delivery.pk).update(processed_at=timezone.now())
     run.refresh_from_db()
     return run
 

@@ -5,7 +5,7 @@ from . import webhooks
 app_name = "channels_ingest_webhooks"
 
 urlpatterns = [
-    path("facebook/<str:webhook_key>/", webhooks.facebook_hook, name="facebook"),
-    path("instagram/<str:webhook_key>/", webhooks.instagram_hook, name="instagram"),
-    path("x/<str:webhook_key>/", webhooks.x_hook, name="x"),
+    path("facebook/<slug:webhook_key>/", webhooks.facebook_hook, name="facebook"),
+    path("instagram/<slug:webhook_key>/", webhooks.instagram_hook, name="instagram"),
+    path("x/<slug:webhook_key>/", webhooks.x_hook, name="x"),
 ]

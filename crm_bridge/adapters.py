@@ -18,6 +18,7 @@ from django.core.cache import cache
 from django.db.models import Q
 
 from channels_ingest.errors import PermanentError, TransientError
+from sac.parsing import parse_int
 
 from .models import CrmConfig, CrmCustomer
 
@@ -130,7 +131,7 @@ class LocalCrm:
         rows = CrmCustomer.objects.filter(tenant_id=self.tenant_id)
         if identity.kind == "ref":
             pk = value.removeprefix("local:")
-            rows = rows.filter(pk=int(pk)) if pk.isdigit() else rows.none()
+            rows = rows.filter(pk=parse_int(pk)) if parse_int(pk) is not None else rows.none()
         elif identity.kind == "email":
             rows = rows.filter(email__iexact=value)
         elif identity.kind == "phone":
@@ -187,7 +188,7 @@ class Breaker:
     """Per-tenant circuit breaker in the shared cache, so every web process and worker agrees."""
 
     def __init__(self, tenant_id: int) -> None:
-        self.key = f"crm:t{tenant_id}:breaker"
+        self.key = f"t{tenant_id}:crm:breaker"
 
     def is_open(self) -> bool:
         state = cache.get(self.key) or {}
@@ -276,7 +277,7 @@ class RestCrm:
         if not value or not template:
             return None
         digest = hashlib.sha256(f"{identity.kind}:{value}".encode()).hexdigest()[:32]
-        key = f"crm:t{self.tenant_id}:v{self.version}:lookup:{digest}"  # no personal data in the key
+        key = f"t{self.tenant_id}:crm:v{self.version}:lookup:{digest}"  # no personal data in the key
         cached = cache.get(key)
         if cached is not None:
             return CustomerRecord(**cached["record"]) if cached.get("record") else None

@@ -25,4 +25,4 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScoped
     ordering = "-created_at"
 
     def tenant_queryset(self, tenant: Tenant) -> QuerySet[Case]:
-        return Case.objects.select_related("channel", "customer", "assignee")
+        return Case.objects.filter(tenant=tenant).select_related("channel", "customer", "assignee")

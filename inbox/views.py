@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from sac.models import Role
+from sac.parsing import parse_int, without_nul
 from sac.selectors import access_member, access_team, members_of, teams_of
 from sac.tenancy import TenantRequest, tenant_view
 
@@ -38,11 +39,11 @@ QUEUE_PAGE_SIZE = 50
 
 
 def _int_or_none(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    return parse_int(value)
 
 
 def _queue_filters(request: TenantRequest) -> selectors.QueueFilters:
-    get = request.GET
+    get = {key: without_nul(value) for key, value in request.GET.items()}
     return selectors.QueueFilters(
         q=get.get("q", "")[:200], channel=_int_or_none(get.get("channel")), status=get.get("status", ""),
         min_priority=_int_or_none(get.get("min_priority")), category=get.get("category", "")[:30],
@@ -208,7 +209,8 @@ def case_handoff(request: TenantRequest, case_id: int) -> HttpResponse:
     try:
         services.case_handoff_private(
             tenant=request.tenant, membership=request.membership, case=case,
-            public_text=request.POST.get("public_text", ""), private_text=request.POST.get("private_text", ""),
+            public_text=without_nul(request.POST.get("public_text", "")),
+            private_text=without_nul(request.POST.get("private_text", "")),
             idempotency_key=request.POST.get("idempotency_key", "")[:40] or uuid.uuid4().hex,
         )
         messages.success(request, "Public answer and private message queued.")
@@ -239,8 +241,8 @@ def case_status(request: TenantRequest, case_id: int) -> HttpResponse:
 def case_transfer(request: TenantRequest, case_id: int) -> HttpResponse:
     case = selectors.access_case(request.tenant, case_id)
     member_id, team_id = request.POST.get("to_member", ""), request.POST.get("to_team", "")
-    to_membership = access_member(request.tenant, int(member_id)) if member_id.isdigit() else None
-    to_team = access_team(request.tenant, int(team_id)) if team_id.isdigit() else None
+    to_membership = access_member(request.tenant, parse_int(member_id)) if parse_int(member_id) is not None else None
+    to_team = access_team(request.tenant, parse_int(team_id)) if parse_int(team_id) is not None else None
     try:
         services.case_transfer(tenant=request.tenant, membership=request.membership, case=case,
                                to_membership=to_membership, to_team=to_team, note=request.POST.get("note", ""))
@@ -255,8 +257,8 @@ def case_transfer(request: TenantRequest, case_id: int) -> HttpResponse:
 @require_POST
 def cases_bulk_reassign(request: TenantRequest) -> HttpResponse:
     member_id = request.POST.get("to_member", "")
-    to_membership = access_member(request.tenant, int(member_id)) if member_id.isdigit() else None
-    case_ids = [int(i) for i in request.POST.getlist("case") if i.isdigit()]
+    to_membership = access_member(request.tenant, parse_int(member_id)) if parse_int(member_id) is not None else None
+    case_ids = [n for n in map(parse_int, request.POST.getlist("case")) if n is not None]
     try:
         moved = services.cases_reassign_bulk(tenant=request.tenant, membership=request.membership,
                                              case_ids=case_ids, to_membership=to_membership)

@@ -13,6 +13,7 @@ from channels_ingest.models import ChannelAccount
 from inbox.selectors import access_case, triage_categories
 from inbox.services import CaseActionError, cases_reassign_bulk
 from sac.models import Role
+from sac.parsing import parse_int
 from sac.selectors import access_member, members_of, teams_of
 from sac.tenancy import TenantRequest, tenant_view
 
@@ -21,7 +22,7 @@ from .dashboard_panels import render_dashboard_panels
 
 
 def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    return parse_int(value)
 
 
 def _filters(request: TenantRequest) -> selectors.Filters:

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from sac.api import TenantScopedViewSet, request_membership
 from sac.models import Role, Tenant
+from sac.parsing import parse_int
 
 from . import selectors, services
 from .models import DeflectionDay, SurveyResponse
@@ -29,7 +30,7 @@ class DeflectionDayViewSet(mixins.ListModelMixin, TenantScopedViewSet):
     ordering = "-day"
 
     def tenant_queryset(self, tenant: Tenant) -> QuerySet[DeflectionDay]:
-        return DeflectionDay.objects.all()
+        return DeflectionDay.objects.filter(tenant=tenant)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         membership = request_membership(request)
@@ -74,7 +75,7 @@ class SurveyResponseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Te
     ordering = "-created_at"
 
     def tenant_queryset(self, tenant: Tenant) -> QuerySet[SurveyResponse]:
-        return SurveyResponse.objects.select_related("case")
+        return SurveyResponse.objects.filter(tenant=tenant).select_related("case")
 
     @extend_schema(responses=SurveyMetricsSerializer,
                    parameters=[OpenApiParameter("days", int, description="the period, 1–366 days (default 30)"),
@@ -84,7 +85,8 @@ class SurveyResponseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Te
     @action(detail=False, methods=["get"])
     def metrics(self, request: Request) -> Response:
         raw = request.query_params.get("days", "30")
-        days = int(raw) if raw.isdigit() and 0 < int(raw) <= 366 else 30
+        days = parse_int(raw) or 30
+        days = days if days <= 366 else 30
         return Response(SurveyMetricsSerializer(metrics_payload(self.tenant, days, request.query_params)).data)
 
 

@@ -9,6 +9,8 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from sac.parsing import parse_int, without_nul
+
 from . import services
 from .models import DEFAULT_WORDING, SurveyConfig, SurveyInvitation
 
@@ -40,7 +42,7 @@ def _lang_of(request: HttpRequest) -> str:
 
 
 def _int(value: str | None) -> int | None:
-    return int(value) if value is not None and value.strip().isdigit() else None
+    return parse_int(value)
 
 
 def _questions(invitation: SurveyInvitation) -> dict[str, str]:
@@ -79,7 +81,7 @@ def survey_page(request: HttpRequest, token: str) -> HttpResponse:
         try:
             response = services.survey_answer(token=token, csat=_int(request.POST.get("csat")),
                                               nps=_int(request.POST.get("nps")),
-                                              comment=request.POST.get("comment", ""))
+                                              comment=without_nul(request.POST.get("comment", "")))
         except services.AlreadyAnswered:
             return render(request, "surveys/public_message.html", {**base, "message": t["already"], "kind": "already"})
         except (services.TokenInvalid, services.TokenExpired):

@@ -13,6 +13,7 @@ from django.utils import timezone
 from channels_ingest.models import ChannelAccount
 from inbox.models import Case
 from sac.models import Tenant
+from sac.parsing import parse_int
 
 from .models import DeflectionDay, FollowUp, SurveyConfig, SurveyInvitation, SurveyResponse
 
@@ -60,7 +61,7 @@ def filter_from_query(query: Any, days: int) -> MetricsFilter:
 
     def number(name: str) -> int | None:
         raw = str(query.get(name, "") or "")
-        return int(raw) if raw.isdigit() else None
+        return parse_int(raw)
 
     return period(days, channel_id=number("channel"), team_id=number("team"), agent_id=number("agent"),
                   category=str(query.get("category", "") or "")[:30])

@@ -1,6 +1,7 @@
 """Cases: protocol numbers, triage outcomes, claiming, status, transfers, notes, auto-close."""
 
 
+import logging
 import zoneinfo
 from datetime import datetime, timedelta
 
@@ -28,6 +29,8 @@ from ..models import (
 from ..selectors import author_complaints_this_week, triage_config_for
 from ..triage import TriageDecision, TriageInput, triage
 from .common import CaseActionError, _may_work_on
+
+log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------- protocol numbers
 
@@ -109,44 +112,49 @@ def mentions_triage(*, tenant_id: int, mention_ids: list[int]) -> list[Case]:
     config = triage_config_for(tenant)  # rules, patterns and model: loaded once per batch
     touched: list[Case] = []
     for mention_id in mention_ids:
-        with transaction.atomic():
-            mention = (
-                Mention.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("author", "channel")
-                .filter(tenant=tenant, pk=mention_id, triaged_at__isnull=True)
-                .first()
-            )
-            if mention is None:
-                continue
-            author = mention.author
-            decision = triage(TriageInput(
-                text=mention.text,
-                followers_count=author.followers_count if author else 0,
-                verified=author.verified if author else False,
-                language_hint=mention.language,
-                platform=mention.channel.platform,
-                channel_id=mention.channel_id,
-                author_complaints_week=author_complaints_this_week(tenant, mention.author_id),
-            ), config)
-            existing = None
-            if author is not None:
-                existing = (
-                    Case.objects.select_for_update()
-                    .filter(tenant=tenant, channel=mention.channel, customer=author, status__in=OPEN_STATUSES)
-                    .order_by("-created_at")
+        try:
+            with transaction.atomic():
+                mention = (
+                    Mention.objects.select_for_update(skip_locked=True, of=("self",))
+                    .select_related("author", "channel")
+                    .filter(tenant=tenant, pk=mention_id, triaged_at__isnull=True)
                     .first()
                 )
-            case = None
-            if existing is not None:
-                # Whatever the customer says next belongs to the conversation already under way.
-                case = _case_attach(tenant=tenant, case=existing, mention=mention, decision=decision)
-            elif not decision.ignore:
-                case = _case_open(tenant=tenant, mention=mention, decision=decision)
-            MentionTriage.objects.create(tenant=tenant, mention=mention, ignored=case is None,
-                                         decision=decision.as_dict(), case=case)
-            mentions_mark_triaged(tenant=tenant, mention_ids=[mention.pk])
-            if case is not None:
-                touched.append(case)
+                if mention is None:
+                    continue
+                author = mention.author
+                decision = triage(TriageInput(
+                    text=mention.text,
+                    followers_count=author.followers_count if author else 0,
+                    verified=author.verified if author else False,
+                    language_hint=mention.language,
+                    platform=mention.channel.platform,
+                    channel_id=mention.channel_id,
+                    author_complaints_week=author_complaints_this_week(tenant, mention.author_id),
+                ), config)
+                existing = None
+                if author is not None:
+                    existing = (
+                        Case.objects.select_for_update()
+                        .filter(tenant=tenant, channel=mention.channel, customer=author, status__in=OPEN_STATUSES)
+                        .order_by("-created_at")
+                        .first()
+                    )
+                case = None
+                if existing is not None:
+                    # Whatever the customer says next belongs to the conversation already under way.
+                    case = _case_attach(tenant=tenant, case=existing, mention=mention, decision=decision)
+                elif not decision.ignore:
+                    case = _case_open(tenant=tenant, mention=mention, decision=decision)
+                MentionTriage.objects.create(tenant=tenant, mention=mention, ignored=case is None,
+                                             decision=decision.as_dict(), case=case)
+                mentions_mark_triaged(tenant=tenant, mention_ids=[mention.pk])
+                if case is not None:
+                    touched.append(case)
+        except Exception:
+            # One mention that breaks triage must not hold back the others; it stays untriaged,
+            # visible in the logs, and the sweep tries it again.
+            log.exception("triage failed for mention %s of tenant %s", mention_id, tenant_id)
     return touched
 
 

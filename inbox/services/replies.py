@@ -4,7 +4,7 @@
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -86,18 +86,22 @@ def reply_create(*, tenant: Tenant, membership: Membership, case: Case, text: st
         changes = thread_changes_since(tenant=tenant, case=case, since=seen_at, user=membership.user)
         if changes:
             raise ThreadChanged(changes)
-    with transaction.atomic():
-        reply = Reply.objects.create(
-            tenant=tenant, case=case, author=membership.user, visibility=visibility, text=text,
-            in_reply_to=last_inbound, canned_reply=canned_reply, idempotency_key=key,
-        )
-        if canned_reply is not None:
-            CannedReply.objects.filter(tenant=tenant, pk=canned_reply.pk).update(usage_count=F("usage_count") + 1)
-        audit_record(tenant=tenant, actor=membership.user, verb="reply.queued", obj=case,
-                     data={"reply": reply.pk, "visibility": visibility})
-        from .. import tasks
+    try:
+        with transaction.atomic():
+            reply = Reply.objects.create(
+                tenant=tenant, case=case, author=membership.user, visibility=visibility, text=text,
+                in_reply_to=last_inbound, canned_reply=canned_reply, idempotency_key=key,
+            )
+            if canned_reply is not None:
+                CannedReply.objects.filter(tenant=tenant, pk=canned_reply.pk).update(usage_count=F("usage_count") + 1)
+            audit_record(tenant=tenant, actor=membership.user, verb="reply.queued", obj=case,
+                         data={"reply": reply.pk, "visibility": visibility})
+            from .. import tasks
 
-        transaction.on_commit(lambda: tasks.reply_deliver.delay(tenant.pk, reply.pk))
+            transaction.on_commit(lambda: tasks.reply_deliver.delay(tenant.pk, reply.pk))
+    except IntegrityError:
+        # Two identical submits raced past the check above: the other one created it.
+        return Reply.objects.get(tenant=tenant, idempotency_key=key)
     return reply
 
 

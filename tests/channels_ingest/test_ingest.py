@@ -164,3 +164,11 @@ def test_no_case_is_opened_by_storing_alone(kit_a):
     ingest(kit_a.channel, [mention_item("Sem internet!")])
     assert not Case.objects.filter(tenant=kit_a.tenant).exists()
     assert Mention.objects.get(tenant=kit_a.tenant).triaged_at is None
+
+
+def test_a_nul_character_in_a_post_is_dropped_not_a_failure_that_blocks_the_channel(kit_a):
+    item = mention_item("sem internet\x00 desde ontem")
+    item = type(item)(**{**item.__dict__, "raw": {"id": item.external_id, "text": "sem internet\x00"}})
+    result = ingest(kit_a.channel, [item])
+    mention = Mention.objects.get(pk=result.stored_ids[0])
+    assert mention.text == "sem internet desde ontem" and mention.raw["text"] == "sem internet"

@@ -132,3 +132,4 @@ def test_metrics_narrow_by_agent_and_category_on_the_page_and_the_api(kit_a, sur
     api = Client().get("/api/v1/survey-responses/metrics/", {"category": "billing", "days": "7"},
                        HTTP_AUTHORIZATION=f"Bearer {api_token}").json()
     assert (api["answers"], api["csat_pct"], api["days"]) == (1, 100.0, 7)
+
