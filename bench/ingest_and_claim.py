@@ -17,6 +17,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sac.settings.test")
+# Its own database, so rows other runs left behind (written under another key, say) never get in the way.
+_PG = os.environ.get("SAC_BENCH_PG", "postgres://sac:sac@127.0.0.1:5432")
+os.environ["DATABASE_URL"] = f"{_PG}/sac_bench_ingest_claim"
+
+
+def _ensure_database() -> None:
+    import psycopg
+
+    with psycopg.connect(f"{_PG}/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'sac_bench_ingest_claim'").fetchone():
+            conn.execute('CREATE DATABASE "sac_bench_ingest_claim"')
+
+
+_ensure_database()
 
 import django  # noqa: E402
 
