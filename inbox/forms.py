@@ -22,8 +22,7 @@ class CannedReplyForm(forms.ModelForm):
         }
 
     def validate_unique(self) -> None:
-        # Uniqueness is per tenant and checked by the service, which knows the tenant.
-        pass
+        """Uniqueness is per tenant and checked by canned_reply_save, which knows the tenant."""
 
 
 class NoteForm(forms.Form):

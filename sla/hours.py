@@ -14,7 +14,7 @@ MAX_DAYS = 800
 
 
 class CalendarError(ValueError):
-    pass
+    """A business calendar that cannot be read (bad windows, unknown country or state)."""
 
 
 @functools.lru_cache(maxsize=64)

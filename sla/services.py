@@ -262,7 +262,7 @@ def _promise_settle(case: Case, at: datetime) -> None:
     promise = CasePromise.objects.filter(tenant=case.tenant, case=case, is_active=True).first()
     if promise is not None:
         sla_event_record(case=case, target=Target.PROMISE, due_at=promise.due_at, at=at, met=at <= promise.due_at)
-        CasePromise.objects.filter(pk=promise.pk).update(is_active=False)
+        CasePromise.objects.filter(tenant=case.tenant, pk=promise.pk).update(is_active=False)
 
 
 # ---------------------------------------------------------------- the sweep

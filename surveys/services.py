@@ -215,15 +215,15 @@ def survey_invitations_sweep(*, now: datetime | None = None) -> list[tuple[int, 
 # ---------------------------------------------------------------- answers
 
 class TokenInvalid(Exception):
-    pass
+    """No invitation has this token (mistyped, guessed or cut short): the page says so kindly."""
 
 
 class TokenExpired(Exception):
-    pass
+    """The invitation exists but its link has expired."""
 
 
 class AlreadyAnswered(Exception):
-    pass
+    """This invitation was answered already: the page says so instead of storing a second answer."""
 
 
 def invitation_for_token(token: str) -> SurveyInvitation:

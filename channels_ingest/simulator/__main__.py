@@ -28,10 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"X simulator for @{sim.brand_username} (id {sim.brand_user_id}) on {sim.base_url}  "
           f"· page {sim.base_url}/_sim/  · Ctrl-C to stop", flush=True)
     try:
-        while not stop.wait(0.5):
-            pass
+        stop.wait()  # SIGTERM sets it; Ctrl-C raises KeyboardInterrupt here
     except KeyboardInterrupt:
-        pass
+        print("Stopping…", flush=True)
     finally:
         sim.stop()
     print("X simulator stopped", flush=True)

@@ -368,7 +368,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(reply.body)
         except (BrokenPipeError, ConnectionResetError):
-            pass
+            return  # the client hung up (a poll timed out); nothing to answer
 
 
 class _HTTPServer(ThreadingHTTPServer):

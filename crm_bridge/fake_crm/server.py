@@ -228,4 +228,4 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve("POST")
 
     def log_message(self, format: str, *args: Any) -> None:
-        pass
+        """Quiet: the demo's console is for SAC's own messages, not one line per CRM request."""

@@ -18,7 +18,7 @@ class GraphFake:
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:
-                pass
+                """Quiet: the test's assertions say what happened, not a request log."""
 
             def _answer(self, method: str) -> None:
                 parts = urlsplit(self.path)

@@ -69,7 +69,7 @@ class Command(BaseCommand):
         try:
             call_command("runserver", options["addr"], use_reloader=False, use_threading=True)
         except KeyboardInterrupt:
-            pass
+            self.stdout.write("Stopping…")  # Ctrl-C or SIGTERM: the normal way out of the demo
         finally:
             stop.set()
             for server in servers:
