@@ -41,6 +41,8 @@ class Case(models.Model):
     assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                  related_name="assigned_cases")
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="cases")
+    # The resolved case this one continues (the customer wrote again after the reopen window).
+    follows = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="followed_by")
     tags = models.ManyToManyField(Tag, blank=True, related_name="cases")
     subject = models.CharField(max_length=140)
     language = models.CharField(max_length=8, blank=True)
@@ -167,6 +169,8 @@ class Reply(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     sending_started_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # When a transient failure asked us to wait (a 429's reset time): the sweep leaves the reply alone until then.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [

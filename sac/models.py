@@ -12,6 +12,9 @@ class Tenant(models.Model):
     name = models.CharField(max_length=120)
     time_zone = models.CharField(max_length=64, default="America/Sao_Paulo")
     locale = models.CharField(max_length=10, default="pt-br", choices=settings.LANGUAGES)
+    # A customer writing again within this many days of a resolution reopens the case; later, a new case
+    # linked to the old one is opened. 0 always opens a new case.
+    reopen_window_days = models.PositiveSmallIntegerField(default=7)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
