@@ -9,8 +9,10 @@ sender=Case and keyword arguments `case` and `actor` (a user or None).
 from django.dispatch import Signal
 
 case_opened = Signal()          # case, actor
+cases_opened = Signal()         # cases, actor   (batch triage: many cases opened in one transaction)
 case_assigned = Signal()        # case, actor, old_assignee_id, old_team_id  (transfers and reassignments)
 case_mention_attached = Signal()  # case, actor, mention
 case_replied = Signal()         # case, actor, reply   (after the reply was delivered)
 case_status_changed = Signal()  # case, actor, old_status, new_status
 case_resolved = Signal()        # case, actor
+case_recategorized = Signal()   # case, actor, old_category, new_category   (an agent's triage correction)

@@ -1,13 +1,13 @@
 """Tenant-scoped reads for the inbox. Every function takes the tenant first."""
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -15,12 +15,15 @@ from channels_ingest.models import Mention
 from sac.models import Membership, Tenant
 from sac.selectors import audit_events_for
 
+from .canned_variables import registered_canned_variables
 from .models import (
     OPEN_STATUSES,
     CannedReply,
     Case,
+    InboxSettings,
     MentionTriage,
     Note,
+    Notification,
     PersonalDataPattern,
     Reply,
     RoutingRule,
@@ -55,11 +58,35 @@ def access_reply(tenant: Tenant, case: Case, reply_id: int) -> Reply:
         raise Http404("No such reply.") from None
 
 
-def access_canned_reply(tenant: Tenant, canned_id: int) -> CannedReply:
+def access_canned_reply(tenant: Tenant, canned_id: int, *, user: Any = None) -> CannedReply:
+    """A reply of the tenant's bank; with `user`, also that user's own personal replies (never a colleague's)."""
+    mine = Q(owner__isnull=True) | Q(owner=user) if user is not None else Q(owner__isnull=True)
     try:
-        return CannedReply.objects.get(tenant=tenant, pk=canned_id)
+        return CannedReply.objects.get(mine, tenant=tenant, pk=canned_id)
     except CannedReply.DoesNotExist:
         raise Http404("No such canned reply.") from None
+
+
+def access_personal_canned_reply(tenant: Tenant, user: Any, canned_id: int) -> CannedReply:
+    try:
+        return CannedReply.objects.get(tenant=tenant, owner=user, pk=canned_id)
+    except CannedReply.DoesNotExist:
+        raise Http404("No such canned reply.") from None
+
+
+def access_tag(tenant: Tenant, tag_id: int) -> Tag:
+    try:
+        return Tag.objects.get(tenant=tenant, pk=tag_id)
+    except Tag.DoesNotExist:
+        raise Http404("No such tag.") from None
+
+
+def access_notification(tenant: Tenant, user: Any, notification_id: int) -> Notification:
+    """Only the recipient addresses a notification; anyone else's is a 404."""
+    try:
+        return Notification.objects.get(tenant=tenant, recipient=user, pk=notification_id)
+    except Notification.DoesNotExist:
+        raise Http404("No such notification.") from None
 
 
 @dataclass(frozen=True)
@@ -153,7 +180,7 @@ def queue_filter_choices(tenant: Tenant) -> dict[str, Any]:
         "channels": channels_for(tenant),
         "categories": values["categories"],
         "languages": values["languages"],
-        "tags": Tag.objects.filter(tenant=tenant).order_by("name"),
+        "tags": Tag.objects.filter(tenant=tenant, archived=False).order_by("name"),
         "statuses": Case.Status.choices,
     }
 
@@ -179,6 +206,7 @@ class ThreadEntry:
     at: datetime
     kind: str  # mention | reply | note | event
     obj: Any
+    media: list["MediaRef"] = field(default_factory=list)  # a mention's images and videos
 
 
 def case_thread(tenant: Tenant, case: Case) -> list[ThreadEntry]:
@@ -187,9 +215,9 @@ def case_thread(tenant: Tenant, case: Case) -> list[ThreadEntry]:
     replies = Reply.objects.filter(tenant=tenant, case=case).select_related("author")
     notes = Note.objects.filter(tenant=tenant, case=case).select_related("author")
     events = audit_events_for(tenant, object_type="inbox.case", object_id=str(case.pk)).filter(
-        verb__in=["case.opened", "case.assigned", "case.status_changed"]
+        verb__in=["case.opened", "case.assigned", "case.status_changed", "case.tag_added", "case.tag_removed"]
     )
-    entries = [ThreadEntry(m.posted_at, "mention", m) for m in mentions]
+    entries = [ThreadEntry(m.posted_at, "mention", m, mention_media(m)) for m in mentions]
     entries += [ThreadEntry(r.created_at, "reply", r) for r in replies]
     entries += [ThreadEntry(n.created_at, "note", n) for n in notes]
     entries += [ThreadEntry(e.created_at, "event", e) for e in events]
@@ -205,26 +233,115 @@ def customer_history(tenant: Tenant, case: Case) -> QuerySet[Case]:
 
 
 def canned_replies_for(tenant: Tenant, *, language: str = "") -> QuerySet[CannedReply]:
-    qs = CannedReply.objects.filter(tenant=tenant)
+    """The tenant's bank (personal replies are never part of it)."""
+    qs = CannedReply.objects.filter(tenant=tenant, owner__isnull=True).select_related("channel")
     if language:
         qs = qs.filter(Q(language="") | Q(language=language))
     return qs.order_by("-usage_count", "title")
 
 
+def personal_canned_replies(tenant: Tenant, user: Any) -> QuerySet[CannedReply]:
+    return CannedReply.objects.filter(tenant=tenant, owner=user).select_related("channel").order_by("title")
+
+
+def _variant_fit(canned: CannedReply, case: Case) -> tuple[int, int]:
+    """How well a variant fits the case; higher is better. The channel beats the network, and the network
+    beats the language: a reply written for X's 280 characters matters more than an exact language match."""
+    return (2 if canned.channel_id else 1 if canned.platform else 0, 1 if canned.language else 0)
+
+
+def canned_picker(tenant: Tenant, case: Case, user: Any) -> dict[str, list[CannedReply]]:
+    """What the composer offers for this case: the agent's own replies and the bank's, one per shortcut
+    (the variant that fits the case's channel, network and language best), most used first."""
+    usable = (CannedReply.objects.filter(tenant=tenant)
+              .filter(Q(owner__isnull=True) | Q(owner=user))
+              .filter(Q(platform="") | Q(platform=case.channel.platform))
+              .filter(Q(channel__isnull=True) | Q(channel=case.channel_id)))
+    if case.language:  # a case of unknown language is offered every language
+        usable = usable.filter(Q(language="") | Q(language=case.language))
+    best: dict[tuple[bool, str], CannedReply] = {}
+    for canned in usable:
+        key = (canned.owner_id is not None, canned.shortcut)
+        if key not in best or _variant_fit(canned, case) > _variant_fit(best[key], case):
+            best[key] = canned
+    ordered = sorted(best.values(), key=lambda c: (-c.usage_count, c.title))
+    return {"mine": [c for c in ordered if c.owner_id], "bank": [c for c in ordered if not c.owner_id]}
+
+
+def inbox_settings_of(tenant: Tenant) -> InboxSettings:
+    """The tenant's settings, or unsaved defaults (empty contacts, no HUMAN_AGENT pages) before the first save."""
+    return InboxSettings.objects.filter(tenant=tenant).first() or InboxSettings(tenant=tenant)
+
+
 _VARIABLE = re.compile(r"\{\{\s*([a-z_]+\.[a-z_]+)\s*\}\}")
+
+# What canned replies may use; shown to the people who write them.
+CANNED_VARIABLES = ["customer.first_name", "customer.handle", "agent.first_name", "case.protocol", "tenant.name",
+                    "tenant.email", "tenant.phone", "tenant.chat_url"]
 
 
 def canned_render(canned: CannedReply, *, case: Case, agent: Any) -> str:
-    """Fill `{{customer.first_name}}`, `{{agent.first_name}}`, `{{case.protocol}}`, `{{tenant.name}}`.
-    Unknown variables stay visible so the agent notices them before sending."""
+    """Fill `{{customer.first_name}}`, `{{agent.first_name}}`, `{{case.protocol}}`, `{{tenant.name}}` and the
+    contact channels the tenant configured (`{{tenant.email}}`, `{{tenant.phone}}`, `{{tenant.chat_url}}`).
+    Unknown variables, and contacts the tenant has not set, stay visible so the agent notices them before sending."""
+    contacts = inbox_settings_of(case.tenant)
     values = {
         "customer.first_name": case.customer.first_name if case.customer else "",
         "customer.handle": f"@{case.customer.handle}" if case.customer and case.customer.handle else "",
         "agent.first_name": agent.first_name or agent.get_username(),
         "case.protocol": case.protocol,
         "tenant.name": case.tenant.name,
+        "tenant.email": contacts.contact_email,
+        "tenant.phone": contacts.contact_phone,
+        "tenant.chat_url": contacts.chat_url,
     }
-    return _VARIABLE.sub(lambda m: values.get(m.group(1), m.group(0)), canned.body)
+    # Variables other apps register (sla: {{case.promise}}); computed only when the body uses them.
+    used = set(_VARIABLE.findall(canned.body))
+    values.update({name: render(case) for name, render in registered_canned_variables().items() if name in used})
+    return _VARIABLE.sub(lambda m: values.get(m.group(1)) or m.group(0), canned.body)
+
+
+# ---------------------------------------------------------------- tags, notifications, media (#5)
+
+def tags_of(tenant: Tenant, *, archived: bool | None = False) -> QuerySet[Tag]:
+    """The tenant's tags by name; archived=None for all of them (the admin page)."""
+    qs = Tag.objects.filter(tenant=tenant)
+    if archived is not None:
+        qs = qs.filter(archived=archived)
+    return qs.order_by("name")
+
+
+def notifications_unread_count(tenant: Tenant, user: Any) -> int:
+    return Notification.objects.filter(tenant=tenant, recipient=user, read_at__isnull=True).count()
+
+
+def notifications_for(tenant: Tenant, user: Any, *, limit: int = 50) -> list[Notification]:
+    return list(Notification.objects.filter(tenant=tenant, recipient=user)
+                .select_related("actor", "case").order_by("-created_at", "-pk")[:limit])
+
+
+@dataclass(frozen=True)
+class MediaRef:
+    kind: str  # image | video
+    url: str  # the original (opens in a new tab)
+    preview_url: str  # what the thread shows; empty for a video without a poster
+
+
+def mention_media(mention: Mention) -> list[MediaRef]:
+    """Images and videos the connectors' parsers found (kept in the stored payload under `sac_media`).
+    Only http(s) addresses: anything else (javascript:, data:) in a payload is dropped, never rendered."""
+    found = []
+    raw = mention.raw if isinstance(mention.raw, dict) else {}
+    for item in raw.get("sac_media") or []:
+        if not isinstance(item, dict):
+            continue
+        url, preview = str(item.get("url") or ""), str(item.get("preview_url") or "")
+        safe = [u if u.startswith(("https://", "http://")) else "" for u in (url, preview)]
+        url, preview = safe[0] or safe[1], safe[1] or (safe[0] if item.get("type") == "image" else "")
+        if url:
+            found.append(MediaRef(kind="video" if item.get("type") == "video" else "image", url=url,
+                                  preview_url=preview))
+    return found
 
 
 # ---------------------------------------------------------------- triage configuration (issue #4)
@@ -278,14 +395,16 @@ def triage_categories(tenant: Tenant) -> list[str]:
                                if c not in CATEGORIES]
 
 
-def author_complaints_this_week(tenant: Tenant, author_id: int | None, *, now: datetime | None = None) -> int:
-    """Earlier complaints by this author in the last 7 days, for the priority."""
-    if author_id is None:
-        return 0
-
+def author_complaints_by_author(tenant: Tenant, author_ids: set[int], *, now: datetime | None = None) -> dict[int, int]:
+    """Earlier complaints of each author in the last 7 days (one query for a triage batch), for the priority."""
+    if not author_ids:
+        return {}
     since = (now or timezone.now()) - timedelta(days=7)
-    return MentionTriage.objects.filter(tenant=tenant, mention__author_id=author_id, created_at__gte=since,
-                                        decision__category="complaint").count()
+    return dict(
+        MentionTriage.objects.filter(tenant=tenant, mention__author_id__in=author_ids, created_at__gte=since,
+                                     decision__category="complaint")
+        .values("mention__author_id").annotate(n=Count("pk")).values_list("mention__author_id", "n")
+    )
 
 
 def routing_rules_of(tenant: Tenant) -> QuerySet:

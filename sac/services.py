@@ -7,6 +7,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Model
 
+from .bulk import rows_insert
 from .models import ApiToken, AuditEvent, Membership, Role, Team, Tenant
 
 
@@ -22,6 +23,13 @@ def audit_record(
         object_id=str(obj.pk),
         data=data or {},
     )
+
+
+def audit_record_many(*, tenant: Tenant, entries: list[tuple[str, Model, dict[str, Any]]]) -> int:
+    """Many system events (no actor) in one statement: batch triage records one per mention it handled."""
+    rows = [{"tenant_id": tenant.pk, "actor_id": None, "verb": verb, "object_type": obj._meta.label_lower,
+             "object_id": str(obj.pk), "data": data} for verb, obj, data in entries]
+    return len(rows_insert(AuditEvent, rows, returning=["id"]))
 
 
 @transaction.atomic

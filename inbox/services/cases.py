@@ -3,6 +3,7 @@
 
 import logging
 import zoneinfo
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -11,10 +12,11 @@ from django.db.models import Case as SqlCase
 from django.db.models import Count, F, Max, Q, Value, When
 from django.utils import timezone
 
-from channels_ingest.models import Mention
+from channels_ingest.models import ChannelAccount, Mention
 from channels_ingest.services import mentions_mark_triaged
+from sac.bulk import commit_without_waiting_for_disk, rows_insert, rows_update
 from sac.models import Membership, Role, Team, Tenant
-from sac.services import audit_record
+from sac.services import audit_record, audit_record_many
 from sac.tenancy import online_user_ids
 
 from .. import events
@@ -26,134 +28,249 @@ from ..models import (
     Note,
     Tag,
 )
-from ..selectors import author_complaints_this_week, triage_config_for
-from ..triage import TriageDecision, TriageInput, triage
+from ..selectors import author_complaints_by_author, triage_config_for
+from ..triage import TriageConfig, TriageDecision, TriageInput, triage
 from .common import CaseActionError, _may_work_on
+from .notifications import notes_notify_mentions
+from .tags import case_require_mandatory_tags
 
 log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------- protocol numbers
 
-def protocol_next(*, tenant: Tenant, at: datetime | None = None) -> str:
-    """`YYYYMMDD-NNNNNN` in the tenant's time zone, unique per tenant (DESIGN.md: protocol numbers).
+def protocols_next(*, tenant: Tenant, count: int = 1, at: datetime | None = None) -> list[str]:
+    """`count` protocol numbers `YYYYMMDD-NNNNNN` in the tenant's time zone, unique per tenant (DESIGN.md).
 
-    One atomic upsert per number, so concurrent case openings never share one,
+    One atomic upsert reserves the whole range, so concurrent case openings never share a number,
     on PostgreSQL and SQLite alike (both speak ON CONFLICT … RETURNING).
     """
     day = (at or timezone.now()).astimezone(zoneinfo.ZoneInfo(tenant.time_zone)).date()
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO inbox_protocolsequence (tenant_id, day, last_value) VALUES (%s, %s, 1) "
-            "ON CONFLICT (tenant_id, day) DO UPDATE SET last_value = inbox_protocolsequence.last_value + 1 "
+            "INSERT INTO inbox_protocolsequence (tenant_id, day, last_value) VALUES (%s, %s, %s) "
+            "ON CONFLICT (tenant_id, day) DO UPDATE SET last_value = inbox_protocolsequence.last_value + %s "
             "RETURNING last_value",
-            [tenant.pk, day],
+            [tenant.pk, day, count, count],
         )
-        (value,) = cursor.fetchone()
-    return f"{day:%Y%m%d}-{value:06d}"
+        (last,) = cursor.fetchone()
+    return [f"{day:%Y%m%d}-{value:06d}" for value in range(last - count + 1, last + 1)]
+
+
+def protocol_next(*, tenant: Tenant, at: datetime | None = None) -> str:
+    return protocols_next(tenant=tenant, at=at)[0]
 
 
 # ---------------------------------------------------------------- triage → cases
 
-def _case_open(*, tenant: Tenant, mention: Mention, decision: TriageDecision) -> Case:
-    case = Case.objects.create(
-        tenant=tenant,
-        protocol=protocol_next(tenant=tenant),
-        status=Case.Status.NEW,
-        priority=decision.priority,
-        channel=mention.channel,
-        customer=mention.author,
-        subject=mention.text[:140],
-        language=decision.language,
-        category=decision.category,
-        personal_data=decision.personal_data,
-        triage=decision.as_dict(),
-        first_message_at=mention.posted_at,
-        last_customer_message_at=mention.posted_at,
-        team_id=decision.team_id,  # from the tenant's own routing rule (its team choices are the tenant's)
+@dataclass
+class _Outcome:
+    """What batch triage does with one mention."""
+
+    mention: Mention
+    decision: TriageDecision
+    case: Case | None = None
+    verb: str = ""  # case.opened | case.mention_attached | case.reopened | case.mention_filed
+    stored: dict | None = None  # decision.as_dict(), computed once for the case and the MentionTriage row
+
+    def decision_dict(self) -> dict:
+        if self.stored is None:
+            self.stored = self.decision.as_dict()
+        return self.stored
+
+
+def _latest_by_pair(cases: list[Case]) -> dict[tuple[int, int], Case]:
+    """(channel, customer) → their most recent case among `cases` (ordered newest first)."""
+    latest: dict[tuple[int, int], Case] = {}
+    for case in cases:
+        latest.setdefault((case.channel_id, case.customer_id), case)
+    return latest
+
+
+def _triage_batch(tenant: Tenant, config: TriageConfig, mention_ids: list[int]) -> list[Case]:
+    """Triage up to a page of mentions in the caller's transaction, with a fixed number of statements.
+
+    In the customer's order (posted_at): a mention joins the customer's open case on that channel (opened
+    earlier or in this very batch); on a resolved case it reopens it within the tenant's reopen window when it
+    needs an answer, is filed in its thread when it does not ("obrigado!"), or opens a new case that follows
+    it once the window has passed or the case was closed; otherwise it opens a case unless triage ignores it.
+    """
+    commit_without_waiting_for_disk()  # triaged_at commits with the cases: a lost commit is triaged again
+    mentions = list(
+        Mention.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("author")
+        .filter(tenant=tenant, pk__in=mention_ids, triaged_at__isnull=True)
+        .order_by("posted_at", "pk")
     )
-    CaseMention.objects.create(tenant=tenant, case=case, mention=mention)
-    if decision.tags:
-        case.tags.add(*(Tag.objects.get_or_create(tenant=tenant, name=name[:50])[0] for name in decision.tags))
-    audit_record(tenant=tenant, actor=None, verb="case.opened", obj=case,
-                 data={"priority": case.priority, "category": case.category, "mention": mention.pk})
-    # Synchronous subscribers (SLA due times) write inside this transaction.
-    events.case_opened.send(sender=Case, case=case, actor=None)
-    return case_auto_assign(tenant=tenant, case=case)
+    if not mentions:
+        return []
+    # Not select_related: each joined channel row would decrypt its credentials again, a hundred times a page.
+    platforms = dict(ChannelAccount.objects.filter(tenant=tenant, pk__in={m.channel_id for m in mentions})
+                     .values_list("pk", "platform"))
+    now = timezone.now()
+    author_ids = {m.author_id for m in mentions if m.author_id is not None}
+    complaints = author_complaints_by_author(tenant, author_ids, now=now)
+    outcomes: list[_Outcome] = []
+    for mention in mentions:
+        author = mention.author
+        decision = triage(TriageInput(
+            text=mention.text,
+            followers_count=author.followers_count if author else 0,
+            verified=author.verified if author else False,
+            language_hint=mention.language,
+            platform=platforms[mention.channel_id],
+            channel_id=mention.channel_id,
+            author_complaints_week=complaints.get(mention.author_id, 0),
+        ), config)
+        if decision.category == "complaint" and mention.author_id is not None:
+            complaints[mention.author_id] = complaints.get(mention.author_id, 0) + 1  # counts for the next one
+        outcomes.append(_Outcome(mention=mention, decision=decision))
 
+    channel_ids = {m.channel_id for m in mentions}
+    open_cases = _latest_by_pair(list(
+        Case.objects.select_for_update()
+        .filter(tenant=tenant, channel_id__in=channel_ids, customer_id__in=author_ids, status__in=OPEN_STATUSES)
+        .order_by("-created_at", "-pk")
+    )) if author_ids else {}
+    earlier = _latest_by_pair(list(
+        Case.objects.select_for_update()
+        .filter(tenant=tenant, channel_id__in=channel_ids, customer_id__in=author_ids,
+                status__in=(Case.Status.RESOLVED, Case.Status.CLOSED))
+        .order_by("-created_at", "-pk")
+    )) if author_ids else {}
+    window = timedelta(days=tenant.reopen_window_days)
 
-def _case_attach(*, tenant: Tenant, case: Case, mention: Mention, decision: TriageDecision) -> Case:
-    CaseMention.objects.create(tenant=tenant, case=case, mention=mention)
-    changes = {
-        "last_customer_message_at": max(case.last_customer_message_at, mention.posted_at),
-        "priority": max(case.priority, decision.priority),
-        "personal_data": sorted(set(case.personal_data) | set(decision.personal_data)),
-    }
-    if case.status == Case.Status.PENDING_CUSTOMER:
-        # The customer answered: the ball is back in our court.
-        changes["status"] = Case.Status.OPEN
-    Case.objects.filter(tenant=tenant, pk=case.pk).update(**changes)
-    old_status = case.status
-    case.refresh_from_db()
-    audit_record(tenant=tenant, actor=None, verb="case.mention_attached", obj=case, data={"mention": mention.pk})
-    events.case_mention_attached.send(sender=Case, case=case, actor=None, mention=mention)
-    if old_status != case.status:
+    new_cases: list[Case] = []
+    attached: dict[int, Case] = {}  # existing cases that got a mention, by pk
+    status_moves: dict[int, str] = {}  # case pk → status before this batch moved it
+    for outcome in outcomes:
+        mention, decision = outcome.mention, outcome.decision
+        pair = (mention.channel_id, mention.author_id)
+        case = open_cases.get(pair) if mention.author_id is not None else None
+        if case is None and mention.author_id is not None and pair in earlier:
+            before = earlier[pair]
+            reopenable = (before.status == Case.Status.RESOLVED and before.resolved_at is not None
+                          and mention.posted_at - before.resolved_at <= window)
+            if decision.ignore and before.status == Case.Status.RESOLVED:
+                outcome.case, outcome.verb = before, "case.mention_filed"  # a thank-you in the thread, no reopen
+                attached.setdefault(before.pk, before)
+                continue
+            if reopenable:
+                status_moves.setdefault(before.pk, before.status)
+                before.status, before.resolved_at = Case.Status.OPEN, None
+                open_cases[pair] = case = before
+                outcome.verb = "case.reopened"
+        if case is None:
+            if decision.ignore:
+                continue
+            case = Case(
+                tenant=tenant, status=Case.Status.NEW, priority=decision.priority, channel_id=mention.channel_id,
+                customer=mention.author, subject=mention.text[:140], language=decision.language[:8],
+                category=decision.category[:30], personal_data=decision.personal_data,
+                triage=outcome.decision_dict(), first_message_at=mention.posted_at,
+                last_customer_message_at=mention.posted_at,
+                team_id=decision.team_id,  # from the tenant's own routing rule (its team choices are the tenant's)
+                follows=earlier.get(pair) if mention.author_id is not None else None,
+            )
+            case._tags = list(decision.tags)  # type: ignore[attr-defined]
+            new_cases.append(case)
+            if mention.author_id is not None:
+                open_cases[pair] = case
+            outcome.case, outcome.verb = case, "case.opened"
+            continue
+        # Whatever the customer says next belongs to the conversation already under way.
+        case.last_customer_message_at = max(case.last_customer_message_at, mention.posted_at)
+        case.priority = max(case.priority, decision.priority)
+        case.personal_data = sorted(set(case.personal_data) | set(decision.personal_data))
+        if case.pk is None:
+            case._tags = list(dict.fromkeys([*case._tags, *decision.tags]))  # type: ignore[attr-defined]
+        else:
+            if case.status == Case.Status.PENDING_CUSTOMER:
+                status_moves.setdefault(case.pk, case.status)
+                case.status = Case.Status.OPEN  # the customer answered: the ball is back in our court
+            attached.setdefault(case.pk, case)
+        outcome.case, outcome.verb = case, outcome.verb or "case.mention_attached"
+
+    if new_cases:
+        for case, protocol in zip(new_cases, protocols_next(tenant=tenant, count=len(new_cases), at=now),
+                                  strict=True):
+            case.protocol = protocol
+            case.created_at = case.updated_at = now
+        Case.objects.bulk_create(new_cases)
+        _tags_apply(tenant, new_cases)
+    if attached:
+        for case in attached.values():
+            case.updated_at = now
+        rows_update(Case, list(attached.values()), ["last_customer_message_at", "priority", "personal_data",
+                                                    "status", "resolved_at", "updated_at"], tenant_id=tenant.pk)
+    linked = [o for o in outcomes if o.case is not None]
+    rows_insert(CaseMention, [{"tenant_id": tenant.pk, "case_id": o.case.pk, "mention_id": o.mention.pk}
+                              for o in linked], returning=[])
+    rows_insert(MentionTriage, [
+        {"tenant_id": tenant.pk, "mention_id": o.mention.pk,
+         "ignored": o.case is None or o.verb == "case.mention_filed", "decision": o.decision_dict(),
+         "case_id": o.case.pk if o.case else None}
+        for o in outcomes
+    ], returning=[])
+    audit_record_many(tenant=tenant, entries=[
+        (o.verb, o.case, {"mention": o.mention.pk} if o.verb != "case.opened" else
+         {"priority": o.case.priority, "category": o.case.category, "mention": o.mention.pk})
+        for o in linked
+    ])
+    mentions_mark_triaged(tenant=tenant, mention_ids=[m.pk for m in mentions])
+
+    # Synchronous subscribers (SLA due times and clocks, rollups) write inside this transaction.
+    if new_cases:
+        events.cases_opened.send(sender=Case, cases=new_cases, actor=None)
+    for o in linked:
+        if o.case.pk in attached and o.verb != "case.mention_filed":
+            events.case_mention_attached.send(sender=Case, case=o.case, actor=None, mention=o.mention)
+    for pk, old_status in status_moves.items():
+        case = attached[pk]
         events.case_status_changed.send(sender=Case, case=case, actor=None, old_status=old_status,
                                         new_status=case.status)
-    return case
+    team_ids = {c.team_id for c in new_cases if c.team_id}
+    auto_teams = set(Team.objects.filter(tenant=tenant, auto_assign=True, pk__in=team_ids)
+                     .values_list("pk", flat=True)) if team_ids else set()
+    touched = [case_auto_assign(tenant=tenant, case=c) if c.team_id in auto_teams else c for c in new_cases]
+    return touched + [c for c in attached.values() if c.status in OPEN_STATUSES]
+
+
+def _tags_apply(tenant: Tenant, cases: list[Case]) -> None:
+    names = {name[:50] for case in cases for name in case._tags}  # type: ignore[attr-defined]
+    if not names:
+        return
+    tags = {name: Tag.objects.get_or_create(tenant=tenant, name=name)[0] for name in sorted(names)}
+    Case.tags.through.objects.bulk_create([
+        Case.tags.through(case_id=case.pk, tag_id=tags[name[:50]].pk)
+        for case in cases for name in dict.fromkeys(case._tags)  # type: ignore[attr-defined]
+    ], ignore_conflicts=True)
 
 
 def mentions_triage(*, tenant_id: int, mention_ids: list[int]) -> list[Case]:
-    """Triage stored mentions: ignore, attach to the customer's open case, or open a new one.
+    """Triage stored mentions: ignore, attach to the customer's case, reopen it, or open a new one.
 
-    Each mention is handled in its own transaction, locked with SKIP LOCKED and
-    re-checked as untriaged, so the task and the sweep can race without doing it twice.
+    The batch goes in one transaction with a fixed number of statements (ingest's page of 100 at a time).
+    Mentions are locked with SKIP LOCKED and re-checked as untriaged, so the task and the sweep can race
+    without doing anything twice. If the batch fails, each mention is retried in its own transaction, so one
+    mention that breaks triage holds back nobody else; it stays untriaged, logged, and the sweep tries again.
     """
     tenant = Tenant.objects.get(pk=tenant_id)
     config = triage_config_for(tenant)  # rules, patterns and model: loaded once per batch
+    try:
+        with transaction.atomic():
+            return _triage_batch(tenant, config, mention_ids)
+    except Exception:
+        if len(mention_ids) == 1:
+            log.exception("triage failed for mention %s of tenant %s", mention_ids[0], tenant_id)
+            return []
+        log.exception("batch triage failed for tenant %s; trying its %d mentions one by one", tenant_id,
+                      len(mention_ids))
     touched: list[Case] = []
     for mention_id in mention_ids:
         try:
             with transaction.atomic():
-                mention = (
-                    Mention.objects.select_for_update(skip_locked=True, of=("self",))
-                    .select_related("author", "channel")
-                    .filter(tenant=tenant, pk=mention_id, triaged_at__isnull=True)
-                    .first()
-                )
-                if mention is None:
-                    continue
-                author = mention.author
-                decision = triage(TriageInput(
-                    text=mention.text,
-                    followers_count=author.followers_count if author else 0,
-                    verified=author.verified if author else False,
-                    language_hint=mention.language,
-                    platform=mention.channel.platform,
-                    channel_id=mention.channel_id,
-                    author_complaints_week=author_complaints_this_week(tenant, mention.author_id),
-                ), config)
-                existing = None
-                if author is not None:
-                    existing = (
-                        Case.objects.select_for_update()
-                        .filter(tenant=tenant, channel=mention.channel, customer=author, status__in=OPEN_STATUSES)
-                        .order_by("-created_at")
-                        .first()
-                    )
-                case = None
-                if existing is not None:
-                    # Whatever the customer says next belongs to the conversation already under way.
-                    case = _case_attach(tenant=tenant, case=existing, mention=mention, decision=decision)
-                elif not decision.ignore:
-                    case = _case_open(tenant=tenant, mention=mention, decision=decision)
-                MentionTriage.objects.create(tenant=tenant, mention=mention, ignored=case is None,
-                                             decision=decision.as_dict(), case=case)
-                mentions_mark_triaged(tenant=tenant, mention_ids=[mention.pk])
-                if case is not None:
-                    touched.append(case)
+                touched.extend(_triage_batch(tenant, config, [mention_id]))
         except Exception:
-            # One mention that breaks triage must not hold back the others; it stays untriaged,
-            # visible in the logs, and the sweep tries it again.
             log.exception("triage failed for mention %s of tenant %s", mention_id, tenant_id)
     return touched
 
@@ -277,6 +394,8 @@ def case_status_change(*, tenant: Tenant, membership: Membership, case: Case, ne
             f"A case that is {Case.Status(old_status).label.lower()} cannot become "
             f"{Case.Status(new_status).label.lower()}."
         )
+    if new_status == Case.Status.RESOLVED:
+        case_require_mandatory_tags(tenant, case)
     now = timezone.now()
     changes: dict[str, object] = {"status": new_status}
     if new_status == Case.Status.RESOLVED:
@@ -371,6 +490,7 @@ def note_add(*, tenant: Tenant, membership: Membership, case: Case, text: str) -
     with transaction.atomic():
         note = Note.objects.create(tenant=tenant, case=case, author=membership.user, text=text)
         audit_record(tenant=tenant, actor=membership.user, verb="note.added", obj=case, data={"note": note.pk})
+        notes_notify_mentions(tenant=tenant, note=note, actor=membership.user)
     return note
 
 def cases_auto_close(*, older_than: timedelta) -> int:

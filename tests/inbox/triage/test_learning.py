@@ -29,9 +29,12 @@ def test_the_case_page_shows_decisions_and_reasons(kit_a):
 
 
 def test_a_repeat_complainer_gets_a_higher_priority(kit_a):
+    kit_a.tenant.reopen_window_days = 0  # so the second complaint opens a case of its own (following the first)
+    kit_a.tenant.save(update_fields=["reopen_window_days"])
     first = open_case(kit_a, "sem sinal no centro, absurdo", author_id="77")
     services.case_status_change(tenant=kit_a.tenant, membership=kit_a.supervisor, case=first, new_status="resolved")
     second = open_case(kit_a, "sem sinal no centro, absurdo", author_id="77")
+    assert second.pk != first.pk and second.follows_id == first.pk
     assert second.priority > first.priority
     assert any("earlier complaint" in r for r in second.triage["reasons"])
 
