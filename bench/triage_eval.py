@@ -3,7 +3,8 @@
     .venv/bin/python bench/triage_eval.py            # dev and held-out test figures
     .venv/bin/python bench/triage_eval.py --split test
 
-The evaluation split is built here, from the files, every run (nothing is copied into the project):
+The evaluation split is built from the files on every run by inbox/triage/datasets.py (nothing is copied into
+the project):
 - en, requires_response: Customer Support on Twitter (twcs head, the official sample, @SpotifyCares) and the
   IBM customer-care threads. A customer post that opened a thread and got a brand answer = needs an answer;
   a customer reply in a thread that nobody answered (the closer: "thanks", "ok will do") = does not.
@@ -13,115 +14,22 @@ The evaluation split is built here, from the files, every run (nothing is copied
 - personal data: posts generated from templates with valid CPF/CNPJ/cards/phones/e-mails/CEPs and decoys
   (invalid check digits, order and protocol numbers, dates, prices); exact span match counts.
 Every real post is assigned to `dev` or `test` by a hash of its text; the lexicon weights were set looking at
-`dev` only. The personal-data set uses a different random seed for each split.
+`dev` only, and the English requires_response head (inbox/triage/data/rr_en.json) is trained on `dev` only, so
+its `dev` figure is a training figure and `test` is the held-out one. The personal-data set uses a different
+random seed for each split.
 """
 
 import argparse
-import csv
-import json
 import random
 import sys
 import time
-import zlib
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from inbox.triage import TriageInput, find_personal_data, triage  # noqa: E402
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
-csv.field_size_limit(10**8)
-
-
-@dataclass
-class Post:
-    text: str
-    lang: str  # the language we know it is in
-    source: str
-    needs_answer: bool | None = None
-    sentiment: str | None = None
-    category: str | None = None
-
-
-def split_of(text: str) -> str:
-    return "dev" if zlib.crc32(text.encode()) % 2 == 0 else "test"
-
-
-def _twcs_rows(path: Path, skipped: Counter) -> list[dict]:
-    rows = []
-    with path.open(newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            if not row.get("tweet_id") or row.get("inbound") not in ("True", "False") or not row.get("text"):
-                skipped[path.name] += 1
-                continue
-            rows.append(row)
-    return rows
-
-
-def twcs_posts(path: Path, skipped: Counter, brand_ids_known: bool = True) -> list[Post]:
-    rows = _twcs_rows(path, skipped)
-    by_id = {r["tweet_id"]: r for r in rows}
-    posts = []
-    for r in rows:
-        if r["inbound"] != "True":
-            continue
-        responses = [x for x in (r.get("response_tweet_id") or "").split(",") if x]
-        parent = (r.get("in_response_to_tweet_id") or "").split(".")[0]
-        if brand_ids_known:
-            answered = any(by_id.get(x, {}).get("inbound") == "False" for x in responses)
-            parent_is_brand = by_id.get(parent, {}).get("inbound") == "False"
-        else:  # @SpotifyCares file: only the customers' tweets are there
-            answered, parent_is_brand = bool(responses), bool(parent)
-        if not parent and answered:
-            posts.append(Post(r["text"], "en", path.name, needs_answer=True))
-        elif parent_is_brand and not responses:
-            posts.append(Post(r["text"], "en", path.name, needs_answer=False))
-    return posts
-
-
-def ibm_posts(path: Path) -> list[Post]:
-    """Every IBM thread ends with the brand's answer (`agentURL`): its opening post needed one."""
-    posts = []
-    for dialog in json.loads(path.read_text(encoding="utf-8")):
-        turns = dialog.get("dialogContent", [])
-        if turns and "client" in turns[0] and turns[0].get("message"):
-            posts.append(Post(turns[0]["message"], "en", "ibm", needs_answer=True))
-    return posts
-
-
-def reclame_aqui_posts(path: Path, limit: int) -> list[Post]:
-    posts = []
-    with path.open(newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            text = f"{row.get('title', '')}. {row.get('text', '')}".strip()
-            if len(text) > 20:
-                posts.append(Post(text, "pt", "reclame_aqui", needs_answer=True, sentiment="negative",
-                                  category="complaint"))
-    random.Random(4).shuffle(posts)
-    return posts[:limit]
-
-
-def olist_posts(folder: Path) -> list[Post]:
-    posts = []
-    with (folder / "olist_order_reviews_head69.csv").open(newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            text = " ".join(x for x in (row.get("review_comment_title"), row.get("review_comment_message")) if x)
-            score = int(row["review_score"]) if row.get("review_score", "").isdigit() else None
-            if not text.strip() or score is None:
-                continue
-            sentiment = "negative" if score <= 2 else ("neutral" if score == 3 else "positive")
-            posts.append(Post(text, "pt", "olist", needs_answer=None if score == 3 else score <= 2,
-                              sentiment=sentiment, category="praise" if score >= 4 else None))
-    with (folder / "labeled_comments_20.csv").open(newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh, delimiter=";"):
-            label = row.get("Classificação", "")
-            if label in ("Positivo", "Negativo") and row.get("Comentário"):
-                posts.append(Post(row["Comentário"], "pt", "olist_labels", needs_answer=label == "Negativo",
-                                  sentiment="positive" if label == "Positivo" else "negative"))
-    return posts
-
+from inbox.triage.datasets import SHARED, Post, eval_posts, split_of  # noqa: E402
 
 # ------------------------------------------------------------------ generated personal data
 
@@ -256,7 +164,9 @@ def macro_f1(pairs: list[tuple[str, str]], labels: tuple[str, ...]) -> float:
 
 
 def evaluate(posts: list[Post], pd_cases, split: str) -> None:
-    print(f"\n== split: {split}{' (held out: never looked at while tuning)' if split == 'test' else ' (tuning)'} ==")
+    note = " (held out: never looked at while tuning)" if split == "test" else (
+        " (tuning; the en requires_response head is trained on it)")
+    print(f"\n== split: {split}{note} ==")
     decisions = [triage(TriageInput(p.text)) for p in posts]
     print("requires_response           n    pos   P      R      F1     always-answer F1")
     for lang in ("pt", "en", "all"):
@@ -346,14 +256,7 @@ def main() -> int:
               "../shared/datasets/README.md) and cannot run without them.", file=sys.stderr)
         return 2
     skipped: Counter = Counter()
-    posts = (twcs_posts(SHARED / "twcs/twcs_head_5000.csv", skipped)
-             + twcs_posts(SHARED / "twcs/kaggle_sample.csv", skipped)
-             + twcs_posts(SHARED / "twcs/spotifycares_support_requests.csv", skipped, brand_ids_known=False)[:1200]
-             + ibm_posts(SHARED / "twcs/ibm_twitter_customer_care/dev.json")
-             + reclame_aqui_posts(SHARED / "pt/reclame_aqui_complaints_dev.csv", limit=1500)
-             + olist_posts(SHARED / "pt/olist"))
-    seen: set[str] = set()
-    unique = [p for p in posts if not (p.text in seen or seen.add(p.text))]
+    unique = eval_posts(SHARED, skipped)
     print(f"triage_eval: {len(unique)} real posts ({dict(Counter(p.source for p in unique))}); "
           f"malformed rows skipped: {dict(skipped) or 0}")
     for split, seed in (("dev", 1), ("test", 2)):

@@ -168,6 +168,8 @@ INDEX, LONGEST = build_index()
 SIGNALS = tuple(_SIGNALS)
 # Every proper prefix of a multi-word phrase: the n-gram walk only goes on while it is inside one.
 PREFIXES = frozenset(" ".join(k.split()[:i]) for k in INDEX for i in range(1, len(k.split())))
+# The tokens where the walk has something to do: a phrase can start there, or a negator is there.
+STARTS = frozenset(k for k in INDEX if " " not in k) | frozenset(p for p in PREFIXES if " " not in p) | NEGATORS
 
 
 def _lang_table() -> dict[str, tuple[float, float, float]]:

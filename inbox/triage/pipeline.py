@@ -9,12 +9,12 @@ as a `TriageConfig` built by the inbox.
 import json
 import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .lexicon import INDEX, LANG_TABLE, NEGATORS, PREFIXES
-from .model import LinearModel, features_for
+from .lexicon import INDEX, LANG_TABLE, NEGATORS, PREFIXES, STARTS
+from .model import LinearModel, ResponseHead, features_for
 from .pii import CustomPattern, PersonalDataSpan, find_personal_data
 from .routing import RouteRule, route
 from .text import fold, tokens
@@ -67,7 +67,10 @@ class TriageDecision:
     model_version: str = "baseline"
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        # By hand, not dataclasses.asdict: its deep copy cost more than the triage itself on ingest's hot path.
+        data = {f.name: getattr(self, f.name) for f in _DECISION_FIELDS}
+        for name in ("personal_data", "reasons", "tags"):
+            data[name] = list(data[name])
         data["spans"] = [s.as_dict() for s in self.spans]
         return data
 
@@ -82,6 +85,9 @@ class TriageDecision:
         }
 
 
+_DECISION_FIELDS = fields(TriageDecision)
+
+
 # ------------------------------------------------------------------ steps
 
 def signals_of(toks: list[str]) -> tuple[dict[str, float], dict[str, list[str]], float]:
@@ -93,7 +99,9 @@ def signals_of(toks: list[str]) -> tuple[dict[str, float], dict[str, list[str]],
     negated_until = -1
     n = len(toks)
     index, prefixes = INDEX, PREFIXES
-    for i in range(n):
+    # Most tokens start no phrase and negate nothing: skipping them here, at C speed, is what keeps long
+    # complaints fast (the walk below is a few dict lookups per token).
+    for i in [i for i, t in enumerate(toks) if t in STARTS]:
         tok = toks[i]
         if tok in NEGATORS:
             negated_until = i + 2
@@ -122,13 +130,10 @@ def signals_of(toks: list[str]) -> tuple[dict[str, float], dict[str, list[str]],
 def detect_language(toks: list[str], text: str, hint: str = "") -> str:
     """pt, en, es or und, from function words; accents and ñ/¿ settle close calls."""
     pt = en = es = 0.0
-    get = LANG_TABLE.get
-    for t in toks:
-        v = get(t)
-        if v is not None:
-            pt += v[0]
-            en += v[1]
-            es += v[2]
+    for v in filter(None, map(LANG_TABLE.get, toks)):  # only the function words, looked up at C speed
+        pt += v[0]
+        en += v[1]
+        es += v[2]
     if "ã" in text or "õ" in text or "ç" in text:
         pt += 1.5
     if "ñ" in text or "¿" in text or "¡" in text:
@@ -189,8 +194,9 @@ RR_WEIGHTS = {
 RR_BIAS = -1.0
 
 
-def requires_response_of(sums: dict[str, float], text: str, sentiment: float, n_tokens: int,
-                         personal: bool) -> float:
+def requires_response_logit(sums: dict[str, float], text: str, sentiment: float, n_tokens: int,
+                            personal: bool) -> float:
+    """The lexicon head: log-odds that the post needs an answer (the English head takes it as a feature)."""
     z = RR_BIAS
     asks = sums.get("complaint", 0.0) + sums.get("question", 0.0) + sums.get("request", 0.0)
     for signal, weight in RR_WEIGHTS.items():
@@ -206,7 +212,7 @@ def requires_response_of(sums: dict[str, float], text: str, sentiment: float, n_
     z += min(n_tokens, 40) * 0.05 - (1.0 if n_tokens <= 3 and not asks else 0.0)
     if personal:
         z += 2.5
-    return 1.0 / (1.0 + math.exp(-z))
+    return z
 
 
 def _load_baseline() -> LinearModel | None:
@@ -219,6 +225,22 @@ def _load_baseline() -> LinearModel | None:
 
 
 BASELINE_MODEL = _load_baseline()
+
+
+def _load_response_head(name: str) -> ResponseHead | None:
+    """inbox/triage/data/rr_<lang>.json, built by `python -m inbox.triage.build_baseline --shared …`."""
+    path = Path(__file__).resolve().parent / "data" / name
+    try:
+        return ResponseHead.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+# English requires_response: the lexicon head alone could not tell an opening complaint from a follow-up
+# nobody needed to answer ("sent you a DM", "ok will try") well enough; this head learned it from real
+# threads. `und` posts (emoji, a link, one word) go through it too: it has seen many of those, pt has not.
+RESPONSE_HEADS = {"en": _load_response_head("rr_en.json")}
+RESPONSE_HEADS["und"] = RESPONSE_HEADS["en"]
 
 BASE_PRIORITY = {"complaint": 50, "request": 40, "question": 38, "suggestion": 22, "praise": 10, "noise": 5}
 
@@ -238,7 +260,12 @@ def triage(item: TriageInput, config: TriageConfig = DEFAULT_CONFIG) -> TriageDe
         learned = BASELINE_MODEL.category(features_for(toks, sums))
         if learned is not None:
             category = learned[0]
-    rr_score = requires_response_of(sums, text, sentiment_score, len(toks), bool(spans))
+    rr_logit = requires_response_logit(sums, text, sentiment_score, len(toks), bool(spans))
+    head = RESPONSE_HEADS.get(language)
+    if head is not None:
+        rr_score = head.score(text, folded, toks, sums, polarity, rr_logit)
+    else:
+        rr_score = 1.0 / (1.0 + math.exp(-rr_logit))
     if spans and category in ("noise", "praise"):
         # Someone who posts a phone number or an e-mail wants to be contacted.
         category = "request"

@@ -141,3 +141,44 @@ def test_the_baseline_model_ships_and_is_rebuilt_from_the_projects_own_corpus():
     assert len({e.category for e in examples}) == 6 and any(not e.requires_response for e in examples)
     rebuilt = fit(examples, version="baseline")
     assert rebuilt.classes == pipeline.BASELINE_MODEL.classes
+
+
+@pytest.mark.parametrize("text, needs_answer", [
+    ("@AcmeHelp sent you a DM, thanks!", False),
+    ("@AcmeHelp ok will do", False),
+    ("@AcmeHelp my order never arrived and nobody answers my emails, can you help?", True),
+    ("@AcmeHelp why was I charged twice this month?", True),
+])
+def test_english_posts_go_through_the_learned_head_and_closers_need_no_answer(text, needs_answer):
+    decision = triage(TriageInput(text))
+    assert decision.language == "en"
+    assert decision.requires_response is needs_answer
+
+
+def test_the_english_head_scores_exactly_what_it_was_trained_on():
+    import math
+
+    from inbox.triage import pipeline
+    from inbox.triage.train import response_head_features
+
+    head = pipeline.RESPONSE_HEADS["en"]
+    assert head is not None and "pt" not in pipeline.RESPONSE_HEADS  # Portuguese keeps the lexicon head
+    text = "@AcmeHelp still not working after the update?? https://t.co/x1 please fix it"
+    feats = response_head_features(text)
+    weights = {**{"w:" + k: v for k, v in head.words.items()}, **{"s:" + k: v for k, v in head.signals.items()},
+               **head.shape}
+    z = head.intercept + sum(weights.get(f, 0.0) * v for f, v in feats.items())
+    assert triage(TriageInput(text)).requires_response_score == round(1 / (1 + math.exp(-z)), 3)
+
+
+def test_the_english_head_ships_without_brand_handles_or_single_source_words():
+    from inbox.triage import pipeline
+
+    words = pipeline.RESPONSE_HEADS["en"].words
+    # Every @SpotifyCares post in the evaluation is a closer: the head must not learn the brand.
+    assert not {"spotifycares", "spotify", "amazonhelp", "playlist", "burrito"} & set(words)
+
+
+def test_a_post_with_personal_data_always_needs_an_answer_whatever_the_head_says():
+    decision = triage(TriageInput("@AcmeHelp thanks, my email is mary.j@example.com"))
+    assert decision.requires_response and decision.private_suggested
