@@ -3,17 +3,24 @@
 from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError
-from django.http import HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from sac.models import Role
-from sac.tenancy import TenantRequest, tenant_view
+from sac.models import Role, Tenant
+from sac.selectors import access_membership_by_slug
+from sac.tenancy import TenantRequest, require_role, tenant_view
 
 from . import selectors, services
 from .models import Platform
+from .oauth import facebook as oauth_facebook
+from .oauth import flow as oauth_flow
+from .oauth import services as oauth_services
+from .oauth import x as oauth_x
+from .oauth.errors import OAuthError
 
 SIMULATED_BRAND_X_ID = "1500000000000000001"
 SIMULATED_PAGE_ID = "1500000000000000100"
@@ -93,8 +100,12 @@ def channel_connect(request: TenantRequest) -> HttpResponse:
         else:
             messages.success(request, f"{channel.name} connected: the first poll runs within seconds.")
             return redirect(reverse("channels_ingest:health", args=[request.tenant.slug, channel.pk]))
-    return render(request, "channels_ingest/channel_connect.html", {"form": form},
-                  status=400 if request.method == "POST" else 200)
+    return render(request, "channels_ingest/channel_connect.html", {
+        "form": form, "x_oauth": oauth_x.configured(), "facebook_oauth": oauth_facebook.configured(),
+        # The demo points the OAuth hosts at the loopback simulator; the page says so rather than pretend.
+        "oauth_simulated": bool(settings.SAC_SIMULATOR_URL)
+        and settings.SAC_X_OAUTH_AUTHORIZE_URL.startswith(settings.SAC_SIMULATOR_URL.rstrip("/")),
+    }, status=400 if request.method == "POST" else 200)
 
 
 @tenant_view(Role.ADMIN)
@@ -142,4 +153,153 @@ def channel_budget(request: TenantRequest, channel_id: int) -> HttpResponse:
         messages.success(request, "Budget saved: polling slows down when the month's forecast exceeds it.")
     else:
         messages.error(request, "The budget must be an amount in US dollars, or empty for no ceiling.")
+    return redirect(reverse("channels_ingest:health", args=[request.tenant.slug, channel.pk]))
+
+
+# ---------------------------------------------------------------- "Connect with X" / "Connect with Facebook"
+
+def _oauth_begin(request: TenantRequest, network: str, verifier: str = "") -> tuple[str, str]:
+    redirect_uri = request.build_absolute_uri(reverse(f"channels_oauth:{network}_callback"))
+    state = oauth_flow.flow_begin(request.session, network=network, tenant_id=request.tenant.pk,
+                                  user_id=request.user.pk, redirect_uri=redirect_uri, verifier=verifier)
+    return state, redirect_uri
+
+
+@tenant_view(Role.ADMIN)
+@require_POST
+def oauth_x_start(request: TenantRequest) -> HttpResponse:
+    if not oauth_x.configured():
+        messages.error(request, "Connect with X needs SAC_X_OAUTH_CLIENT_ID and SAC_X_OAUTH_CLIENT_SECRET.")
+        return redirect(reverse("channels_ingest:connect", args=[request.tenant.slug]))
+    verifier, challenge = oauth_x.pkce_pair()
+    state, redirect_uri = _oauth_begin(request, "x", verifier)
+    return redirect(oauth_x.authorize_url(state=state, challenge=challenge, redirect_uri=redirect_uri))
+
+
+@tenant_view(Role.ADMIN)
+@require_POST
+def oauth_facebook_start(request: TenantRequest) -> HttpResponse:
+    if not oauth_facebook.configured():
+        messages.error(request, "Connect with Facebook needs SAC_FACEBOOK_APP_ID and SAC_FACEBOOK_APP_SECRET.")
+        return redirect(reverse("channels_ingest:connect", args=[request.tenant.slug]))
+    state, redirect_uri = _oauth_begin(request, "facebook")
+    return redirect(oauth_facebook.dialog_url(state=state, redirect_uri=redirect_uri))
+
+
+def _oauth_callback_tenant(request: HttpRequest, network: str) -> tuple[oauth_flow.Flow, Tenant]:
+    """The login this callback answers, and its tenant, where the user must (still) be an admin."""
+    flow = oauth_flow.flow_finish(request.session, network=network, state=request.GET.get("state", ""),
+                                  user_id=request.user.pk)
+    tenant = Tenant.objects.filter(pk=flow.tenant_id).first()
+    if tenant is None:
+        raise Http404("No such tenant.")
+    require_role(access_membership_by_slug(request.user, tenant.slug), Role.ADMIN)
+    return flow, tenant
+
+
+def _oauth_failed(request: HttpRequest, message: str, tenant: Tenant | None = None) -> HttpResponse:
+    if tenant is not None:
+        messages.error(request, message)
+        return redirect(reverse("channels_ingest:connect", args=[tenant.slug]))
+    return render(request, "channels_ingest/oauth_failed.html", {"message": message}, status=400)
+
+
+@login_required
+@require_GET
+def oauth_x_callback(request: HttpRequest) -> HttpResponse:
+    try:
+        flow, tenant = _oauth_callback_tenant(request, "x")
+    except OAuthError as exc:
+        return _oauth_failed(request, str(exc))
+    if request.GET.get("error") or not request.GET.get("code"):
+        return _oauth_failed(request, f"X did not authorize SAC ({request.GET.get('error') or 'no code'}): "
+                                      "nothing was connected.", tenant)
+    try:
+        tokens = oauth_x.exchange_code(code=request.GET["code"], verifier=flow.verifier,
+                                       redirect_uri=flow.redirect_uri)
+        account = oauth_x.me(access_token=tokens.access_token)
+    except OAuthError as exc:
+        return _oauth_failed(request, str(exc), tenant)
+    channel, created = oauth_services.channel_oauth_connect(
+        tenant=tenant, actor=request.user, platform=Platform.X, external_account_id=account["id"],
+        name=f"@{account['username']} on X" if account["username"] else account["name"] or account["id"],
+        handle=account["username"], api_base_url=oauth_x.api_base_url(), credentials=tokens.credentials())
+    messages.success(request, f"{channel.name} {'connected' if created else 'reconnected'}: "
+                              "the first poll runs within seconds.")
+    return redirect(reverse("channels_ingest:health", args=[tenant.slug, channel.pk]))
+
+
+@login_required
+@require_GET
+def oauth_facebook_callback(request: HttpRequest) -> HttpResponse:
+    try:
+        flow, tenant = _oauth_callback_tenant(request, "facebook")
+    except OAuthError as exc:
+        return _oauth_failed(request, str(exc))
+    if request.GET.get("error") or not request.GET.get("code"):
+        reason = request.GET.get("error_reason") or request.GET.get("error") or "no code"
+        return _oauth_failed(request, f"Facebook did not authorize SAC ({reason}): nothing was connected.", tenant)
+    try:
+        user_token = oauth_facebook.exchange_code(code=request.GET["code"], redirect_uri=flow.redirect_uri)
+        pages = oauth_facebook.pages(user_token=user_token)
+    except OAuthError as exc:
+        return _oauth_failed(request, str(exc), tenant)
+    if not pages:
+        return _oauth_failed(request, "This Facebook login manages no page SAC may use: check that the page was "
+                                      "selected in Facebook's dialog.", tenant)
+    oauth_flow.pages_keep(request.session, tenant_id=tenant.pk, user_id=request.user.pk, pages=pages)
+    return redirect(reverse("channels_ingest:oauth_facebook_pages", args=[tenant.slug]))
+
+
+class PagePickForm(forms.Form):
+    page_id = forms.CharField(max_length=64)
+    instagram = forms.BooleanField(required=False)
+
+
+@tenant_view(Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def oauth_facebook_pages(request: TenantRequest) -> HttpResponse:
+    """After Facebook Login: the admin picks the page to connect (and its Instagram account, if they want it)."""
+    pages = oauth_flow.pages_pending(request.session, tenant_id=request.tenant.pk, user_id=request.user.pk)
+    if not pages:
+        messages.error(request, "No Facebook login is waiting for a page choice: start with Connect with Facebook.")
+        return redirect(reverse("channels_ingest:connect", args=[request.tenant.slug]))
+    form = PagePickForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        page = next((p for p in pages if p["id"] == form.cleaned_data["page_id"]), None)
+        if page is None:
+            form.add_error("page_id", "Pick one of the pages listed.")
+        else:
+            return _facebook_page_connect(request, page, with_instagram=form.cleaned_data["instagram"])
+    return render(request, "channels_ingest/oauth_facebook_pages.html",
+                  {"pages": [{"id": p["id"], "name": p["name"]} for p in pages], "form": form},
+                  status=400 if request.method == "POST" else 200)
+
+
+def _facebook_page_connect(request: TenantRequest, page: dict[str, str], *, with_instagram: bool) -> HttpResponse:
+    meta_credentials = {"auth": "oauth2", "page_access_token": page["access_token"],
+                        "app_secret": settings.SAC_FACEBOOK_APP_SECRET}
+    instagram = None
+    if with_instagram:
+        try:
+            instagram = oauth_facebook.instagram_account(page_id=page["id"], page_token=page["access_token"])
+        except OAuthError as exc:
+            messages.error(request, str(exc))
+            return redirect(reverse("channels_ingest:oauth_facebook_pages", args=[request.tenant.slug]))
+    channel, created = oauth_services.channel_oauth_connect(
+        tenant=request.tenant, actor=request.user, platform=Platform.FACEBOOK, external_account_id=page["id"],
+        name=page["name"], handle="", api_base_url=oauth_facebook.api_base_url(),
+        credentials=meta_credentials)
+    done = [f"{channel.name} {'connected' if created else 'reconnected'}"]
+    if instagram is not None:
+        ig, ig_created = oauth_services.channel_oauth_connect(
+            tenant=request.tenant, actor=request.user, platform=Platform.INSTAGRAM,
+            external_account_id=instagram["id"], name=f"@{instagram['username'] or instagram['id']} on Instagram",
+            handle=instagram["username"], api_base_url=oauth_facebook.api_base_url(),
+            credentials=meta_credentials)
+        done.append(f"{ig.name} {'connected' if ig_created else 'reconnected'}")
+    elif with_instagram:
+        messages.warning(request, "This page has no Instagram business account linked: only the page was connected.")
+    oauth_flow.pages_forget(request.session)
+    messages.success(request, "; ".join(done) + ": the first poll runs within seconds.")
     return redirect(reverse("channels_ingest:health", args=[request.tenant.slug, channel.pk]))

@@ -27,6 +27,7 @@ urlpatterns = [
     path("t/<slug:tenant_slug>/crm/", include("crm_bridge.urls")),
     path("t/<slug:tenant_slug>/", include("inbox.urls")),
     path("hooks/", include("channels_ingest.webhook_urls")),
+    path("channels/oauth/", include("channels_ingest.oauth_urls")),
     path("s/", include("surveys.public_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -1,7 +1,10 @@
 """The X connector: tweepy.Client speaking API v2, against api.twitter.com or any base URL (the simulator)."""
 
+import html
 import json
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -14,6 +17,7 @@ from channels_ingest.errors import (
     MalformedPayload,
     PermanentError,
     TransientError,
+    may_have_arrived,
 )
 from channels_ingest.types import OutboundMessage, Page
 
@@ -47,12 +51,15 @@ class _RebasedSession(requests.Session):
 class XClient:
     def __init__(self, *, credentials: dict[str, str], base_url: str = "", timeout: float | None = None) -> None:
         self.credentials = credentials
+        # Connected with "Connect with X" (OAuth 2.0 user context): one bearer token reads and writes, and
+        # tweepy sends it when a call says user_auth=False.
+        self.oauth2 = credentials.get("auth") == "oauth2"
         self.api = tweepy.Client(
-            bearer_token=credentials.get("bearer_token"),
-            consumer_key=credentials.get("consumer_key"),
-            consumer_secret=credentials.get("consumer_secret"),
-            access_token=credentials.get("access_token"),
-            access_token_secret=credentials.get("access_token_secret"),
+            bearer_token=credentials.get("access_token" if self.oauth2 else "bearer_token"),
+            consumer_key=None if self.oauth2 else credentials.get("consumer_key"),
+            consumer_secret=None if self.oauth2 else credentials.get("consumer_secret"),
+            access_token=None if self.oauth2 else credentials.get("access_token"),
+            access_token_secret=None if self.oauth2 else credentials.get("access_token_secret"),
             return_type=dict,
         )
         self.api.session = _RebasedSession(
@@ -66,6 +73,11 @@ class XClient:
             reset = exc.response.headers.get("x-rate-limit-reset")
             raise TransientError("X rate limit reached", retry_after_seconds=_seconds_until(reset)) from exc
         except tweepy.TwitterServerError as exc:
+            if not safe_to_repeat:
+                # A 5xx can come after X stored the post (a timeout behind its front end): posting again
+                # could answer the customer twice, so the outcome is unknown until someone looks.
+                raise DeliveryUnknown(f"X answered {exc.response.status_code} after receiving the message; "
+                                      "it may have been posted") from exc
             raise TransientError(f"X server error {exc.response.status_code}") from exc
         except tweepy.Unauthorized as exc:
             raise AuthError("X refused the channel's credentials (401)") from exc
@@ -73,16 +85,23 @@ class XClient:
             raise PermanentError(f"X answered {exc.response.status_code}: {'; '.join(exc.api_messages)}") from exc
         except requests.exceptions.JSONDecodeError as exc:
             raise MalformedPayload(f"X answered with invalid JSON: {exc.msg}", exc.doc[:100_000]) from exc
-        except requests.ReadTimeout as exc:
-            if not safe_to_repeat:
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+            if not safe_to_repeat and may_have_arrived(exc):
                 # The request reached X and we do not know if it was posted: a retry could post twice.
-                raise DeliveryUnknown("X did not answer in time; the message may have been posted") from exc
-            raise TransientError("X did not answer in time") from exc
-        except (requests.ConnectionError, requests.Timeout) as exc:
+                what = "did not answer in time" if isinstance(exc, requests.ReadTimeout) else "dropped the connection"
+                raise DeliveryUnknown(f"X {what} after receiving the message; it may have been posted") from exc
+            if isinstance(exc, requests.ReadTimeout):
+                raise TransientError("X did not answer in time") from exc
             raise TransientError(f"X unreachable: {exc.__class__.__name__}") from exc
+
+    def has_user_context(self) -> bool:
+        """Can post and read DMs: an OAuth 2.0 user token, or the four OAuth 1.0a keys."""
+        return all(self.credentials.get(k) for k in (("access_token",) if self.oauth2 else USER_AUTH_KEYS))
 
     def _require(self, *keys: str) -> None:
         # tweepy would send "Bearer None" and let X refuse it; say plainly what is missing instead.
+        if self.oauth2:
+            keys = ("access_token",)  # the one token stands for the bearer token and the user keys
         missing = [k for k in keys if not self.credentials.get(k)]
         if missing:
             raise AuthError(f"The channel has no {', '.join(missing)}: connect the X account again.")
@@ -96,6 +115,7 @@ class XClient:
             "expansions": parse.EXPANSIONS,
             "tweet_fields": parse.TWEET_FIELDS,
             "user_fields": parse.USER_FIELDS,
+            "media_fields": parse.MEDIA_FIELDS,
         }
         if since_id:
             params["since_id"] = since_id
@@ -123,7 +143,7 @@ class XClient:
         }
         if pagination_token:
             params["pagination_token"] = pagination_token
-        return self._call(self.api.get_direct_message_events, **params)
+        return self._call(self.api.get_direct_message_events, user_auth=not self.oauth2, **params)
 
     def budget_wait_seconds(self) -> int | None:
         """When X says this endpoint's window is spent (x-rate-limit-remaining 0), wait for its reset."""
@@ -135,20 +155,51 @@ class XClient:
     def reply(self, *, in_reply_to_tweet_id: str, text: str) -> str:
         self._require(*USER_AUTH_KEYS)
         body = self._call(self.api.create_tweet, text=text, in_reply_to_tweet_id=in_reply_to_tweet_id,
-                          safe_to_repeat=False)
+                          user_auth=not self.oauth2, safe_to_repeat=False)
         return str(_data(body)["id"])
 
     def direct_message(self, *, participant_id: str, text: str) -> str:
         self._require(*USER_AUTH_KEYS)
         body = self._call(self.api.create_direct_message, participant_id=participant_id, text=text,
-                          safe_to_repeat=False)
+                          user_auth=not self.oauth2, safe_to_repeat=False)
         return str(_data(body)["dm_event_id"])
+
+    def own_tweets(self, *, user_id: str, start_time: datetime) -> Any:
+        """The account's own latest tweets since `start_time` (GET /2/users/:id/tweets), to find a reply whose
+        send ended in doubt."""
+        self._require("bearer_token")
+        return self._call(self.api.get_users_tweets, user_id, max_results=100, start_time=start_time,
+                          tweet_fields=["created_at", "referenced_tweets"])
+
+    def dm_events_with(self, *, participant_id: str) -> Any:
+        """The latest events of the one-to-one conversation with `participant_id`, newest first."""
+        self._require(*USER_AUTH_KEYS)
+        return self._call(self.api.get_direct_message_events, participant_id=participant_id, max_results=50,
+                          event_types="MessageCreate", dm_event_fields=["created_at", "sender_id"],
+                          user_auth=not self.oauth2)
+
+
+def same_text(ours: str, theirs: Any) -> bool:
+    """X returns tweet text with &, < and > escaped, and may trim surrounding spaces."""
+    return isinstance(theirs, str) and " ".join(html.unescape(theirs).split()) == " ".join(ours.split())
 
 
 def _data(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
         raise MalformedPayload("X answered without a data object", json.dumps(body, default=str)[:100_000])
     return body["data"]
+
+
+def _x_time(value: Any) -> datetime:
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+
+
+def _items(body: Any) -> list[dict[str, Any]]:
+    data = body.get("data") if isinstance(body, dict) else None
+    return [item for item in data if isinstance(item, dict) and item.get("id")] if isinstance(data, list) else []
 
 
 def _count(body: Any) -> int:
@@ -167,8 +218,11 @@ class XConnector:
     """What channels_ingest and the inbox's outbound task call for an X (or simulator) channel."""
 
     def __init__(self, channel: Any) -> None:
+        from channels_ingest.oauth.services import x_credentials_fresh
+
         self.channel = channel
-        self.client = XClient(credentials=channel.credentials, base_url=channel.api_base_url)
+        # An OAuth 2.0 access token lives 2 hours: renewed here, before any call, when it is about to expire.
+        self.client = XClient(credentials=x_credentials_fresh(channel), base_url=channel.api_base_url)
 
     def fetch_page(self) -> Page:
         cursor = dict(self.channel.cursor or {})
@@ -188,7 +242,7 @@ class XConnector:
             return page
         if self.channel.search_terms.strip():
             self._search(page, cursor)
-        if not page.more and all(self.channel.credentials.get(k) for k in USER_AUTH_KEYS):
+        if not page.more and self.client.has_user_context():
             self._direct_messages(page, cursor)
         return page
 
@@ -232,6 +286,46 @@ class XConnector:
         from channels_ingest.services import api_usage_add
 
         api_usage_add(channel=self.channel, **counts)
+
+    def find_sent(self, message: OutboundMessage, *, since: datetime,
+                  matches: Callable[[str], bool] | None = None) -> str | None:
+        """After a send ended in doubt: the id of our post if X has it (then recorded as ours), else None.
+
+        A public reply is looked for among the account's own tweets since `since` that reply to the same
+        tweet with the same text; a DM among the conversation's latest events sent by the account.
+        `matches` replaces the text comparison when each attempt words the message differently."""
+        from channels_ingest.services import sent_message_record
+
+        def ours(text: Any) -> bool:
+            if matches is None:
+                return same_text(message.text, text)
+            return isinstance(text, str) and matches(html.unescape(text))
+
+        brand_id = self.channel.external_account_id
+        # A minute of slack for the two clocks; X refuses a start_time older than 7 days.
+        since = max(since - timedelta(minutes=1), datetime.now(UTC) - timedelta(days=6, hours=23))
+        found, kind = None, "public_reply"
+        if message.visibility == "private":
+            kind = "direct"
+            body = self.client.dm_events_with(participant_id=message.recipient_external_id)
+            for event in _items(body):
+                # The same canned text sent last month is not this message.
+                if str(event.get("sender_id")) == brand_id and ours(event.get("text")) \
+                        and _x_time(event.get("created_at")) >= since:
+                    found = str(event["id"])
+                    break
+        else:
+            body = self.client.own_tweets(user_id=brand_id, start_time=since)
+            for tweet in _items(body):
+                replied_to = [r.get("id") for r in tweet.get("referenced_tweets") or []
+                              if isinstance(r, dict) and r.get("type") == "replied_to"]
+                if message.in_reply_to_external_id in replied_to and ours(tweet.get("text")):
+                    found = str(tweet["id"])
+                    break
+        if found:
+            sent_message_record(channel=self.channel, external_id=found, kind=kind,
+                                in_reply_to=message.in_reply_to_external_id)
+        return found
 
     def send(self, message: OutboundMessage) -> str:
         from channels_ingest.services import sent_message_record
