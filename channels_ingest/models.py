@@ -96,7 +96,7 @@ class PollRun(models.Model):
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.RUNNING)
-    source = models.CharField(max_length=10, default="poll")  # poll | webhook | replay
+    source = models.CharField(max_length=10, default="poll")  # poll | reconcile | webhook | replay
     fetched = models.PositiveIntegerField(default=0)
     stored = models.PositiveIntegerField(default=0)
     duplicates = models.PositiveIntegerField(default=0)

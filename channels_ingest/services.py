@@ -13,7 +13,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerUnavailable
 
+from sac.bulk import commit_without_waiting_for_disk, rows_insert
 from sac.models import Tenant
 from sac.parsing import without_nul
 from sac.services import audit_record
@@ -56,26 +58,18 @@ def dead_letter_record(
 
 
 def _profiles_upsert(tenant: Tenant, profiles: list[ProfileItem]) -> dict[str, int]:
-    unique = {p.external_id: p for p in profiles}
-    if not unique:
-        return {}
-    SocialProfile.objects.bulk_create(
-        [
-            SocialProfile(tenant=tenant, platform=p.platform, external_id=p.external_id, handle=p.handle,
-                          name=p.name, followers_count=p.followers_count, verified=p.verified,
-                          profile_url=p.profile_url)
-            for p in unique.values()
-        ],
-        update_conflicts=True,
-        unique_fields=["tenant", "platform", "external_id"],
-        update_fields=["handle", "name", "followers_count", "verified", "profile_url", "updated_at"],
-    )
-    platform = next(iter(unique.values())).platform
-    return dict(
-        SocialProfile.objects.filter(tenant=tenant, platform=platform, external_id__in=unique).values_list(
-            "external_id", "pk"
-        )
-    )
+    """One upsert for the page's authors (latest handle, name and followers win); external id → profile id."""
+    unique = {(p.platform, p.external_id): p for p in profiles}
+    rows = [
+        {"tenant_id": tenant.pk, "platform": p.platform, "external_id": p.external_id, "handle": p.handle[:120],
+         "name": p.name[:200], "followers_count": max(0, p.followers_count), "verified": p.verified,
+         "profile_url": p.profile_url[:200]}
+        for p in unique.values()
+    ]
+    returned = rows_insert(SocialProfile, rows, conflict=["tenant_id", "platform", "external_id"],
+                           update=["handle", "name", "followers_count", "verified", "profile_url", "updated_at"],
+                           returning=["external_id", "id"])
+    return dict(returned)
 
 
 def _own_external_ids(tenant: Tenant, channel: ChannelAccount, external_ids: list[str]) -> set[str]:
@@ -147,6 +141,7 @@ def ingest_batch(*, channel: ChannelAccount, page: Page, run: PollRun, source: s
     # PostgreSQL text and jsonb cannot hold NUL: one such character would fail the whole page forever.
     page = dataclasses.replace(page, items=[_without_nul(i) for i in page.items])
     with transaction.atomic():
+        commit_without_waiting_for_disk()  # the cursor moves with the rows: a lost commit is refetched
         # Serialises ingests of one channel so two batches cannot move its cursor backwards.
         locked = ChannelAccount.objects.select_for_update().get(tenant=tenant, pk=channel.pk)
         by_id: dict[str, MentionItem] = {}
@@ -166,25 +161,23 @@ def ingest_batch(*, channel: ChannelAccount, page: Page, run: PollRun, source: s
                     or (i.author is not None and i.author.external_id == brand_id))
 
         profile_ids = _profiles_upsert(tenant, [i.author for i in items if i.author is not None])
-        Mention.objects.bulk_create(
+        inserted = rows_insert(
+            Mention,
             [
-                Mention(tenant=tenant, channel=locked, external_id=i.external_id, kind=i.kind, text=i.text,
-                        posted_at=i.posted_at, raw=i.raw, language=i.language, conversation_id=i.conversation_id,
-                        in_reply_to_external_id=i.in_reply_to_external_id, ingest_run=run,
-                        permalink=i.permalink[:500],
-                        direction=Mention.Direction.OUTBOUND if outbound(i) else Mention.Direction.INBOUND,
-                        removed_at=i.posted_at if i.action == "remove" else None,
-                        edited_at=i.posted_at if i.action == "edit" else None,
-                        # Never triaged: ours, or a removal seen before the item itself.
-                        triaged_at=now if outbound(i) or i.action == "remove" else None,
-                        author_id=profile_ids.get(i.author.external_id) if i.author else None)
+                {"tenant_id": tenant.pk, "channel_id": locked.pk, "external_id": i.external_id, "kind": i.kind,
+                 "text": i.text, "posted_at": i.posted_at, "raw": i.raw, "language": i.language[:8],
+                 "conversation_id": i.conversation_id, "in_reply_to_external_id": i.in_reply_to_external_id,
+                 "ingest_run_id": run.pk, "permalink": i.permalink[:500],
+                 "direction": Mention.Direction.OUTBOUND if outbound(i) else Mention.Direction.INBOUND,
+                 "removed_at": i.posted_at if i.action == "remove" else None,
+                 "edited_at": i.posted_at if i.action == "edit" else None,
+                 # Never triaged: ours, or a removal seen before the item itself.
+                 "triaged_at": now if outbound(i) or i.action == "remove" else None,
+                 "author_id": profile_ids.get(i.author.external_id) if i.author else None}
                 for i in items
             ],
-            ignore_conflicts=True,
-        )
-        inserted = list(
-            Mention.objects.filter(tenant=tenant, channel=locked, ingest_run=run,
-                                   external_id__in=list(by_id)).values_list("pk", "triaged_at", "external_id")
+            conflict=["tenant_id", "channel_id", "external_id"],  # already stored: skipped, not returned
+            returning=["id", "triaged_at", "external_id"],
         )
         stored_ids = [pk for pk, triaged, _ in inserted if triaged is None]
         # A row just inserted from a change already holds that change; rows inserted from an add get it applied.
@@ -222,7 +215,8 @@ def _lease_take(channel: ChannelAccount) -> bool:
     now = timezone.now()
     taken = ChannelAccount.objects.filter(
         Q(poll_lease_until__isnull=True) | Q(poll_lease_until__lt=now), tenant=channel.tenant, pk=channel.pk
-    ).update(poll_lease_until=now + POLL_LEASE)
+    ).update(poll_lease_until=now + timedelta(seconds=getattr(settings, "SAC_POLL_LEASE_SECONDS",
+                                                             POLL_LEASE.total_seconds())))
     return taken == 1
 
 
@@ -251,7 +245,9 @@ def channel_poll(*, tenant_id: int, channel_id: int) -> PollRun | None:
     )
     if channel is None or not _lease_take(channel):
         return None
-    run = PollRun.objects.create(tenant=channel.tenant, channel=channel)
+    reconciling = _webhooks_live(channel)
+    run = PollRun.objects.create(tenant=channel.tenant, channel=channel,
+                                 source="reconcile" if reconciling else "poll")
     slow_down: int | None = None
     try:
         connector = connector_for(channel)
@@ -285,7 +281,13 @@ def channel_poll(*, tenant_id: int, channel_id: int) -> PollRun | None:
         raise
     else:
         budget_wait = _budget_slowdown(channel)
-        if budget_wait and (not slow_down or budget_wait.total_seconds() > slow_down):
+        reconcile_wait = timedelta(seconds=max(settings.SAC_RECONCILE_INTERVAL_SECONDS,
+                                               channel.poll_interval_seconds)) if reconciling else None
+        if reconcile_wait and reconcile_wait >= max(budget_wait or timedelta(0), timedelta(seconds=slow_down or 0)):
+            PollRun.objects.filter(tenant=channel.tenant, pk=run.pk).update(
+                rate_note=f"webhooks live: next reconciliation poll in {int(reconcile_wait.total_seconds())} s")
+            _poll_finish(channel, run, outcome=PollRun.Outcome.OK, next_poll_in=reconcile_wait)
+        elif budget_wait and (not slow_down or budget_wait.total_seconds() > slow_down):
             PollRun.objects.filter(tenant=channel.tenant, pk=run.pk).update(
                 rate_note=f"X budget: next poll in {int(budget_wait.total_seconds())} s")
             _poll_finish(channel, run, outcome=PollRun.Outcome.OK, next_poll_in=budget_wait)
@@ -296,6 +298,19 @@ def channel_poll(*, tenant_id: int, channel_id: int) -> PollRun | None:
         else:
             _poll_finish(channel, run, outcome=PollRun.Outcome.OK)
     return run
+
+
+def _webhooks_live(channel: ChannelAccount) -> bool:
+    """Webhooks delivered to this channel lately: polling only reconciles what they missed, at a slower pace.
+
+    Webhooks get lost (Meta and X both drop deliveries during incidents and retry only for a while), so a
+    channel with webhooks is never left unpolled; it is polled every SAC_RECONCILE_INTERVAL_SECONDS instead of
+    every poll_interval_seconds. Read from the webhook batches' poll runs, whose (tenant, channel, -started_at)
+    index answers it from the window alone; a channel whose webhooks went quiet is polled at full speed again.
+    """
+    since = timezone.now() - timedelta(seconds=settings.SAC_WEBHOOK_ACTIVE_SECONDS)
+    return PollRun.objects.filter(tenant_id=channel.tenant_id, channel=channel, started_at__gte=since,
+                                  source="webhook").exists()
 
 
 MAX_CONCURRENT_POLLS_PER_TENANT = 4
@@ -399,9 +414,17 @@ def webhook_delivery_store(*, channel: ChannelAccount, body: bytes) -> WebhookDe
     """Keep the verified body as received; processing happens in a task so the network gets its 200 fast."""
     from . import tasks
 
+    def enqueue() -> None:
+        try:
+            tasks.process_webhook_delivery.delay(channel.tenant_id, delivery.pk)
+        except BrokerUnavailable as exc:
+            # The delivery is stored, so the network still gets its 200 (a 500 would only make it retry);
+            # schedule_due_polls re-enqueues it from the database once the broker is back.
+            log.warning("webhook delivery %s stored, broker unavailable (%s): left to the sweep", delivery.pk, exc)
+
     with transaction.atomic():
         delivery = WebhookDelivery.objects.create(tenant_id=channel.tenant_id, channel=channel, body=body)
-        transaction.on_commit(lambda: tasks.process_webhook_delivery.delay(channel.tenant_id, delivery.pk))
+        transaction.on_commit(enqueue)
     return delivery
 
 

@@ -4,11 +4,13 @@ Served by SimulatorServer under ``/graph/v21.0/``:
 
 - ``GET  /{page-id}/feed?fields=…comments{…}`` — the page's posts, newest first, each with its comments
 - ``GET  /{page-id}/conversations?platform=messenger&fields=messages{…}`` — Messenger conversations
+- ``GET  /{object-id}/comments`` — a post's comments or a comment's replies, newest first
 - ``POST /{object-id}/comments`` ``{message}`` → ``{id}`` (a public reply, from the page)
 - ``POST /{page-id}/messages`` ``{recipient: {comment_id} | {id}, message: {text}}`` → ``{recipient_id,
   message_id}``; a second private reply to one comment is refused like Meta does (code 10, subcode 2018301)
 
 and for the demo, ``POST /_sim/fb/comments`` ``{text}`` and ``POST /_sim/fb/messages`` ``{text}``.
+The brand's Instagram account (media, comments, replies, webhooks) is ``GraphSim.instagram``: see instagram.py.
 Shapes follow the recordings in ../shared/fixtures/facebook (python-facebook testdata) and Meta's reference.
 """
 
@@ -56,6 +58,10 @@ class GraphSim:
         self.private_replied: set[str] = set()
         self.sent: list[dict[str, Any]] = []
         self._page_post("Nossa nova oferta de fibra chegou! Conte pra gente o que achou.")
+        from .instagram import InstagramSim  # imported here: instagram.py builds on this module's GraphError
+
+        # The brand's Instagram account on the same Graph host; it answers for its own ids (instagram.py).
+        self.instagram = InstagramSim()
 
     def _id(self) -> str:
         return str(next(self._ids))
@@ -109,6 +115,8 @@ class GraphSim:
         if len(parts) != 3 or parts[0] != "v21.0":
             raise GraphError(400, 100, f"Unknown path components: /{'/'.join(parts)}")
         _, obj, edge = parts
+        if self.instagram.owns(obj):
+            return self.instagram.route(method, obj, edge, body)
         with self.lock:
             self._catch_up()
             if method == "GET" and obj == self.page_id and edge == "feed":
@@ -117,6 +125,8 @@ class GraphSim:
             if method == "GET" and obj == self.page_id and edge == "conversations":
                 return {"data": [{"id": f"t_{psid}", "updated_time": msgs[0]["created_time"],
                                   "messages": {"data": msgs[:25]}} for psid, msgs in self.conversations.items()]}
+            if method == "GET" and edge == "comments":
+                return {"data": self._comments_of(obj)}
             if method == "POST" and edge == "comments":
                 return self._reply_comment(obj, body)
             if method == "POST" and obj == self.page_id and edge == "messages":
@@ -129,6 +139,15 @@ class GraphSim:
                 if comment["id"] == comment_id:
                     return post_id, comment
         return None
+
+    def _comments_of(self, obj: str) -> list[dict[str, Any]]:
+        """A post's comments, or a comment's replies (what GET /{object-id}/comments lists), newest first."""
+        if obj in self.comments:
+            return list(reversed(self.comments[obj]))
+        found = self._find_comment(obj)
+        if found is None:
+            raise GraphError(400, 100, f"(#100) Object with ID '{obj}' does not exist")
+        return [c for c in reversed(self.comments[found[0]]) if (c.get("parent") or {}).get("id") == obj]
 
     def _reply_comment(self, obj: str, body: dict[str, Any]) -> dict[str, Any]:
         text = body.get("message")

@@ -15,9 +15,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from . import queries
 from .corpus import x_time
-from .graph import GraphError, GraphSim
+from .graph import PAGE_ID, PAGE_NAME, GraphError, GraphSim
+from .instagram import InstagramSim
+from .oauth import OAuthReply, OAuthSim
 from .page import render_page
-from .store import FAULT_KINDS, RATE_WINDOW_SECONDS, ApiError, SimStore
+from .store import AFTER_POST_FAULTS, FAULT_KINDS, RATE_WINDOW_SECONDS, ApiError, SimStore
 
 JSON_TYPE = "application/json; charset=utf-8"
 RATE_LIMIT_PENALTY_SECONDS = 3  # short on purpose: clients sleeping until reset should not stall demos/tests
@@ -26,6 +28,11 @@ SERVICE_UNAVAILABLE = {"title": "Service Unavailable", "detail": "Service Unavai
                        "status": 503}
 TOO_MANY_REQUESTS = {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank",
                      "status": 429}
+INTERNAL_ERROR = {"title": "Internal Server Error", "detail": "Internal Server Error", "type": "about:blank",
+                  "status": 500}
+GRAPH_UNEXPECTED = {"error": {"message": "An unexpected error has occurred. Please retry your request later.",
+                              "type": "OAuthException", "is_transient": True, "code": 2,
+                              "fbtrace_id": "AsimTrace0002"}}
 _TRUNCATED_JSON = b'{"data":[{"edit_history_tweet_ids":["18'
 
 
@@ -36,6 +43,7 @@ class _Reply:
     content_type: str = JSON_TYPE
     headers: dict[str, str] = field(default_factory=dict)
     rate_key: tuple[str, int] = ("default", 300)
+    drop: bool = False  # hang up without answering (the request was processed)
 
 
 def _json_reply(status: int, payload: Any, **kwargs: Any) -> _Reply:
@@ -64,6 +72,8 @@ _ROUTES: list[_Route] = [
      lambda s, m, p, raw: queries.get_user(s.store, p, username=m.group(1))),
     ("GET", re.compile(r"/2/users/([^/]+)/mentions"), "mentions", 450,
      lambda s, m, p, raw: queries.mentions(s.store, m.group(1), p)),
+    ("GET", re.compile(r"/2/users/([^/]+)/tweets"), "user_tweets", 900,
+     lambda s, m, p, raw: queries.user_tweets(s.store, m.group(1), p)),
     ("GET", re.compile(r"/2/users/([^/]+)"), "users_lookup", 300,
      lambda s, m, p, raw: queries.get_user(s.store, p, user_id=m.group(1))),
     ("GET", re.compile(r"/2/tweets/search/recent"), "search_recent", 450,
@@ -96,6 +106,8 @@ class SimulatorServer:
         self.store = SimStore(seed=seed, rate_per_minute=rate_per_minute, initial_posts=initial_posts,
                               brand_user_id=brand_user_id, brand_username=brand_username)
         self.graph = GraphSim(seed=seed, rate_per_minute=rate_per_minute)
+        self.oauth = OAuthSim(brand_user_id=brand_user_id, brand_username=brand_username, page_id=PAGE_ID,
+                              page_name=PAGE_NAME)
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -136,6 +148,11 @@ class SimulatorServer:
         return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     # -- test / demo controls -----------------------------------------------------------------------------
+    @property
+    def instagram(self) -> InstagramSim:
+        """The brand's simulated Instagram account (same Graph host): add comments, subscribe webhooks."""
+        return self.graph.instagram
+
     @property
     def brand_user_id(self) -> str:
         return self.store.brand.id
@@ -203,11 +220,21 @@ class SimulatorServer:
         return {"x-rate-limit-limit": str(limit), "x-rate-limit-remaining": str(remaining),
                 "x-rate-limit-reset": str(reset)}
 
-    def _take_fault(self, is_mentions: bool) -> str | None:
+    def _take_fault(self, is_mentions: bool, method: str = "GET", *, after_post_only: bool = False) -> str | None:
         with self.store.lock:
             for i, kind in enumerate(self.store.faults):
+                if kind in AFTER_POST_FAULTS and method != "POST" or after_post_only and kind not in AFTER_POST_FAULTS:
+                    continue
                 if kind != "bad_item" or is_mentions:
                     return self.store.faults.pop(i)
+        return None
+
+    @staticmethod
+    def _after_post_fault(fault: str | None, error: _Reply) -> _Reply | None:
+        if fault == "drop_after_post":
+            return _Reply(0, b"", drop=True)
+        if fault == "error_after_post":
+            return error
         return None
 
     def _route(self, method: str, path: str, params: dict[str, str], raw: bytes, headers: Any) -> _Reply:
@@ -216,14 +243,17 @@ class SimulatorServer:
         if path in ("/_sim", "/_sim/") and method == "GET":
             self.store.catch_up()
             return _Reply(200, render_page(self.store).encode(), "text/html; charset=utf-8")
-        if path.startswith("/_sim/fb/") and method == "POST":
+        if path.startswith(("/_sim/fb/", "/_sim/ig/")) and method == "POST":
             return self._route_sim_fb(path, raw)
         if path.startswith("/_sim/"):
             return self._route_sim(method, path, params, raw)
         auth = headers.get("Authorization") or ""
+        oauth = self.oauth.route(method, path, params, raw, auth)
+        if oauth is not None:
+            return _oauth_reply(oauth)
         if path.startswith("/graph/"):
             return self._route_graph(method, path[len("/graph"):], raw, auth)
-        if not auth.startswith(("Bearer ", "OAuth ")):
+        if not auth.startswith(("Bearer ", "OAuth ")) or self.oauth.x_bearer_refused(auth):
             return _json_reply(401, UNAUTHORIZED)
         self.store.catch_up()
         for route_method, pattern, key, limit, handler in _ROUTES:
@@ -231,7 +261,7 @@ class SimulatorServer:
             if match is None or route_method != method:
                 continue
             is_mentions = key == "mentions"
-            fault = self._take_fault(is_mentions)
+            fault = self._take_fault(is_mentions, method)
             if fault == "invalid_json":
                 return _Reply(200, _TRUNCATED_JSON, rate_key=(key, limit))
             if fault == "server_error":
@@ -245,6 +275,9 @@ class SimulatorServer:
                 return _json_reply(exc.status, exc.body, rate_key=(key, limit))
             if fault == "bad_item":
                 _add_bad_item(payload, self.store.brand.username)
+            failed = self._after_post_fault(fault, _json_reply(500, INTERNAL_ERROR, rate_key=(key, limit)))
+            if failed is not None:
+                return failed
             if method == "POST":
                 location = payload["data"].get("id") or payload["data"].get("dm_event_id")
                 where = "tweets" if key == "create_tweet" else "dm_events"
@@ -264,7 +297,12 @@ class SimulatorServer:
             body = json.loads(raw or b"{}") if method == "POST" else {}
             if not isinstance(body, dict):
                 raise GraphError(400, 100, "(#100) Request body is not a JSON object")
-            return _json_reply(200, self.graph.route(method, path, body), rate_key=key,
+            answer = self.graph.route(method, path, body)
+            failed = self._after_post_fault(self._take_fault(False, method, after_post_only=True),
+                                            _json_reply(500, GRAPH_UNEXPECTED, rate_key=key))
+            if failed is not None:
+                return failed
+            return _json_reply(200, answer, rate_key=key,
                                headers={"X-App-Usage": '{"call_count":1,"total_cputime":1,"total_time":1}'})
         except GraphError as exc:
             return _json_reply(exc.status, exc.body, rate_key=key)
@@ -284,6 +322,14 @@ class SimulatorServer:
             return _json_reply(201, self.graph.add_comment(text, body.get("author_name")), rate_key=key)
         if path == "/_sim/fb/messages":
             return _json_reply(201, self.graph.add_message(text, body.get("author_name")), rate_key=key)
+        if path == "/_sim/ig/comments":
+            try:
+                comment = self.instagram.add_comment(text, author_username=str(body.get("author_username")
+                                                                               or "cliente_insta"),
+                                                     parent_id=body.get("parent_id") or None)
+            except GraphError as exc:
+                return _json_reply(exc.status, exc.body, rate_key=key)
+            return _json_reply(201, comment, rate_key=key)
         return _json_reply(404, {"error": f"no route for POST {path}"}, rate_key=key)
 
     def _route_sim(self, method: str, path: str, params: dict[str, str], raw: bytes) -> _Reply:
@@ -316,6 +362,15 @@ class SimulatorServer:
         with self.store.lock:
             self.store.requests.append({"at": x_time(time.time()), "method": method, "path": path,
                                         "status": status, "auth": auth.split(" ", 1)[0] if auth else None})
+
+
+def _oauth_reply(reply: OAuthReply) -> _Reply:
+    if isinstance(reply.payload, str):
+        return _Reply(reply.status, reply.payload.encode(), "text/html; charset=utf-8", headers=reply.headers,
+                      rate_key=("oauth", 10_000))
+    # Token responses must not be cached (RFC 6749 5.1).
+    return _json_reply(reply.status, reply.payload, headers={"cache-control": "no-store", **reply.headers},
+                       rate_key=("oauth", 10_000))
 
 
 def _add_bad_item(payload: dict[str, Any], brand_username: str) -> None:
@@ -361,6 +416,9 @@ class _Handler(BaseHTTPRequestHandler):
                    "api-version": "2.112", "x-access-level": "read-write-directmessages",
                    **sim._rate_headers(*reply.rate_key), **reply.headers}
         sim._log(method, self.path, reply.status, self.headers.get("Authorization") or "")
+        if reply.drop:
+            self.close_connection = True  # closed with nothing written: the client sees the connection drop
+            return
         try:
             self.send_response(reply.status)
             for name, value in headers.items():

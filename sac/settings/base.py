@@ -59,7 +59,9 @@ TEMPLATES = [
 
 
 def database_from_url(url: str) -> dict:
-    config = dj_database_url.parse(url, conn_max_age=60)
+    # Health checks: a persistent connection that a PostgreSQL restart (or failover) dropped is replaced
+    # before its first use in the next request or task, instead of failing that request once.
+    config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # IMMEDIATE transactions take the write lock up front, so the demo's poller
         # thread and web requests queue for it instead of failing with "database is
@@ -124,6 +126,7 @@ CELERY_TASK_QUEUES = [Queue(name) for name in ("celery", "ingest", "outbound", "
 CELERY_TASK_ROUTES = {
     "channels_ingest.tasks.*": {"queue": "ingest"},
     "inbox.tasks.reply_deliver": {"queue": "outbound"},
+    "inbox.tasks.reply_outcome_check": {"queue": "outbound"},
     "inbox.tasks.*": {"queue": "ingest"},
     "sla.tasks.*": {"queue": "sla"},
     "surveys.tasks.*": {"queue": "surveys"},
@@ -177,6 +180,12 @@ SAC_POLL_INTERVAL_SECONDS = env_int("SAC_POLL_INTERVAL_SECONDS", 15)
 SAC_SIMULATOR_URL = env_str("SAC_SIMULATOR_URL", "http://127.0.0.1:8001")
 SAC_X_API_URL = env_str("SAC_X_API_URL", "https://api.twitter.com")
 SAC_HTTP_TIMEOUT_SECONDS = env_int("SAC_HTTP_TIMEOUT_SECONDS", 10)
+# How long a poll holds its channel; a worker that died mid-poll (or lost its database) frees it after this.
+SAC_POLL_LEASE_SECONDS = env_int("SAC_POLL_LEASE_SECONDS", 120)
+# While a channel's webhooks are live (a delivery within SAC_WEBHOOK_ACTIVE_SECONDS), it is still polled, at
+# this slower reconciliation interval, to catch what the network failed to deliver.
+SAC_RECONCILE_INTERVAL_SECONDS = env_int("SAC_RECONCILE_INTERVAL_SECONDS", 300)
+SAC_WEBHOOK_ACTIVE_SECONDS = env_int("SAC_WEBHOOK_ACTIVE_SECONDS", 3600)
 # Resolved cases close for good after this many days without the customer writing again.
 SAC_AUTO_CLOSE_DAYS = env_int("SAC_AUTO_CLOSE_DAYS", 7)
 # SLA crisis alert: negative mentions in the last hour against the same hour of the past weeks.
@@ -189,6 +198,18 @@ SAC_PUBLIC_BASE_URL = env_str("SAC_PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 SAC_FAKE_CRM_URL = env_str("SAC_FAKE_CRM_URL", "http://127.0.0.1:8002")
 # A separate key for credentials at rest lets SECRET_KEY rotate without losing them.
 SAC_FIELD_ENCRYPTION_KEY = env_str("SAC_FIELD_ENCRYPTION_KEY", "")
+# Key rotation: comma-separated, newest first; every key decrypts, the first encrypts (manage.py rotate_credentials).
+SAC_FIELD_ENCRYPTION_KEYS = env_list("SAC_FIELD_ENCRYPTION_KEYS", "")
+# "Connect with X" (OAuth 2.0 Authorization Code with PKCE) and "Connect with Facebook" (Facebook Login for
+# pages): the app's credentials and the networks' hosts. The demo points the hosts at the loopback simulator.
+SAC_X_OAUTH_CLIENT_ID = env_str("SAC_X_OAUTH_CLIENT_ID", "")
+SAC_X_OAUTH_CLIENT_SECRET = env_str("SAC_X_OAUTH_CLIENT_SECRET", "")
+SAC_X_OAUTH_AUTHORIZE_URL = env_str("SAC_X_OAUTH_AUTHORIZE_URL", "https://x.com/i/oauth2/authorize")
+SAC_X_OAUTH_TOKEN_URL = env_str("SAC_X_OAUTH_TOKEN_URL", "https://api.x.com/2/oauth2/token")
+SAC_FACEBOOK_APP_ID = env_str("SAC_FACEBOOK_APP_ID", "")
+SAC_FACEBOOK_APP_SECRET = env_str("SAC_FACEBOOK_APP_SECRET", "")
+SAC_FACEBOOK_DIALOG_URL = env_str("SAC_FACEBOOK_DIALOG_URL", "https://www.facebook.com/v21.0/dialog/oauth")
+SAC_GRAPH_API_URL = env_str("SAC_GRAPH_API_URL", "https://graph.facebook.com/v21.0")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 
