@@ -1,3 +1,11 @@
+"""The connectors' error classes, and which failed requests may still have reached the network."""
+
+import random
+
+import requests
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
+
+
 class ConnectorError(Exception):
     """Base class for failures talking to a network."""
 
@@ -15,7 +23,8 @@ class PermanentError(ConnectorError):
 
 
 class DeliveryUnknown(PermanentError):
-    """A send timed out after the request left: it may have been posted. Never retried automatically."""
+    """A send failed after the request left (a timeout, a dropped connection, a 5xx): it may have been posted.
+    Never re-sent blindly: a retry first looks for the post on the network where the API allows it."""
 
 
 class AuthError(PermanentError):
@@ -29,3 +38,30 @@ class MalformedPayload(Exception):
         super().__init__(reason)
         self.reason = reason
         self.payload = payload
+
+
+def may_have_arrived(exc: requests.RequestException) -> bool:
+    """Whether a request that failed with `exc` may still have been received and acted on by the server.
+
+    Only failures to open the connection (refused, DNS, connect timeout, TLS handshake) prove that nothing
+    left; a reset or a read timeout after the request was written may come after the server processed it.
+    """
+    if isinstance(exc, (requests.ConnectTimeout, requests.exceptions.SSLError, requests.exceptions.InvalidURL)):
+        return False
+    if isinstance(exc, requests.ConnectionError):
+        # requests wraps urllib3's verdict: MaxRetryError(reason=NewConnectionError) when connecting failed,
+        # a bare ProtocolError ("Connection aborted.") when the server hung up on a sent request.
+        reason = exc.args[0] if exc.args else None
+        if isinstance(reason, MaxRetryError):
+            reason = reason.reason
+        # NewConnectionError and NameResolutionError are ConnectTimeoutError subclasses in urllib3.
+        return not isinstance(reason, ConnectTimeoutError)
+    return True
+
+
+def retry_countdown(exc: TransientError, retries: int, *, base: int = 5, cap: int = 300) -> int:
+    """Seconds before a task's next try: the network's own reset when it gave one (a 429's; trying earlier
+    only spends attempts), else exponential backoff with jitter."""
+    if exc.retry_after_seconds:
+        return int(exc.retry_after_seconds) + 1
+    return random.randint(base, max(base, min(cap, base * 2 ** retries)))

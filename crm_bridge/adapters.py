@@ -17,7 +17,7 @@ import requests
 from django.core.cache import cache
 from django.db.models import Q
 
-from channels_ingest.errors import PermanentError, TransientError
+from channels_ingest.errors import PermanentError, TransientError, may_have_arrived
 from sac.parsing import parse_int
 
 from .models import CrmConfig, CrmCustomer
@@ -38,7 +38,8 @@ class CrmRefused(PermanentError):
 
 
 class CrmDeliveryUnknown(PermanentError):
-    """A write timed out after the request left: the CRM may have it. Never resent automatically."""
+    """A write failed after the request left (a timeout, a dropped connection, a 5xx): the CRM may have it.
+    Never resent automatically, unless the CRM honours our idempotency key (the push's "idempotent" flag)."""
 
 
 @dataclass(frozen=True)
@@ -214,7 +215,7 @@ class RestCrm:
         self.version = int(config.updated_at.timestamp() * 1_000_000) if config.updated_at else 0
 
     def _request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
-                 *, write: bool = False) -> Any:
+                 *, safe_to_repeat: bool = True) -> Any:
         if self.breaker.is_open():
             raise CrmUnavailable("The CRM failed several times in a row; not asking it for a few seconds.")
         auth = self.config.auth_header or {}
@@ -225,21 +226,23 @@ class RestCrm:
         try:
             response = requests.request(method.upper(), url, json=body, headers=all_headers,
                                         timeout=self.config.timeout_seconds)
-        except requests.ReadTimeout as exc:
-            self.breaker.failure()
-            if write:
-                raise CrmDeliveryUnknown("The CRM did not answer in time after receiving the push; it may have "
-                                         "recorded it.") from exc
-            raise CrmUnavailable(f"The CRM did not answer within {self.config.timeout_seconds:g} s.") from exc
-        except requests.Timeout as exc:
-            self.breaker.failure()
-            raise CrmUnavailable(f"The CRM did not answer within {self.config.timeout_seconds:g} s.") from exc
         except requests.RequestException as exc:
             self.breaker.failure()
+            if not safe_to_repeat and may_have_arrived(exc):
+                what = "did not answer in time" if isinstance(exc, requests.ReadTimeout) else "dropped the connection"
+                raise CrmDeliveryUnknown(f"The CRM {what} after receiving the push; it may have recorded it.") \
+                    from exc
+            if isinstance(exc, requests.Timeout):
+                raise CrmUnavailable(f"The CRM did not answer within {self.config.timeout_seconds:g} s.") from exc
             raise CrmUnavailable(f"The CRM is unreachable ({exc.__class__.__name__}).") from exc
         if response.status_code >= 500 or response.status_code == 429:
             self.breaker.failure()
-            raise CrmUnavailable(f"The CRM answered {response.status_code}.")
+            if response.status_code >= 500 and not safe_to_repeat:
+                # A 5xx can come after the CRM stored the note (a gateway timing out behind it).
+                raise CrmDeliveryUnknown(f"The CRM answered {response.status_code} after receiving the push; it may "
+                                         "have recorded it.")
+            raise CrmUnavailable(f"The CRM answered {response.status_code}.",
+                                 retry_after_seconds=_retry_after(response.headers.get("Retry-After")))
         self.breaker.success()
         if response.status_code == 404:
             return None
@@ -308,9 +311,18 @@ class RestCrm:
             raise CrmRefused("No push URL is configured for this CRM.")
         values = summary.as_dict()
         path = fill(template["path"], {k: quote(v, safe="") for k, v in values.items()})
+        # The key is always sent; only a CRM configured as honouring it ("idempotent": true, it drops a
+        # repeated key) makes a push that ended in doubt safe to send again.
         data = self._request(template.get("method", "POST"), path, fill(template.get("body", values), values),
-                             headers={"Idempotency-Key": idempotency_key}, write=True)
+                             headers={"Idempotency-Key": idempotency_key},
+                             safe_to_repeat=template.get("idempotent") is True)
         return str(_dig(data, template.get("id_path", "id")) or "") if data is not None else ""
+
+
+def _retry_after(value: str | None) -> int | None:
+    """Retry-After in seconds (the HTTP-date form is rare for APIs: then the usual backoff applies)."""
+    seconds = parse_int((value or "").strip())
+    return seconds if seconds is not None and 0 < seconds <= 86_400 else None
 
 
 def adapter_for(tenant_id: int) -> CrmAdapter:

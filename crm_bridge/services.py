@@ -22,12 +22,14 @@ from inbox.models import Case
 from sac.models import Membership, Role, Tenant
 from sac.services import audit_record
 
-from .adapters import CaseSummary, CustomerRecord, adapter_for, normalize
+from .adapters import CaseSummary, CrmDeliveryUnknown, CustomerRecord, adapter_for, normalize
 from .models import CrmConfig, CrmCustomer, CrmPush, IdentityLink
 
 log = logging.getLogger(__name__)
 
 MAX_PUSH_ATTEMPTS = 8
+# Starts the error of a push whose outcome is unknown (the CRM may have recorded it).
+DELIVERY_UNKNOWN = "Delivery unknown:"
 STUCK_SENDING = timedelta(minutes=5)
 
 # The generic REST adapter configured for HubSpot's CRM v3 contacts search (docs/surveys_crm.md);
@@ -260,8 +262,9 @@ def crm_push_deliver(*, tenant_id: int, push_id: int) -> CrmPush | None:
         external_id = adapter_for(tenant_id).push_case(summary, push.idempotency_key)
     except TransientError as exc:
         give_up = push.attempts >= MAX_PUSH_ATTEMPTS
-        # Matches the task's own retry countdown (15 s doubling), a second early so the retry finds it due.
-        backoff = timedelta(seconds=min(15 * 2 ** (push.attempts - 1), 3600) - 1)
+        # Matches the task's own retry countdown (a 429's Retry-After, else 15 s doubling), a second early so
+        # the retry finds it due; the sweep leaves it alone until then.
+        backoff = timedelta(seconds=push_retry_countdown(exc, push.attempts - 1) - 1)
         CrmPush.objects.filter(tenant_id=tenant_id, pk=push_id, state=CrmPush.State.SENDING).update(
             state=CrmPush.State.FAILED if give_up else CrmPush.State.QUEUED, error=str(exc),
             next_attempt_at=timezone.now() + backoff)
@@ -270,9 +273,11 @@ def crm_push_deliver(*, tenant_id: int, push_id: int) -> CrmPush | None:
             return push
         raise
     except PermanentError as exc:
+        # A push that may have landed is never resent on a guess: a person looks in the CRM.
+        error = f"{DELIVERY_UNKNOWN} {exc}" if isinstance(exc, CrmDeliveryUnknown) else str(exc)
         CrmPush.objects.filter(tenant_id=tenant_id, pk=push_id, state=CrmPush.State.SENDING).update(
-            state=CrmPush.State.FAILED, error=str(exc), payload={**push.payload, "summary": summary.as_dict()})
-        _push_audit(push, "crm.push_failed", {"error": str(exc)})
+            state=CrmPush.State.FAILED, error=error, payload={**push.payload, "summary": summary.as_dict()})
+        _push_audit(push, "crm.push_failed", {"error": error})
         push.refresh_from_db()
         return push
     with transaction.atomic():
@@ -282,6 +287,13 @@ def crm_push_deliver(*, tenant_id: int, push_id: int) -> CrmPush | None:
         _push_audit(push, "crm.pushed", {"external_id": external_id, "state_key": push.state_key})
     push.refresh_from_db()
     return push
+
+
+def push_retry_countdown(exc: TransientError, retries: int) -> int:
+    """Seconds before the next try: the CRM's Retry-After when it gave one, else 15 s doubling up to an hour."""
+    if exc.retry_after_seconds:
+        return int(exc.retry_after_seconds) + 1
+    return min(15 * 2 ** retries, 3600)
 
 
 def _push_audit(push: CrmPush, verb: str, data: dict[str, Any]) -> None:
@@ -294,7 +306,7 @@ def crm_pushes_sweep() -> list[tuple[int, int]]:
                                        sending_started_at__lt=now - STUCK_SENDING).select_related("case__tenant"):
         # The CRM may have the note (the worker died after sending): failed for a human, never resent blindly.
         if CrmPush.objects.filter(tenant_id=push.tenant_id, pk=push.pk, state=CrmPush.State.SENDING).update(
-            state=CrmPush.State.FAILED, error="Delivery unknown: the worker stopped while sending."
+            state=CrmPush.State.FAILED, error=f"{DELIVERY_UNKNOWN} the worker stopped while sending."
         ):
             _push_audit(push, "crm.push_failed", {"error": "worker stopped while sending"})
     return list(CrmPush.objects.filter(state=CrmPush.State.QUEUED, next_attempt_at__lte=now)

@@ -3,12 +3,12 @@
 import logging
 from datetime import timedelta
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 from django.db.models import Min
 from django.utils import timezone
 
-from channels_ingest.errors import TransientError
+from channels_ingest.errors import TransientError, retry_countdown
 from channels_ingest.selectors import mentions_untriaged
 
 from . import services
@@ -37,12 +37,17 @@ def mentions_triage_sweep() -> int:
     return count
 
 
-@shared_task(
-    acks_late=True, ignore_result=True, autoretry_for=(TransientError,), retry_backoff=5, retry_backoff_max=300,
-    retry_jitter=True, max_retries=services.MAX_SEND_ATTEMPTS,
-)
-def reply_deliver(tenant_id: int, reply_id: int) -> None:
-    services.reply_deliver(tenant_id=tenant_id, reply_id=reply_id)
+@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=services.MAX_SEND_ATTEMPTS)
+def reply_deliver(self: Task, tenant_id: int, reply_id: int) -> None:
+    try:
+        services.reply_deliver(tenant_id=tenant_id, reply_id=reply_id)
+    except TransientError as exc:
+        raise self.retry(exc=exc, countdown=retry_countdown(exc, self.request.retries)) from exc
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def reply_outcome_check(tenant_id: int, reply_id: int) -> None:
+    services.reply_outcome_check(tenant_id=tenant_id, reply_id=reply_id)
 
 
 @shared_task(ignore_result=True)

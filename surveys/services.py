@@ -4,6 +4,7 @@ follow-ups and the deflection figures."""
 import csv
 import io
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -27,6 +28,12 @@ from .signals import survey_answered
 log = logging.getLogger(__name__)
 
 MAX_SEND_ATTEMPTS = 6
+# Starts the error of a send whose outcome is unknown (the message may have reached the customer).
+DELIVERY_UNKNOWN = "Delivery unknown:"
+# After a send ended in doubt, how long to wait before looking for it (the network may list it late).
+OUTCOME_CHECK_DELAY_SECONDS = 20
+# The token at the end of a survey link (survey_link), as secrets.token_urlsafe writes it.
+SURVEY_TOKEN_RE = re.compile(r"/s/([A-Za-z0-9_-]{20,100})")
 # A send taking longer than this is treated as a dead worker: failed for a human, never resent blindly.
 STUCK_SENDING = timedelta(minutes=5)
 
@@ -156,35 +163,89 @@ def survey_invitation_send(*, tenant_id: int, invitation_id: int) -> SurveyInvit
     config = SurveyConfig.objects.filter(tenant_id=tenant_id).first()
     message = OutboundMessage(visibility="private", text=_invitation_text(invitation, config, token),
                               recipient_external_id=invitation.customer.external_id if invitation.customer else "")
+    connector: Any = None
     try:
-        external_id = connector_for(invitation.channel).send(message)
+        connector = connector_for(invitation.channel)
+        external_id = connector.send(message)
     except TransientError as exc:
         give_up = invitation.attempts >= MAX_SEND_ATTEMPTS
         # Back to scheduled for the retry; the token of this attempt never reached anyone, so drop it.
+        # A rate limit's reset moves the due time: neither the task nor the sweep sends before it.
+        due_at = now + timedelta(seconds=exc.retry_after_seconds) if exc.retry_after_seconds else now
         SurveyInvitation.objects.filter(tenant_id=tenant_id, pk=invitation_id,
                                         state=SurveyInvitation.State.SENDING).update(
             state=SurveyInvitation.State.FAILED if give_up else SurveyInvitation.State.SCHEDULED,
-            error=str(exc), token_digest=None)
+            error=str(exc), token_digest=None, due_at=max(due_at, invitation.due_at))
         if give_up:
             _failed_audit(invitation, str(exc))
             return invitation
         raise
     except PermanentError as exc:
-        error = f"Delivery unknown: {exc}" if isinstance(exc, DeliveryUnknown) else str(exc)
+        # An unknown outcome keeps this attempt's token digest: if the message did go out, its link works.
+        error = f"{DELIVERY_UNKNOWN} {exc}" if isinstance(exc, DeliveryUnknown) else str(exc)
         SurveyInvitation.objects.filter(tenant_id=tenant_id, pk=invitation_id,
                                         state=SurveyInvitation.State.SENDING).update(
             state=SurveyInvitation.State.FAILED, error=error)
         _failed_audit(invitation, error)
+        if isinstance(exc, DeliveryUnknown) and getattr(connector, "find_sent", None) is not None:
+            from . import tasks
+
+            # Looking is safe (it sends nothing); a survey is never sent a second time on a guess.
+            transaction.on_commit(lambda: tasks.survey_invitation_outcome_check.apply_async(
+                (tenant_id, invitation_id), countdown=OUTCOME_CHECK_DELAY_SECONDS))
         invitation.refresh_from_db()
         return invitation
+    _invitation_sent(invitation, config, external_id)
+    invitation.refresh_from_db()
+    return invitation
+
+
+def _invitation_sent(invitation: SurveyInvitation, config: SurveyConfig | None, external_id: str) -> None:
     with transaction.atomic():
         sent_at = timezone.now()
-        SurveyInvitation.objects.filter(tenant_id=tenant_id, pk=invitation_id,
+        SurveyInvitation.objects.filter(tenant_id=invitation.tenant_id, pk=invitation.pk,
                                         state=SurveyInvitation.State.SENDING).update(
-            state=SurveyInvitation.State.SENT, external_id=external_id, sent_at=sent_at, error="",
+            state=SurveyInvitation.State.SENT, external_id=external_id[:64], sent_at=sent_at, error="",
             expires_at=sent_at + timedelta(days=config.expiry_days if config else 7))
         audit_record(tenant=invitation.tenant, actor=None, verb="survey.sent", obj=invitation.case,
                      data={"invitation": invitation.pk, "external_id": external_id})
+
+
+def survey_invitation_outcome_check(*, tenant_id: int, invitation_id: int) -> SurveyInvitation | None:
+    """Look for an invitation whose send ended in doubt; when the network has it, it is sent (and its link,
+    whose digest was kept, works). Otherwise it stays failed: a survey is never sent twice on a guess.
+
+    Each attempt carries a fresh link, so the message is recognised by its link's token digest, not its text.
+    """
+    taken = SurveyInvitation.objects.filter(tenant_id=tenant_id, pk=invitation_id,
+                                            state=SurveyInvitation.State.FAILED, error__startswith=DELIVERY_UNKNOWN,
+                                            token_digest__isnull=False).update(
+        state=SurveyInvitation.State.SENDING, sending_started_at=timezone.now())
+    if not taken:
+        return None
+    invitation = SurveyInvitation.objects.select_related("case", "channel", "customer", "tenant").get(
+        tenant_id=tenant_id, pk=invitation_id)
+    digest = invitation.token_digest
+
+    def carries_our_link(text: str) -> bool:
+        return any(SurveyInvitation.digest_of(token) == digest for token in SURVEY_TOKEN_RE.findall(text))
+
+    message = OutboundMessage(visibility="private", text="",
+                              recipient_external_id=invitation.customer.external_id if invitation.customer else "")
+    external_id = None
+    try:
+        find_sent = getattr(connector_for(invitation.channel), "find_sent", None)
+        if find_sent is not None:
+            external_id = find_sent(message, since=invitation.created_at, matches=carries_our_link)
+    except (TransientError, PermanentError):
+        log.info("survey invitation %s: could not look for it on the network", invitation_id, exc_info=True)
+    if not external_id:
+        SurveyInvitation.objects.filter(tenant_id=tenant_id, pk=invitation_id,
+                                        state=SurveyInvitation.State.SENDING).update(
+            state=SurveyInvitation.State.FAILED)
+        invitation.refresh_from_db()
+        return invitation
+    _invitation_sent(invitation, SurveyConfig.objects.filter(tenant_id=tenant_id).first(), external_id)
     invitation.refresh_from_db()
     return invitation
 
@@ -203,9 +264,13 @@ def survey_invitations_sweep(*, now: datetime | None = None) -> list[tuple[int, 
     for invitation in stuck.select_related("tenant", "case"):
         if SurveyInvitation.objects.filter(tenant=invitation.tenant, pk=invitation.pk,
                                            state=SurveyInvitation.State.SENDING).update(
-            state=SurveyInvitation.State.FAILED, error="Delivery unknown: the worker stopped while sending."
+            state=SurveyInvitation.State.FAILED, error=f"{DELIVERY_UNKNOWN} the worker stopped while sending."
         ):
             _failed_audit(invitation, "worker stopped while sending")
+            from . import tasks
+
+            # It may have gone out: look for it (looking sends nothing), never send it again on a guess.
+            transaction.on_commit(lambda i=invitation: tasks.survey_invitation_outcome_check.delay(i.tenant_id, i.pk))
     return list(
         SurveyInvitation.objects.filter(state=SurveyInvitation.State.SCHEDULED, due_at__lte=now)
         .order_by("due_at").values_list("tenant_id", "pk")[:500]
@@ -270,9 +335,10 @@ def survey_answer(*, token: str, csat: int | None, nps: int | None, comment: str
                                                    team=invitation.case.team)
                 audit_record(tenant=tenant, actor=None, verb="survey.followup_opened", obj=invitation.case,
                              data={"followup": followup.pk})
-            transaction.on_commit(lambda: survey_answered.send(
-                sender=SurveyResponse, tenant_id=tenant.pk, case_id=invitation.case_id, response_id=response.pk,
-                csat=response.csat, nps=response.nps))
+            # In the transaction, like inbox/events.py: what subscribers write (the CRM push row) commits or
+            # rolls back with the answer; their side effects go through transaction.on_commit themselves.
+            survey_answered.send(sender=SurveyResponse, tenant_id=tenant.pk, case_id=invitation.case_id,
+                                 response_id=response.pk, csat=response.csat, nps=response.nps)
     except IntegrityError:
         raise AlreadyAnswered from None
     return response

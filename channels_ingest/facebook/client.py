@@ -3,12 +3,21 @@ base URL (the simulator, a loopback test server)."""
 
 import json
 import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
 from django.conf import settings
 
-from channels_ingest.errors import AuthError, DeliveryUnknown, MalformedPayload, PermanentError, TransientError
+from channels_ingest.errors import (
+    AuthError,
+    DeliveryUnknown,
+    MalformedPayload,
+    PermanentError,
+    TransientError,
+    may_have_arrived,
+)
 
 log = logging.getLogger(__name__)
 
@@ -91,32 +100,41 @@ class GraphClient:
         try:
             response = self.session.request(method, url, params=params, json=json_body, headers=headers,
                                             timeout=self.timeout)
-        except requests.ReadTimeout as exc:
-            if not safe_to_repeat:
-                raise DeliveryUnknown(f"{self.network} did not answer in time; the message may have been posted") \
-                    from exc
-            raise TransientError(f"{self.network} did not answer in time") from exc
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+            if not safe_to_repeat and may_have_arrived(exc):
+                # The request reached Meta and we do not know if it was posted: a retry could post twice.
+                what = "did not answer in time" if isinstance(exc, requests.ReadTimeout) else "dropped the connection"
+                raise DeliveryUnknown(f"{self.network} {what} after receiving the message; it may have been "
+                                      "posted") from exc
+            if isinstance(exc, requests.ReadTimeout):
+                raise TransientError(f"{self.network} did not answer in time") from exc
             raise TransientError(f"{self.network} unreachable: {exc.__class__.__name__}") from exc
         self.slow_down_seconds = usage_wait_seconds(response.headers)
         try:
             body = response.json()
         except ValueError as exc:
             if response.status_code >= 500:
-                raise TransientError(f"{self.network} server error {response.status_code}") from exc
+                raise self._server_error(f"{self.network} server error {response.status_code}",
+                                         safe_to_repeat) from exc
             raise MalformedPayload(f"{self.network} answered with invalid JSON ({response.status_code})",
                                    response.text[:100_000]) from exc
         if response.status_code >= 400 or (isinstance(body, dict) and "error" in body):
-            raise self._error(response.status_code, body)
+            raise self._error(response.status_code, body, safe_to_repeat=safe_to_repeat)
         if not isinstance(body, dict):
             raise MalformedPayload(f"{self.network} answered with JSON that is not an object", response.text[:100_000])
         return body
 
-    def _error(self, status: int, body: Any) -> Exception:
+    def _server_error(self, described: str, safe_to_repeat: bool) -> Exception:
+        if safe_to_repeat:
+            return TransientError(described)
+        # Meta's 5xx and "unknown / temporary" errors (codes 1, 2) can follow a post it stored.
+        return DeliveryUnknown(f"{described} — after receiving the message; it may have been posted")
+
+    def _error(self, status: int, body: Any, *, safe_to_repeat: bool = True) -> Exception:
         error = body.get("error") if isinstance(body, dict) else None
         if not isinstance(error, dict):
             if status >= 500:
-                return TransientError(f"{self.network} server error {status}")
+                return self._server_error(f"{self.network} server error {status}", safe_to_repeat)
             return PermanentError(f"{self.network} answered {status}")
         code = error.get("code")
         message = str(error.get("message", ""))
@@ -127,8 +145,24 @@ class GraphClient:
         if code in EXPIRED_TOKEN_CODES:
             return AuthError(f"{described} — the page token expired or was revoked: connect the channel again.")
         if error.get("is_transient") or code in (1, 2) or status >= 500:
-            return TransientError(described)
+            return self._server_error(described, safe_to_repeat)
         return PermanentError(described)
+
+
+def _items(body: Any) -> list[dict[str, Any]]:
+    data = body.get("data") if isinstance(body, dict) else None
+    return [item for item in data if isinstance(item, dict) and item.get("id")] if isinstance(data, list) else []
+
+
+def _same_text(ours: str, theirs: Any) -> bool:
+    return isinstance(theirs, str) and " ".join(theirs.split()) == " ".join(ours.split())
+
+
+def _graph_time(value: Any) -> datetime:
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
 
 
 # ---------------------------------------------------------------- the connector
@@ -193,6 +227,67 @@ class MetaConnector:
         services.sent_message_record(channel=self.channel, external_id=message_id, kind="private_reply",
                                      in_reply_to=comment_id, reservation_id=reservation)
         return message_id
+
+    # Where a public answer to `target` is listed, which fields to ask for, and how it names its author.
+    replies_edge, reply_fields, text_key, time_key = "comments", "id,message,from,created_time", "message", \
+        "created_time"
+    messaging_platform = "messenger"
+
+    def _is_ours(self, item: dict[str, Any]) -> bool:
+        author = item.get("from")
+        return isinstance(author, dict) and str(author.get("id")) == self.channel.external_account_id
+
+    def find_sent(self, message: Any, *, since: datetime, matches: Callable[[str], bool] | None = None) -> str | None:
+        """After a send ended in doubt: the id of our answer if Meta has it (then recorded as ours), else None.
+
+        A public answer is looked for among the target's replies written by the account since `since`; a
+        private one among the latest messages the account sent with the same text. `matches` replaces the
+        text comparison when each attempt words the message differently."""
+        since = since - timedelta(minutes=1)  # slack for the two clocks
+        target = message.in_reply_to_external_id
+        ours = (lambda text: isinstance(text, str) and matches(text)) if matches is not None \
+            else (lambda text: _same_text(message.text, text))
+        if message.visibility == "private":
+            return self._find_private(message, since, ours)
+        body = self.client.get(f"{target}/{self.replies_edge}", {"fields": self.reply_fields, "limit": 50,
+                                                                 "order": "reverse_chronological"})
+        for item in _items(body):
+            if self._is_ours(item) and ours(item.get(self.text_key)) \
+                    and _graph_time(item.get(self.time_key)) >= since:
+                return self._record(str(item["id"]), "public_reply", target)
+        return None
+
+    def _find_private(self, message: Any, since: datetime, ours: Callable[[Any], bool]) -> str | None:
+        from channels_ingest import services
+        from channels_ingest.models import SentMessage
+
+        target = message.in_reply_to_external_id
+        replied = self._mention(target) if target else None
+        params: dict[str, Any] = {"platform": self.messaging_platform, "limit": 25,
+                                  "fields": "messages.limit(25){id,message,from,created_time}"}
+        reservation = None
+        if replied is not None and replied.kind == "direct" and replied.author_id:
+            params["user_id"] = replied.author.external_id
+        elif target:
+            reservation = SentMessage.objects.filter(tenant_id=self.channel.tenant_id, channel=self.channel,
+                                                     private_reply_to_comment=target, external_id="").first()
+        body = self.client.get(f"{self.channel.external_account_id}/conversations", params)
+        for conversation in _items(body):
+            messages = conversation.get("messages")
+            for item in _items(messages if isinstance(messages, dict) else None):
+                if self._is_ours(item) and ours(item.get("message")) \
+                        and _graph_time(item.get("created_time")) >= since:
+                    if reservation is not None:
+                        services.sent_message_record(channel=self.channel, external_id=str(item["id"]),
+                                                     kind="private_reply", in_reply_to=target,
+                                                     reservation_id=reservation.pk)
+                        return str(item["id"])
+                    return self._record(str(item["id"]), "direct", target)
+        if reservation is not None:
+            # Not there: give the comment's one private reply back so the retry can use it (Meta itself
+            # refuses a second private reply to a comment, so even a late-appearing first one cannot double).
+            services.private_reply_release(channel=self.channel, reservation_id=reservation.pk)
+        return None
 
     def _record(self, external_id: str, kind: str, in_reply_to: str) -> str:
         from channels_ingest import services
@@ -266,9 +361,14 @@ class FacebookConnector(MetaConnector):
         psid = replied.author.external_id if replied.author_id else ""
         if not psid:
             raise PermanentError("The Messenger conversation has no customer id to answer.")
-        body = self.client.post(f"{self.channel.external_account_id}/messages", {
-            "recipient": {"id": psid}, "message": {"text": text}, "messaging_type": "RESPONSE",
-        })
+        from django.utils import timezone
+
+        payload: dict[str, Any] = {"recipient": {"id": psid}, "message": {"text": text}, "messaging_type": "RESPONSE"}
+        if timezone.now() - replied.posted_at >= timedelta(hours=24):
+            # Past Messenger's 24-hour window only the HUMAN_AGENT tag (7 days) may answer; the inbox allows
+            # this only for pages its admin marked as approved for the tag, and Meta refuses it otherwise.
+            payload.update(messaging_type="MESSAGE_TAG", tag="HUMAN_AGENT")
+        body = self.client.post(f"{self.channel.external_account_id}/messages", payload)
         if not body.get("message_id"):
             raise MalformedPayload("Facebook answered a message without message_id", json.dumps(body))
         return self._record(str(body["message_id"]), "direct", replied.external_id)

@@ -12,6 +12,14 @@ from . import parse
 
 class InstagramConnector(MetaConnector):
     network = "Instagram"
+    replies_edge, reply_fields, text_key, time_key = "replies", "id,text,username,timestamp", "text", "timestamp"
+    messaging_platform = "instagram"
+
+    def _is_ours(self, item: dict[str, Any]) -> bool:
+        # Instagram names a comment's author by username; a message's sender by id, like Facebook.
+        if "username" in item:
+            return str(item["username"]).lower() == self.channel.handle.lstrip("@").lower()
+        return super()._is_ours(item)
 
     def fetch_page(self) -> Page:
         account_id = self.channel.external_account_id

@@ -115,6 +115,24 @@ def mentions(store: SimStore, user_id: str, params: dict[str, str]) -> dict[str,
         return body
 
 
+def user_tweets(store: SimStore, user_id: str, params: dict[str, str]) -> dict[str, Any]:
+    """GET /2/users/:id/tweets — the user's own tweets, newest first (since_id, start_time, max_results)."""
+    with store.lock:
+        user = _check_user_id(store, user_id)
+        max_results = int_param(params, "max_results", 5, 100, 10)
+        since_id = id_param(params, "since_id")
+        start_time = time_param(params, "start_time")
+        matching = [rec for rec in store.tweets.values() if rec["author_id"] == user.id
+                    and (since_id is None or int(rec["id"]) > since_id)
+                    and (start_time is None or rec["ts"] >= start_time)]
+        matching.sort(key=lambda r: int(r["id"]), reverse=True)
+        page = matching[:max_results]
+        if not page:
+            return {"meta": {"result_count": 0}}
+        return {"data": [store.render_tweet(rec, _tweet_fields(params)) for rec in page],
+                "meta": {"result_count": len(page), "newest_id": page[0]["id"], "oldest_id": page[-1]["id"]}}
+
+
 def get_user(store: SimStore, params: dict[str, str], *, user_id: str | None = None,
              username: str | None = None) -> dict[str, Any]:
     """GET /2/users/me, /2/users/:id and /2/users/by/username/:username."""

@@ -13,7 +13,9 @@ from typing import Any
 
 from .corpus import AUTHORS, PostFactory, SimPost, SimUser, snowflake, x_time
 
-FAULT_KINDS = ("invalid_json", "bad_item", "server_error", "rate_limit")
+FAULT_KINDS = ("invalid_json", "bad_item", "server_error", "rate_limit", "error_after_post", "drop_after_post")
+# Taken only by a POST (X or Graph), which is processed first: the send happened, the client cannot know.
+AFTER_POST_FAULTS = ("error_after_post", "drop_after_post")
 RATE_WINDOW_SECONDS = 900
 MAX_BURST = 500  # after a long pause (laptop sleep) do not flood the inbox with the whole backlog
 _TOKEN_PREFIX = "7140dibdnow9"

@@ -9,7 +9,8 @@ docs/surveys_crm.md, so the same configuration works against both:
 - ``GET  /_fake/pushes.json``, ``/_fake/requests.json``, ``/healthz``
 
 Each contact also carries a non-HubSpot ``orders`` list, so the case page can show recent orders.
-Test controls: ``fail_next(status, count)``, ``delay_seconds``, ``add_contact(...)``, ``pushes``, ``requests``.
+Test controls: ``fail_next(status, count, after_processing=, retry_after=)``, ``delay_seconds``,
+``add_contact(...)``, ``pushes``, ``requests``.
 """
 
 from .server import DEMO_CONTACTS, FakeCrmServer

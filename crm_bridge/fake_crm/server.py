@@ -53,7 +53,8 @@ class FakeCrmStore:
         self.pushes: list[dict[str, Any]] = []
         self.push_keys: dict[str, str] = {}
         self.requests: list[dict[str, Any]] = []
-        self.faults: list[int] = []
+        # (status, after_processing, retry_after): answer `status` before (or after) doing the request's work.
+        self.faults: list[tuple[int, bool, int | None]] = []
         self.delay_seconds = 0.0
         self._ids = itertools.count(101)
 
@@ -129,9 +130,13 @@ class FakeCrmServer:
     def add_contact(self, **kwargs: Any) -> dict[str, Any]:
         return self.store.add_contact(**kwargs)
 
-    def fail_next(self, status: int = 503, count: int = 1) -> None:
+    def fail_next(self, status: int = 503, count: int = 1, *, after_processing: bool = False,
+                  retry_after: int | None = None) -> None:
+        """Answer the next `count` requests with `status`: before doing anything, or (after_processing)
+        once the request's work is done, like a gateway timing out behind a CRM that stored the note.
+        `retry_after` adds a Retry-After header (seconds)."""
         with self.store.lock:
-            self.store.faults.extend([status] * count)
+            self.store.faults.extend([(status, after_processing, retry_after)] * count)
 
     @property
     def delay_seconds(self) -> float:
@@ -162,7 +167,15 @@ class FakeCrmServer:
         if store.delay_seconds:
             time.sleep(store.delay_seconds)
         if fault is not None:
-            return fault, {"status": "error", "message": f"injected fault {fault}", "category": "FAKE_FAULT"}
+            status, after_processing, retry_after = fault
+            if after_processing:
+                self._serve_request(method, path, headers, raw)
+            answer = {"status": "error", "message": f"injected fault {status}", "category": "FAKE_FAULT"}
+            return status, answer | ({"retry_after": retry_after} if retry_after else {})
+        return self._serve_request(method, path, headers, raw)
+
+    def _serve_request(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, Any]:
+        store = self.store
         if path.startswith("/crm/") and not headers.get("authorization", "").startswith("Bearer "):
             return 401, {"status": "error", "message": "Authentication credentials not found.",
                          "category": "INVALID_AUTHENTICATION"}
@@ -211,9 +224,12 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = self.server.crm.handle(method, urlsplit(self.path).path, headers, raw)  # type: ignore
         except Exception as exc:  # the fake must answer like a broken server, not hang the client
             status, payload = 500, {"status": "error", "message": str(exc)}
+        retry_after = payload.pop("retry_after", None) if isinstance(payload, dict) and status >= 400 else None
         data = json.dumps(payload, ensure_ascii=False).encode()
         try:
             self.send_response(status)
+            if retry_after:
+                self.send_header("Retry-After", str(retry_after))
             self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()

@@ -1,11 +1,14 @@
 """Replies: queueing, sending exactly once, retries, the public-to-private handoff."""
 
 
+import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from channels_ingest.connectors import connector_for
@@ -22,7 +25,13 @@ from ..models import (
     Case,
     Reply,
 )
+from ..windows import private_route
 from .common import DELIVERY_UNKNOWN, MAX_SEND_ATTEMPTS, CaseActionError, _may_work_on
+
+log = logging.getLogger(__name__)
+
+# After a send ended in doubt, how long to wait before looking for the post (the network may list it late).
+OUTCOME_CHECK_DELAY_SECONDS = 20
 
 # ---------------------------------------------------------------- replies
 
@@ -82,6 +91,11 @@ def reply_create(*, tenant: Tenant, membership: Membership, case: Case, text: st
     )
     if visibility == Reply.Visibility.PRIVATE and case.customer is None:
         raise CaseActionError("We do not know who the customer is on this network, so no private message.")
+    if visibility == Reply.Visibility.PRIVATE:
+        # The platforms' messaging windows (the composer shows the same answer before the agent types).
+        route = private_route(tenant, case)
+        if not route.allowed:
+            raise CaseActionError(route.reason)
     if seen_at is not None:
         changes = thread_changes_since(tenant=tenant, case=case, since=seen_at, user=membership.user)
         if changes:
@@ -108,19 +122,22 @@ def reply_create(*, tenant: Tenant, membership: Membership, case: Case, text: st
 def reply_retry(*, tenant: Tenant, membership: Membership, reply: Reply, outcome_checked: bool = False) -> Reply:
     """Send a failed reply again, as the same row (so it still cannot go out twice at once).
 
-    When the first attempt timed out after the request left, the post may exist on the network:
-    the agent must say they checked (`outcome_checked`) before we try again.
+    When an earlier attempt ended in doubt (the request left, no clear answer came back), the post may
+    exist on the network: the agent must say they checked (`outcome_checked`), and where the network can
+    be asked the send still looks for it first and adopts it instead of posting again.
     """
     if not _may_work_on(membership, reply.case):
         raise CaseActionError("Only the assignee or a supervisor can resend on this case.")
     if reply.state != Reply.State.FAILED:
         raise CaseActionError("Only a failed reply can be sent again.")
-    if reply.error.startswith(DELIVERY_UNKNOWN) and not outcome_checked:
+    unknown = reply.error.startswith(DELIVERY_UNKNOWN)
+    if unknown and not outcome_checked:
         raise CaseActionError("This reply may already be on the network: check the conversation there, "
                               "then confirm to send it again.")
     with transaction.atomic():
+        # An unknown outcome keeps its mark in `error`: reply_deliver looks for the post before posting again.
         if not Reply.objects.filter(tenant=tenant, pk=reply.pk, state=Reply.State.FAILED).update(
-            state=Reply.State.QUEUED, error=""
+            state=Reply.State.QUEUED, error=reply.error if unknown else "", next_attempt_at=None
         ):
             raise CaseActionError("The reply changed meanwhile; reload the page.")
         audit_record(tenant=tenant, actor=membership.user, verb="reply.retried", obj=reply.case,
@@ -145,47 +162,119 @@ def case_handoff_private(*, tenant: Tenant, membership: Membership, case: Case, 
                                visibility=Reply.Visibility.PRIVATE, idempotency_key=f"{idempotency_key}:private")
     return public, private
 
+def _outbound(reply: Reply) -> OutboundMessage:
+    return OutboundMessage(
+        visibility=reply.visibility,
+        text=reply.text,
+        in_reply_to_external_id=reply.in_reply_to.external_id if reply.in_reply_to else "",
+        recipient_external_id=reply.case.customer.external_id if reply.case.customer else "",
+    )
+
+
+def _look_up(connector: Any) -> Callable[..., str | None] | None:
+    """The connector's `find_sent` when its network can say whether a post of ours is there."""
+    return getattr(connector, "find_sent", None)
+
+
+def _due(now: datetime) -> Q:
+    return Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+
+
 def reply_deliver(*, tenant_id: int, reply_id: int) -> Reply | None:
     """Send a queued reply once. queued → sending → sent|failed, each step a conditional update.
 
     Whoever moves the row out of `queued` owns the send; a retried or duplicated
-    task finds it taken and does nothing, so the customer never gets it twice.
+    task finds it taken (or not yet due, after a rate limit) and does nothing, so the customer never
+    gets it twice. After an attempt that ended in doubt, the network is asked first and a post found
+    there is adopted instead of posting again.
     """
     now = timezone.now()
-    taken = Reply.objects.filter(tenant_id=tenant_id, pk=reply_id, state=Reply.State.QUEUED).update(
-        state=Reply.State.SENDING, sending_started_at=now, attempts=F("attempts") + 1
+    taken = Reply.objects.filter(_due(now), tenant_id=tenant_id, pk=reply_id, state=Reply.State.QUEUED).update(
+        state=Reply.State.SENDING, sending_started_at=now, attempts=F("attempts") + 1, next_attempt_at=None
     )
     if not taken:
         return None
     reply = Reply.objects.select_related("case__channel", "case__customer", "in_reply_to", "tenant").get(
         tenant_id=tenant_id, pk=reply_id
     )
-    message = OutboundMessage(
-        visibility=reply.visibility,
-        text=reply.text,
-        in_reply_to_external_id=reply.in_reply_to.external_id if reply.in_reply_to else "",
-        recipient_external_id=reply.case.customer.external_id if reply.case.customer else "",
-    )
+    message = _outbound(reply)
+    was_unknown = reply.error.startswith(DELIVERY_UNKNOWN)
+    posting = False  # until the post itself is attempted, a failure leaves an unknown outcome unknown
+    connector: Any = None
     try:
-        external_id = connector_for(reply.case.channel).send(message)
+        connector = connector_for(reply.case.channel)
+        external_id = None
+        find_sent = _look_up(connector) if was_unknown else None
+        if find_sent is not None:
+            external_id = find_sent(message, since=reply.created_at)
+            if external_id:
+                audit_record(tenant=reply.tenant, actor=None, verb="reply.adopted", obj=reply.case,
+                             data={"reply": reply.pk, "external_id": external_id})
+        if not external_id:
+            posting = True
+            external_id = connector.send(message)
     except TransientError as exc:
-        # Not sent (the request never landed): back to the queue for the retry, unless we tried enough.
+        # Not sent (refused before anything was posted): back to the queue for the retry, unless we tried
+        # enough. A rate limit's reset is honoured: the row is not due (for the task or the sweep) before it.
         give_up = reply.attempts >= MAX_SEND_ATTEMPTS
+        retry_at = now + timedelta(seconds=exc.retry_after_seconds) if exc.retry_after_seconds else None
+        error = reply.error if was_unknown and not posting else str(exc)
         Reply.objects.filter(tenant_id=tenant_id, pk=reply_id, state=Reply.State.SENDING).update(
-            state=Reply.State.FAILED if give_up else Reply.State.QUEUED, error=str(exc)
+            state=Reply.State.FAILED if give_up else Reply.State.QUEUED, error=error,
+            next_attempt_at=None if give_up else retry_at,
         )
         if give_up:
-            _reply_failed_audit(reply, str(exc))
+            _reply_failed_audit(reply, error)
             return reply
         raise
     except PermanentError as exc:
-        error = f"{DELIVERY_UNKNOWN} {exc}" if isinstance(exc, DeliveryUnknown) else str(exc)
+        unknown = isinstance(exc, DeliveryUnknown) or (was_unknown and not posting)
+        error = f"{DELIVERY_UNKNOWN} {exc}" if unknown else str(exc)
         Reply.objects.filter(tenant_id=tenant_id, pk=reply_id, state=Reply.State.SENDING).update(
             state=Reply.State.FAILED, error=error
         )
         _reply_failed_audit(reply, str(exc))
+        if isinstance(exc, DeliveryUnknown) and connector is not None and _look_up(connector) is not None:
+            from .. import tasks
+
+            # Looking is safe (it posts nothing): try soon, so a post that did go out shows as sent by itself.
+            transaction.on_commit(lambda: tasks.reply_outcome_check.apply_async(
+                (tenant_id, reply_id), countdown=OUTCOME_CHECK_DELAY_SECONDS))
         reply.refresh_from_db()
         return reply
+    _reply_sent(reply, external_id)
+    reply.refresh_from_db()
+    return reply
+
+
+def reply_outcome_check(*, tenant_id: int, reply_id: int) -> Reply | None:
+    """Look for a reply whose send ended in doubt and, when the network has it, mark it sent with its id.
+
+    Only looks: a reply that is not there stays "delivery unknown" for the agent, whose Send again looks
+    once more before posting. Taking the row (failed → sending) keeps it from racing a retry.
+    """
+    taken = Reply.objects.filter(tenant_id=tenant_id, pk=reply_id, state=Reply.State.FAILED,
+                                 error__startswith=DELIVERY_UNKNOWN).update(
+        state=Reply.State.SENDING, sending_started_at=timezone.now())
+    if not taken:
+        return None
+    reply = Reply.objects.select_related("case__channel", "case__customer", "in_reply_to", "tenant").get(
+        tenant_id=tenant_id, pk=reply_id
+    )
+    external_id = None
+    try:
+        find_sent = _look_up(connector_for(reply.case.channel))
+        if find_sent is not None:
+            external_id = find_sent(_outbound(reply), since=reply.created_at)
+    except (TransientError, PermanentError):
+        log.info("reply %s: could not look for it on the network", reply_id, exc_info=True)
+    if not external_id:
+        Reply.objects.filter(tenant_id=tenant_id, pk=reply_id, state=Reply.State.SENDING).update(
+            state=Reply.State.FAILED)
+        reply.refresh_from_db()
+        return reply
+    audit_record(tenant=reply.tenant, actor=None, verb="reply.adopted", obj=reply.case,
+                 data={"reply": reply.pk, "external_id": external_id})
     _reply_sent(reply, external_id)
     reply.refresh_from_db()
     return reply
@@ -212,8 +301,9 @@ def _reply_sent(reply: Reply, external_id: str) -> None:
 
 
 def replies_stale_sweep(*, older_than: timedelta = timedelta(seconds=30)) -> list[tuple[int, int]]:
-    """Queued replies whose task was lost (broker restart) are returned for re-enqueueing;
-    replies stuck in `sending` (a worker died mid-send) are failed for a human to check, never resent."""
+    """Queued replies whose task was lost (broker restart) and are due are returned for re-enqueueing;
+    replies stuck in `sending` (a worker died mid-send) are failed for a human to check, never resent
+    (SAC looks for them on the network first)."""
     now = timezone.now()
     stuck = Reply.objects.filter(state=Reply.State.SENDING, sending_started_at__lt=now - timedelta(minutes=5))
     for reply in stuck.select_related("tenant", "case"):
@@ -222,7 +312,11 @@ def replies_stale_sweep(*, older_than: timedelta = timedelta(seconds=30)) -> lis
             error=f"{DELIVERY_UNKNOWN} the worker stopped while sending; check the network before resending."
         ):
             _reply_failed_audit(reply, "worker stopped while sending")
+            from .. import tasks
+
+            # The post may be out: look for it (looking posts nothing), so one that went out shows as sent.
+            transaction.on_commit(lambda r=reply: tasks.reply_outcome_check.delay(r.tenant_id, r.pk))
     return list(
-        Reply.objects.filter(state=Reply.State.QUEUED, created_at__lt=now - older_than)
+        Reply.objects.filter(_due(now), state=Reply.State.QUEUED, created_at__lt=now - older_than)
         .values_list("tenant_id", "pk")[:500]
     )

@@ -227,6 +227,22 @@ def test_fault_count_and_unknown_kind(sim, client):
         sim.inject_fault("meteor_strike")
 
 
+def test_after_post_faults_store_the_post_then_fail_and_wait_for_a_post(sim, client):
+    tweet = sim.add_post("@acmetelecom oi")
+    sim.inject_fault("error_after_post")
+    sim.inject_fault("drop_after_post")
+    client.get_me()  # a read does not take them
+    with pytest.raises(tweepy.TwitterServerError):
+        client.create_tweet(text="um", in_reply_to_tweet_id=tweet["id"])
+    with pytest.raises(requests.ConnectionError):
+        client.create_tweet(text="dois", in_reply_to_tweet_id=tweet["id"])
+    assert [s["text"] for s in sim.sent] == ["um", "dois"] and sim.pending_faults == []
+    # The account's own tweets list them, as X's GET /2/users/:id/tweets does.
+    mine = client.get_users_tweets(BRAND_ID, tweet_fields=["referenced_tweets"])["data"]
+    assert [t["text"] for t in mine] == ["dois", "um"]
+    assert mine[0]["referenced_tweets"] == [{"type": "replied_to", "id": tweet["id"]}]
+
+
 def test_bad_item_fault_hits_the_next_mentions_page(sim, client):
     sim.generate(4)
     sim.inject_fault("bad_item")

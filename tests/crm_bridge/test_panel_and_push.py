@@ -103,13 +103,29 @@ def test_the_summary_is_pushed_once_on_resolve_and_again_once_when_the_csat_arri
     assert "CSAT 5, NPS 9" in fake_crm.pushes[1]["body"]["properties"]["hs_note_body"]
 
 
-def test_a_5xx_push_is_retried_later_and_lands_once(kit_a, rest_crm, fake_crm):
-    case = open_case(kit_a, EMAIL_POST)
-    ref = _ref(fake_crm, "carol@example.com.br")
-    login(kit_a.agent).post(f"/t/acme/crm/cases/{case.pk}/link/", {"ref": ref})
-    fake_crm.fail_next(503)
-    _resolve(kit_a, case)  # no on-commit here: the task is not queued, like a lost broker message
-    push = CrmPush.objects.get(tenant=kit_a.tenant, case=case)
+def _linked_resolved_push(kit, fake_crm) -> CrmPush:
+    case = open_case(kit, EMAIL_POST)
+    login(kit.agent).post(f"/t/acme/crm/cases/{case.pk}/link/", {"ref": _ref(fake_crm, "carol@example.com.br")})
+    _resolve(kit, case)  # no on-commit here: the task is not queued, like a lost broker message
+    return CrmPush.objects.get(tenant=kit.tenant, case=case)
+
+
+def test_a_5xx_after_the_crm_stored_the_note_is_delivery_unknown_never_resent(kit_a, rest_crm, fake_crm):
+    push = _linked_resolved_push(kit_a, fake_crm)
+    fake_crm.fail_next(502, after_processing=True)  # the note is stored, the gateway answers 502
+    crm_push_deliver(tenant_id=kit_a.tenant.pk, push_id=push.pk)  # nothing to retry
+    push.refresh_from_db()
+    assert push.state == "failed" and push.error.startswith("Delivery unknown:") and "502" in push.error
+    CrmPush.objects.filter(pk=push.pk).update(next_attempt_at=timezone.now() - timedelta(minutes=1))
+    assert tasks.crm_pushes_sweep.delay().get() == 0
+    assert len(fake_crm.pushes) == 1
+
+
+def test_a_crm_that_honours_the_idempotency_key_gets_the_retry_and_keeps_one_note(kit_a, rest_crm, fake_crm):
+    rest_crm.push = {**rest_crm.push, "idempotent": True}
+    rest_crm.save(update_fields=["push"])
+    push = _linked_resolved_push(kit_a, fake_crm)
+    fake_crm.fail_next(503, after_processing=True)
     from channels_ingest.errors import TransientError
 
     with pytest.raises(TransientError):
@@ -120,7 +136,45 @@ def test_a_5xx_push_is_retried_later_and_lands_once(kit_a, rest_crm, fake_crm):
     CrmPush.objects.filter(pk=push.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
     assert tasks.crm_pushes_sweep.delay().get() == 1
     push.refresh_from_db()
-    assert push.state == "sent" and len(fake_crm.pushes) == 1 and push.attempts == 2
+    # The CRM dropped the repeated key: one note, and the push knows its id.
+    assert push.state == "sent" and push.attempts == 2 and len(fake_crm.pushes) == 1
+    assert push.external_id == fake_crm.pushes[0]["id"]
+
+
+def test_a_429_waits_for_the_crms_retry_after(kit_a, rest_crm, fake_crm):
+    push = _linked_resolved_push(kit_a, fake_crm)
+    fake_crm.fail_next(429, retry_after=120)  # refused before anything was stored
+    from channels_ingest.errors import TransientError
+
+    with pytest.raises(TransientError) as raised:
+        crm_push_deliver(tenant_id=kit_a.tenant.pk, push_id=push.pk)
+    assert raised.value.retry_after_seconds == 120
+    push.refresh_from_db()
+    assert push.state == "queued" and push.next_attempt_at > timezone.now() + timedelta(seconds=100)
+    assert tasks.crm_pushes_sweep.delay().get() == 0
+    assert crm_push_deliver(tenant_id=kit_a.tenant.pk, push_id=push.pk) is None
+    CrmPush.objects.filter(pk=push.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    assert tasks.crm_pushes_sweep.delay().get() == 1
+    push.refresh_from_db()
+    assert push.state == "sent" and len(fake_crm.pushes) == 1
+
+
+def test_the_csat_push_commits_with_the_answer_even_if_nothing_runs_after_commit(
+        kit_a, rest_crm, fake_crm, django_capture_on_commit_callbacks):
+    survey_config_ensure(tenant=kit_a.tenant, delay_minutes=0)
+    case = open_case(kit_a, EMAIL_POST, author_id="3001")
+    login(kit_a.agent).post(f"/t/acme/crm/cases/{case.pk}/link/", {"ref": _ref(fake_crm, "carol@example.com.br")})
+    with django_capture_on_commit_callbacks(execute=True):
+        _resolve(kit_a, case)
+    token = re.search(r"/s/([\w-]+)", kit_a.simulator.sent[-1]["text"]).group(1)
+    # The process dies right after the answer commits: no on-commit callback ever runs.
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        Client().post(f"/s/{token}", {"csat": "2", "nps": "3"})
+    assert callbacks  # the push task would have been queued here
+    push = CrmPush.objects.get(tenant=kit_a.tenant, case=case, state_key__startswith="survey-")
+    assert push.state == "queued" and push.payload == {"csat": 2, "nps": 3}
+    assert tasks.crm_pushes_sweep.delay().get() == 1  # the sweep sends what the crash left behind
+    assert "CSAT 2, NPS 3" in fake_crm.pushes[-1]["body"]["properties"]["hs_note_body"]
 
 
 def test_an_unlinked_customer_is_not_pushed_and_says_why(kit_a, rest_crm, fake_crm,

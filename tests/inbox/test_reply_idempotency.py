@@ -33,15 +33,28 @@ def test_a_retried_task_never_sends_a_reply_twice(kit_a):
     assert reply.state == Reply.State.SENT and reply.attempts == 1
 
 
-def test_a_transient_failure_is_retried_and_sent_once(kit_a):
+def test_a_rate_limited_reply_waits_for_the_reset_then_is_sent_once(kit_a):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
     case = _claimed_case(kit_a)
     reply = reply_create(tenant=kit_a.tenant, membership=kit_a.agent, case=case, text="Resposta única 2",
                          visibility="public", idempotency_key="once-2")
-    kit_a.simulator.inject_fault("server_error")
+    kit_a.simulator.inject_fault("rate_limit")  # a 429: refused before anything was posted
     with pytest.raises(TransientError):
         reply_deliver(tenant_id=kit_a.tenant.pk, reply_id=reply.pk)
     reply.refresh_from_db()
-    assert reply.state == Reply.State.QUEUED and "server error" in reply.error
+    assert reply.state == Reply.State.QUEUED and "rate limit" in reply.error
+    assert reply.next_attempt_at > timezone.now()
+    # Neither the task nor the sweep sends it before X's reset.
+    assert reply_deliver(tenant_id=kit_a.tenant.pk, reply_id=reply.pk) is None
+    Reply.objects.filter(pk=reply.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    assert (kit_a.tenant.pk, reply.pk) not in replies_stale_sweep()
+    assert _sent_with(kit_a, "Resposta única 2") == []
+    # The reset has passed.
+    Reply.objects.filter(pk=reply.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    assert (kit_a.tenant.pk, reply.pk) in replies_stale_sweep()
     reply_deliver(tenant_id=kit_a.tenant.pk, reply_id=reply.pk)
     reply.refresh_from_db()
     assert reply.state == Reply.State.SENT and reply.attempts == 2

@@ -5,9 +5,16 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from channels_ingest.errors import TransientError
+from sac.models import Tenant
 from surveys import tasks
 from surveys.models import SurveyConfig, SurveyInvitation
-from surveys.services import survey_invitation_send, survey_invitations_sweep
+from surveys.services import (
+    invitation_for_token,
+    survey_invitation_outcome_check,
+    survey_invitation_send,
+    survey_invitations_sweep,
+)
 from tests.factories import open_case
 
 from .conftest import resolve, sent_tokens
@@ -64,24 +71,67 @@ def test_a_long_delay_waits_in_the_database_and_the_sweep_sends_it_once_when_due
     assert len(kit_a.simulator.sent) == 1
 
 
-def test_a_server_error_is_retried_and_still_sent_once(kit_a, surveys_a):
-    SurveyConfig.objects.filter(pk=surveys_a.pk).update(delay_minutes=60)
-    case = open_case(kit_a)
-    resolve(kit_a, case)
-    invitation = SurveyInvitation.objects.get(tenant=kit_a.tenant, case=case)
+def _due_invitation(kit, surveys):
+    SurveyConfig.objects.filter(pk=surveys.pk).update(delay_minutes=60)
+    case = open_case(kit, author_id="5151", handle="bia")
+    resolve(kit, case)
+    invitation = SurveyInvitation.objects.get(tenant=kit.tenant, case=case)
     SurveyInvitation.objects.filter(pk=invitation.pk).update(due_at=timezone.now())
-    kit_a.simulator.inject_fault("server_error")
-    from channels_ingest.errors import TransientError
+    return invitation
 
+
+def test_a_rate_limit_is_retried_after_its_reset_and_still_sent_once(kit_a, surveys_a):
+    invitation = _due_invitation(kit_a, surveys_a)
+    kit_a.simulator.inject_fault("rate_limit")  # a 429: refused before anything was sent
     with pytest.raises(TransientError):
         survey_invitation_send(tenant_id=kit_a.tenant.pk, invitation_id=invitation.pk)
     invitation.refresh_from_db()
     assert invitation.state == "scheduled" and invitation.token_digest is None
+    assert invitation.due_at > timezone.now()  # X's reset
+    # Neither the task nor the sweep tries again before the reset.
+    assert survey_invitation_send(tenant_id=kit_a.tenant.pk, invitation_id=invitation.pk) is None
+    assert survey_invitations_sweep() == []
+    assert survey_invitations_sweep(now=timezone.now() + timedelta(seconds=10)) == [(kit_a.tenant.pk, invitation.pk)]
+    SurveyInvitation.objects.filter(pk=invitation.pk).update(due_at=timezone.now() - timedelta(seconds=1))
     assert survey_invitation_send(tenant_id=kit_a.tenant.pk, invitation_id=invitation.pk).state == "sent"
     assert len(kit_a.simulator.sent) == 1
 
 
+@pytest.mark.parametrize("fault", ["error_after_post", "drop_after_post"])
+def test_an_invitation_sent_before_a_500_or_a_drop_is_found_and_its_link_works(kit_a, surveys_a, fault,
+                                                                             django_capture_on_commit_callbacks):
+    invitation = _due_invitation(kit_a, surveys_a)
+    kit_a.simulator.inject_fault(fault)
+    with django_capture_on_commit_callbacks() as queued:
+        survey_invitation_send(tenant_id=kit_a.tenant.pk, invitation_id=invitation.pk)  # nothing to retry
+    invitation.refresh_from_db()
+    assert invitation.state == "failed" and invitation.error.startswith("Delivery unknown:")
+    assert len(queued) == 1  # a look on X, a little later
+    assert survey_invitations_sweep() == []  # never sent again on a guess
+    survey_invitation_outcome_check(tenant_id=kit_a.tenant.pk, invitation_id=invitation.pk)
+    invitation.refresh_from_db()
+    dms = [s for s in kit_a.simulator.sent if s["kind"] == "dm"]
+    assert len(dms) == 1
+    assert invitation.state == "sent" and invitation.external_id == dms[0]["id"]
+    # The customer's link (the one that did arrive) opens the survey.
+    assert invitation_for_token(sent_tokens(kit_a.simulator)[0]).pk == invitation.pk
+
+
+def test_an_invitation_that_did_not_go_out_is_not_sent_again_on_a_guess(kit_a, kit_b, surveys_a):
+    invitation = _due_invitation(kit_a, surveys_a)
+    kit_a.simulator.inject_fault("server_error")  # X's 503 says nothing about whether it was sent
+    survey_invitation_send(tenant_id=kit_a.tenant.pk, invitation_id=invitation.pk)
+    assert survey_invitation_outcome_check(tenant_id=kit_b.tenant.pk, invitation_id=invitation.pk) is None
+    survey_invitation_outcome_check(tenant_id=kit_a.tenant.pk, invitation_id=invitation.pk)
+    invitation.refresh_from_db()
+    assert invitation.state == "failed" and invitation.error.startswith("Delivery unknown:")
+    assert survey_invitations_sweep() == [] and kit_a.simulator.sent == []
+
+
 def test_the_quiet_period_skips_a_customer_surveyed_recently(kit_a, surveys_a, django_capture_on_commit_callbacks):
+    # A new case, not the first one reopened (a customer writing again within the window reopens it).
+    Tenant.objects.filter(pk=kit_a.tenant.pk).update(reopen_window_days=0)
+    kit_a.tenant.refresh_from_db()
     first = open_case(kit_a, author_id="77", handle="rui")
     with django_capture_on_commit_callbacks(execute=True):
         resolve(kit_a, first)
