@@ -59,3 +59,16 @@ class OutboundMessage:
     text: str
     in_reply_to_external_id: str = ""
     recipient_external_id: str = ""
+
+
+def media_ref(kind: str, url: Any, preview_url: Any = "") -> dict[str, str] | None:
+    """One image or video of a post or message, as parsers keep it in the stored payload (`raw["sac_media"]`):
+    {"type": "image" | "video", "url": the original, "preview_url": a thumbnail or poster}. Only http(s)
+    addresses are kept; None when there is nothing usable."""
+    def safe(value: Any) -> str:
+        return value if isinstance(value, str) and value.startswith(("https://", "http://")) else ""
+
+    url, preview_url = safe(url), safe(preview_url)
+    if not url and not preview_url:
+        return None
+    return {"type": "video" if kind == "video" else "image", "url": url or preview_url, "preview_url": preview_url}

@@ -1,4 +1,9 @@
+from typing import Any
+
 from django import forms
+
+from channels_ingest.models import ChannelAccount, Platform
+from sac.models import Tenant
 
 from .models import CannedReply, Reply
 
@@ -15,14 +20,50 @@ class ReplyForm(forms.Form):
 class CannedReplyForm(forms.ModelForm):
     class Meta:
         model = CannedReply
-        fields = ["title", "shortcut", "language", "body"]
+        fields = ["title", "shortcut", "language", "platform", "channel", "body"]
         widgets = {"body": forms.Textarea(attrs={"rows": 6})}
         help_texts = {
-            "body": "Variables: {{customer.first_name}}, {{agent.first_name}}, {{case.protocol}}, {{tenant.name}}",
+            "body": "Variables: {{customer.first_name}}, {{customer.handle}}, {{agent.first_name}}, "
+                    "{{case.protocol}}, {{tenant.name}}, {{tenant.email}}, {{tenant.phone}}, {{tenant.chat_url}}",
+            "shortcut": "Replies sharing a shortcut are variants: the composer picks the one for the case's "
+                        "channel, network and language.",
         }
+
+    def __init__(self, *args: Any, tenant: Tenant, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Only this tenant's channels can be chosen (a posted id of another tenant's is "not a valid choice").
+        self.fields["channel"].queryset = ChannelAccount.objects.filter(tenant=tenant).order_by("name")
 
     def validate_unique(self) -> None:
         """Uniqueness is per tenant and checked by canned_reply_save, which knows the tenant."""
+
+
+class TagForm(forms.Form):
+    name = forms.CharField(max_length=50)
+    mandatory = forms.BooleanField(required=False, help_text="Cases need this tag before they can be resolved.")
+    mandatory_from = forms.DateField(required=False, label="Mandatory from",
+                                     widget=forms.DateInput(attrs={"type": "date"}),
+                                     help_text="Optional campaign start: only cases first written on or after it.")
+    mandatory_until = forms.DateField(required=False, label="Mandatory until",
+                                      widget=forms.DateInput(attrs={"type": "date"}),
+                                      help_text="Optional campaign end (inclusive).")
+
+
+class InboxSettingsForm(forms.Form):
+    contact_email = forms.EmailField(required=False, label="Contact e-mail", help_text="{{tenant.email}}")
+    contact_phone = forms.CharField(required=False, max_length=40, label="Contact phone", help_text="{{tenant.phone}}")
+    chat_url = forms.URLField(required=False, label="Web chat address", help_text="{{tenant.chat_url}}",
+                              assume_scheme="https")
+    human_agent_channels = forms.ModelMultipleChoiceField(
+        queryset=ChannelAccount.objects.none(), required=False, widget=forms.CheckboxSelectMultiple,
+        label="Facebook pages approved for Messenger's HUMAN_AGENT tag",
+        help_text="Agents may then answer Messenger up to 7 days after the customer's last message (instead of 24 "
+                  "hours). Only tick pages Meta approved for the tag.")
+
+    def __init__(self, *args: Any, tenant: Tenant, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["human_agent_channels"].queryset = ChannelAccount.objects.filter(
+            tenant=tenant, platform=Platform.FACEBOOK).order_by("name")
 
 
 class NoteForm(forms.Form):

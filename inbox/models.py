@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from channels_ingest.models import ChannelAccount, Mention, SocialProfile
+from channels_ingest.models import ChannelAccount, Mention, Platform, SocialProfile
 from sac.models import Membership, Team, Tenant
 
 # Statuses in which a case is still someone's work (queue, SLA clocks, partial indexes).
@@ -13,6 +13,13 @@ class Tag(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="tags")
     name = models.CharField(max_length=50)
     color = models.CharField(max_length=7, default="#64748b")
+    # Archived tags stay on the cases that carry them but are no longer offered, filtered on or required.
+    archived = models.BooleanField(default=False)
+    # A mandatory tag must be on a case before it can be resolved. With dates, only cases whose customer first
+    # wrote within them (in the tenant's time zone) need it: a campaign such as "Black Friday".
+    mandatory = models.BooleanField(default=False)
+    mandatory_from = models.DateField(null=True, blank=True)
+    mandatory_until = models.DateField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="tag_unique_name")]
@@ -124,17 +131,41 @@ class ProtocolSequence(models.Model):
 
 
 class CannedReply(models.Model):
+    """One canned reply. Replies sharing a shortcut are variants of each other (per language, network or
+    channel); the composer offers the most specific variant for the case. With an owner, it is that
+    agent's personal reply, visible to nobody else."""
+
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="canned_replies")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                              related_name="personal_canned_replies")
     title = models.CharField(max_length=120)
     shortcut = models.SlugField(max_length=40)
     body = models.TextField()
     language = models.CharField(max_length=8, blank=True, help_text="Empty = any language")
+    platform = models.CharField(max_length=20, blank=True, choices=Platform.choices,
+                                help_text="Empty = any network")
+    channel = models.ForeignKey(ChannelAccount, null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="canned_replies", help_text="Empty = any channel")
     usage_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["tenant", "shortcut"], name="cannedreply_unique_shortcut")]
+        # NULLs never collide in a unique index, so each owner/channel combination gets its own partial one.
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "shortcut", "language", "platform"],
+                                    condition=Q(owner__isnull=True, channel__isnull=True),
+                                    name="cannedreply_unique_variant"),
+            models.UniqueConstraint(fields=["tenant", "channel", "shortcut", "language"],
+                                    condition=Q(owner__isnull=True, channel__isnull=False),
+                                    name="cannedreply_unique_channel_variant"),
+            models.UniqueConstraint(fields=["tenant", "owner", "shortcut", "language", "platform"],
+                                    condition=Q(owner__isnull=False, channel__isnull=True),
+                                    name="cannedreply_unique_personal"),
+            models.UniqueConstraint(fields=["tenant", "owner", "channel", "shortcut", "language"],
+                                    condition=Q(owner__isnull=False, channel__isnull=False),
+                                    name="cannedreply_unique_personal_channel"),
+        ]
         ordering = ["title"]
 
     def __str__(self) -> str:
@@ -185,6 +216,41 @@ class Note(models.Model):
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
     text = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
+
+
+class Notification(models.Model):
+    """Something a colleague wants this person to see (an @mention in a note); shown under the bell."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="notifications")
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    note = models.ForeignKey(Note, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications")
+    text = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["tenant", "recipient", "-created_at"]),
+            # The bell's unread count, polled by every open page.
+            models.Index(fields=["tenant", "recipient"], name="notification_unread", condition=Q(read_at__isnull=True)),
+        ]
+        ordering = ["-created_at", "-pk"]
+
+
+class InboxSettings(models.Model):
+    """A tenant's inbox configuration: the other contact channels canned replies may offer
+    (`{{tenant.email}}`, `{{tenant.phone}}`, `{{tenant.chat_url}}`) and the Facebook pages approved to use
+    Messenger's HUMAN_AGENT tag (replies up to 7 days after the customer's last message instead of 24 hours)."""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="inbox_settings")
+    contact_email = models.EmailField(blank=True)
+    contact_phone = models.CharField(max_length=40, blank=True)
+    chat_url = models.URLField(blank=True)
+    human_agent_channels = models.ManyToManyField(ChannelAccount, blank=True, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
 
 
 # ---------------------------------------------------------------- triage: tenant configuration and learning
@@ -283,6 +349,7 @@ class TriageModelVersion(models.Model):
         ordering = ["-version"]
 
 
-__all__ = ["Case", "CaseMention", "CannedReply", "Membership", "MentionTriage", "Note", "PersonalDataPattern",
+__all__ = ["Case", "CaseMention", "CannedReply", "InboxSettings", "Membership", "MentionTriage", "Note", "Notification",
+           "PersonalDataPattern",
            "ProtocolSequence", "Reply", "RoutingRule", "Tag", "TriageCategory", "TriageCorrection",
            "TriageModelVersion"]

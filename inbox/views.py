@@ -5,6 +5,7 @@ import re
 import uuid
 
 from django.contrib import messages
+from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,12 +18,13 @@ from sac.selectors import access_member, access_team, members_of, teams_of
 from sac.tenancy import TenantRequest, tenant_view
 
 from . import selectors, services
-from .forms import CannedReplyForm, NoteForm, ReplyForm
+from .forms import CannedReplyForm, InboxSettingsForm, NoteForm, ReplyForm, TagForm
 from .limits import check_length
-from .models import Case, Reply
+from .models import CannedReply, Case, Reply
 from .panels import render_case_panels
 from .presence import presence_touch
 from .spelling import spelling_check
+from .windows import private_route
 
 # The one-click handoff's default texts, in the customer's language; the agent edits them before sending.
 HANDOFF_PUBLIC = {
@@ -100,8 +102,9 @@ def claim_next(request: TenantRequest) -> HttpResponse:
 
 
 def _case_context(request: TenantRequest, case: Case, reply_form: ReplyForm | None = None) -> dict:
+    route = private_route(request.tenant, case)
     if reply_form is None:
-        suggested = Reply.Visibility.PRIVATE if case.personal_data else Reply.Visibility.PUBLIC
+        suggested = Reply.Visibility.PRIVATE if case.personal_data and route.allowed else Reply.Visibility.PUBLIC
         reply_form = ReplyForm(initial={"visibility": suggested, "idempotency_key": uuid.uuid4().hex,
                                         "seen_at": timezone.now().isoformat()})
     membership = request.membership
@@ -109,7 +112,9 @@ def _case_context(request: TenantRequest, case: Case, reply_form: ReplyForm | No
         "case": case,
         "thread": selectors.case_thread(request.tenant, case),
         "history": selectors.customer_history(request.tenant, case),
-        "canned_replies": selectors.canned_replies_for(request.tenant, language=case.language),
+        "canned": selectors.canned_picker(request.tenant, case, request.user),
+        "private_route": route,
+        **_tags_context(request, case),
         "reply_form": reply_form,
         "note_form": NoteForm(),
         "may_work": case.assignee_id == membership.user_id or membership.has_role(Role.SUPERVISOR),
@@ -165,7 +170,8 @@ def case_reply(request: TenantRequest, case_id: int) -> HttpResponse:
     if form.is_valid():
         canned = None
         if form.cleaned_data["canned_reply"]:
-            canned = selectors.access_canned_reply(request.tenant, form.cleaned_data["canned_reply"])
+            canned = selectors.access_canned_reply(request.tenant, form.cleaned_data["canned_reply"],
+                                                   user=request.user)
         try:
             services.reply_create(
                 tenant=request.tenant, membership=request.membership, case=case,
@@ -309,7 +315,7 @@ def case_note(request: TenantRequest, case_id: int) -> HttpResponse:
 def canned_render(request: TenantRequest, case_id: int, canned_id: int) -> HttpResponse:
     """The canned reply with its variables filled in for this case, for the composer (htmx)."""
     case = selectors.access_case(request.tenant, case_id)
-    canned = selectors.access_canned_reply(request.tenant, canned_id)
+    canned = selectors.access_canned_reply(request.tenant, canned_id, user=request.user)
     text = selectors.canned_render(canned, case=case, agent=request.user)
     return render(request, "inbox/_composer_text.html", {"text": text, "canned": canned})
 
@@ -327,17 +333,24 @@ def canned_list(request: TenantRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def canned_edit(request: TenantRequest, canned_id: int | None = None) -> HttpResponse:
     canned = selectors.access_canned_reply(request.tenant, canned_id) if canned_id else None
-    form = CannedReplyForm(request.POST or None, instance=canned)
+    return _canned_form(request, canned, personal=False)
+
+
+def _canned_form(request: TenantRequest, canned: CannedReply | None, *, personal: bool) -> HttpResponse:
+    form = CannedReplyForm(request.POST or None, instance=canned, tenant=request.tenant)
+    back = reverse("inbox:my_canned" if personal else "inbox:canned_list", args=[request.tenant.slug])
     if request.method == "POST" and form.is_valid():
         try:
-            services.canned_reply_save(tenant=request.tenant, membership=request.membership, canned=canned,
-                                       **{f: form.cleaned_data[f] for f in ("title", "shortcut", "body", "language")})
+            services.canned_reply_save(
+                tenant=request.tenant, membership=request.membership, canned=canned, personal=personal,
+                **{f: form.cleaned_data[f] for f in ("title", "shortcut", "body", "language", "platform", "channel")})
         except services.CaseActionError as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, "Canned reply saved.")
-            return redirect(reverse("inbox:canned_list", args=[request.tenant.slug]))
-    return render(request, "inbox/canned_form.html", {"form": form, "canned": canned})
+            return redirect(back)
+    return render(request, "inbox/canned_form.html", {"form": form, "canned": canned, "personal": personal,
+                                                      "back": back}, status=400 if form.errors else 200)
 
 
 @tenant_view(Role.ADMIN)
@@ -355,9 +368,10 @@ def canned_export(request: TenantRequest) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="canned-replies-{request.tenant.slug}.csv"'
     writer = csv.writer(response)
-    writer.writerow(services.CANNED_CSV_COLUMNS)
-    for c in selectors.canned_replies_for(request.tenant).order_by("shortcut"):
-        writer.writerow([c.shortcut, c.title, c.language, c.body])
+    writer.writerow(services.CANNED_CSV_COLUMNS + services.CANNED_CSV_OPTIONAL)
+    # Channel-specific variants stay out: a channel id means nothing in another installation's bank.
+    for c in selectors.canned_replies_for(request.tenant).filter(channel__isnull=True).order_by("shortcut"):
+        writer.writerow([c.shortcut, c.title, c.language, c.body, c.platform])
     return response
 
 
@@ -380,3 +394,188 @@ def canned_import(request: TenantRequest) -> HttpResponse:
         for error in result.errors[:20]:
             messages.error(request, f"Skipped {error}.")
     return redirect(reverse("inbox:canned_list", args=[request.tenant.slug]))
+
+
+# ---------------------------------------------------------------- personal canned replies (#5)
+
+@tenant_view()
+@require_GET
+def my_canned(request: TenantRequest) -> HttpResponse:
+    return render(request, "inbox/my_canned.html",
+                  {"canned_replies": selectors.personal_canned_replies(request.tenant, request.user)})
+
+
+@tenant_view()
+@require_http_methods(["GET", "POST"])
+def my_canned_edit(request: TenantRequest, canned_id: int | None = None) -> HttpResponse:
+    canned = selectors.access_personal_canned_reply(request.tenant, request.user, canned_id) if canned_id else None
+    return _canned_form(request, canned, personal=True)
+
+
+@tenant_view()
+@require_POST
+def my_canned_delete(request: TenantRequest, canned_id: int) -> HttpResponse:
+    canned = selectors.access_personal_canned_reply(request.tenant, request.user, canned_id)
+    services.canned_reply_delete(tenant=request.tenant, membership=request.membership, canned=canned)
+    messages.success(request, "Canned reply deleted.")
+    return redirect(reverse("inbox:my_canned", args=[request.tenant.slug]))
+
+
+# ---------------------------------------------------------------- tags (#5)
+
+def _tags_context(request: TenantRequest, case: Case) -> dict:
+    present = list(case.tags.filter(tenant=request.tenant).order_by("name"))
+    return {
+        "case_tags": present,
+        "available_tags": selectors.tags_of(request.tenant).exclude(pk__in=[t.pk for t in present]),
+        "missing_tags": services.case_missing_mandatory_tags(request.tenant, case) if case.is_open else [],
+    }
+
+
+def _case_tags_response(request: TenantRequest, case: Case, error: str = "") -> HttpResponse:
+    """htmx: the tag card again, and the resolve warning beside the status buttons out of band."""
+    if request.headers.get("HX-Request"):
+        membership = request.membership
+        return render(request, "inbox/_tags.html", {
+            "case": case, **_tags_context(request, case), "oob": True, "tag_error": error,
+            "may_work": case.assignee_id == membership.user_id or membership.has_role(Role.SUPERVISOR)})
+    if error:
+        messages.error(request, error)
+    return redirect(reverse("inbox:case", args=[request.tenant.slug, case.pk]))
+
+
+@tenant_view()
+@require_POST
+def case_tag_add(request: TenantRequest, case_id: int) -> HttpResponse:
+    case = selectors.access_case(request.tenant, case_id)
+    tag_id = parse_int(request.POST.get("tag"))
+    if tag_id is None:
+        return _case_tags_response(request, case, "Choose a tag to add.")
+    tag = selectors.access_tag(request.tenant, tag_id)
+    try:
+        services.case_tag_add(tenant=request.tenant, membership=request.membership, case=case, tag=tag)
+    except services.CaseActionError as exc:
+        return _case_tags_response(request, case, str(exc))
+    return _case_tags_response(request, case)
+
+
+@tenant_view()
+@require_POST
+def case_tag_remove(request: TenantRequest, case_id: int, tag_id: int) -> HttpResponse:
+    case = selectors.access_case(request.tenant, case_id)
+    tag = selectors.access_tag(request.tenant, tag_id)
+    try:
+        services.case_tag_remove(tenant=request.tenant, membership=request.membership, case=case, tag=tag)
+    except services.CaseActionError as exc:
+        return _case_tags_response(request, case, str(exc))
+    return _case_tags_response(request, case)
+
+
+def _tag_fields(form: TagForm) -> dict:
+    return {f: form.cleaned_data[f] for f in ("name", "mandatory", "mandatory_from", "mandatory_until")}
+
+
+@tenant_view(Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def tags(request: TenantRequest) -> HttpResponse:
+    """The tenant's tags; POST creates one."""
+    form = TagForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            tag = services.tag_save(tenant=request.tenant, membership=request.membership, tag=None,
+                                    **_tag_fields(form))
+        except services.CaseActionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Tag “{tag.name}” created.")
+            return redirect(reverse("inbox:tags", args=[request.tenant.slug]))
+    tag_list = selectors.tags_of(request.tenant, archived=None).annotate(case_count=Count("cases"))
+    return render(request, "inbox/tags.html", {"form": form, "tags": tag_list}, status=400 if form.errors else 200)
+
+
+@tenant_view(Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def tag_edit(request: TenantRequest, tag_id: int) -> HttpResponse:
+    tag = selectors.access_tag(request.tenant, tag_id)
+    form = TagForm(request.POST or None, initial={"name": tag.name, "mandatory": tag.mandatory,
+                                                  "mandatory_from": tag.mandatory_from,
+                                                  "mandatory_until": tag.mandatory_until})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.tag_save(tenant=request.tenant, membership=request.membership, tag=tag, **_tag_fields(form))
+        except services.CaseActionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Tag “{tag.name}” saved.")
+            return redirect(reverse("inbox:tags", args=[request.tenant.slug]))
+    return render(request, "inbox/tag_form.html", {"form": form, "tag": tag}, status=400 if form.errors else 200)
+
+
+@tenant_view(Role.ADMIN)
+@require_POST
+def tag_archive(request: TenantRequest, tag_id: int) -> HttpResponse:
+    tag = selectors.access_tag(request.tenant, tag_id)
+    archived = request.POST.get("archived", "1") == "1"
+    services.tag_archive(tenant=request.tenant, membership=request.membership, tag=tag, archived=archived)
+    messages.success(request, f"Tag “{tag.name}” {'archived' if archived else 'restored'}.")
+    return redirect(reverse("inbox:tags", args=[request.tenant.slug]))
+
+
+# ---------------------------------------------------------------- inbox settings (#5)
+
+@tenant_view(Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def inbox_settings(request: TenantRequest) -> HttpResponse:
+    current = selectors.inbox_settings_of(request.tenant)
+    initial = {"contact_email": current.contact_email, "contact_phone": current.contact_phone,
+               "chat_url": current.chat_url,
+               "human_agent_channels": list(current.human_agent_channels.all()) if current.pk else []}
+    form = InboxSettingsForm(request.POST or None, initial=initial, tenant=request.tenant)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.inbox_settings_save(tenant=request.tenant, membership=request.membership,
+                                         contact_email=form.cleaned_data["contact_email"],
+                                         contact_phone=form.cleaned_data["contact_phone"].strip(),
+                                         chat_url=form.cleaned_data["chat_url"],
+                                         human_agent_channels=list(form.cleaned_data["human_agent_channels"]))
+        except services.CaseActionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Inbox settings saved.")
+            return redirect(reverse("inbox:inbox_settings", args=[request.tenant.slug]))
+    return render(request, "inbox/settings.html", {"form": form}, status=400 if form.errors else 200)
+
+
+# ---------------------------------------------------------------- notifications (#5)
+
+@tenant_view()
+@require_GET
+def notifications(request: TenantRequest) -> HttpResponse:
+    return render(request, "inbox/notifications.html",
+                  {"notifications": selectors.notifications_for(request.tenant, request.user)})
+
+
+@tenant_view()
+@require_GET
+def notifications_bell(request: TenantRequest) -> HttpResponse:
+    """The header's unread count, polled by every page (htmx)."""
+    return render(request, "inbox/_bell.html",
+                  {"unread": selectors.notifications_unread_count(request.tenant, request.user)})
+
+
+@tenant_view()
+@require_POST
+def notification_open(request: TenantRequest, notification_id: int) -> HttpResponse:
+    notification = selectors.access_notification(request.tenant, request.user, notification_id)
+    services.notification_mark_read(tenant=request.tenant, user=request.user, notification=notification)
+    if notification.case_id is None:
+        return redirect(reverse("inbox:notifications", args=[request.tenant.slug]))
+    return redirect(reverse("inbox:case", args=[request.tenant.slug, notification.case_id]))
+
+
+@tenant_view()
+@require_POST
+def notifications_read_all(request: TenantRequest) -> HttpResponse:
+    count = services.notifications_mark_all_read(tenant=request.tenant, user=request.user)
+    messages.success(request, f"{count} notification(s) marked as read.")
+    return redirect(reverse("inbox:notifications", args=[request.tenant.slug]))

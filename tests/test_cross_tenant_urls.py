@@ -11,8 +11,9 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from channels_ingest.models import DeadLetter
 from crm_bridge.models import CrmCustomer
-from inbox.models import CannedReply, PersonalDataPattern, Reply, RoutingRule
+from inbox.models import CannedReply, Notification, PersonalDataPattern, Reply, RoutingRule, Tag
 from sac.services import api_token_create
+from sla.models import BusinessCalendar, SLAPolicy
 
 from .conftest import login
 from .factories import open_case
@@ -22,7 +23,10 @@ from .surveys.factories import answered_followup
 UNSCOPED = {"home", "healthz", "login", "logout", "api-schema", "api-root",
             # network webhooks: no tenant in the URL, an unguessable key and a signature (tests/channels_ingest)
             "channels_ingest_webhooks:facebook", "channels_ingest_webhooks:instagram", "channels_ingest_webhooks:x",
-            "survey_public"}  # the customer's survey page: public by design, addressed by a secret token
+            "survey_public",  # the customer's survey page: public by design, addressed by a secret token
+            # OAuth redirect URIs: one per network, the tenant comes from the admin's own session state
+            # (tests/channels_ingest/test_oauth.py: foreign, replayed and unknown states are refused)
+            "channels_oauth:x_callback", "channels_oauth:facebook_callback"}
 
 
 def _patterns(resolver: URLResolver, prefix: str = "", namespace: str = "",
@@ -65,13 +69,19 @@ def test_a_member_of_b_never_sees_or_changes_a(kit_a, kit_b):
                                                             reason="secret A", payload="{}").pk)
     a_ids["rule_id"] = str(RoutingRule.objects.create(tenant=kit_a.tenant, name="secret A", keywords="x").pk)
     a_ids["pattern_id"] = str(PersonalDataPattern.objects.create(tenant=kit_a.tenant, name="a", regex="secret A").pk)
+    a_ids["tag_id"] = str(Tag.objects.create(tenant=kit_a.tenant, name="secret A").pk)
+    a_ids["notification_id"] = str(Notification.objects.create(tenant=kit_a.tenant, recipient=kit_a.agent.user,
+                                                                case=case_a, text="secret A").pk)
+    a_ids["policy_id"] = str(SLAPolicy.objects.create(tenant=kit_a.tenant, name="secret A").pk)
+    a_ids["calendar_id"] = str(BusinessCalendar.objects.create(tenant=kit_a.tenant, name="secret A",
+                                                               windows={"0": [["08:00", "18:00"]]}).pk)
     checked = 0
     for name, route, params in _patterns(get_resolver()):
         if "format" in params:
             continue  # DRF's suffix variants of the same views
         unknown = set(params) - {"tenant_slug", "case_id", "canned_id", "pk", "reply_id", "followup_id", "token",
                                   "rule_id", "customer_id", "pattern_id", "channel_id", "dead_letter_id",
-                                  "webhook_key"}
+                                  "webhook_key", "tag_id", "notification_id", "policy_id", "calendar_id"}
         assert not unknown, f"{name} ({route}) has parameters the walker does not know: {unknown}"
         if name in UNSCOPED or name.split(":")[-1] in UNSCOPED or not params and not route.startswith("api/"):
             continue
@@ -104,3 +114,5 @@ def test_a_member_of_b_never_sees_or_changes_a(kit_a, kit_b):
     assert case_a.assignee is None and case_a.status == "new"
     assert list(case_a.replies.values_list("state", flat=True)) == [Reply.State.FAILED]
     assert canned_a.body == "secret A"
+    assert SLAPolicy.objects.filter(tenant=kit_a.tenant, name="secret A").exists()
+    assert BusinessCalendar.objects.filter(tenant=kit_a.tenant, name="secret A").exists()

@@ -5,12 +5,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from channels_ingest.errors import MalformedPayload
-from channels_ingest.types import BadItem, MentionItem, ProfileItem
+from channels_ingest.types import BadItem, MentionItem, ProfileItem, media_ref
 
 PLATFORM = "facebook"
-COMMENT_FIELDS = "id,message,created_time,from,permalink_url,parent{id}"
-POST_FIELDS = f"id,message,created_time,from,permalink_url,comments.limit(50){{{COMMENT_FIELDS}}}"
-MESSAGE_FIELDS = "id,message,created_time,from,to"
+COMMENT_FIELDS = "id,message,created_time,from,permalink_url,parent{id},attachment{type,url,media{image{src},source}}"
+POST_FIELDS = (f"id,message,created_time,from,permalink_url,attachments{{type,url,media{{image{{src}},source}}}},"
+               f"comments.limit(50){{{COMMENT_FIELDS}}}")
+MESSAGE_FIELDS = ("id,message,created_time,from,to,"
+                  "attachments{mime_type,image_data{url,preview_url},video_data{url,preview_url}}")
 CONVERSATION_FIELDS = f"id,updated_time,link,messages.limit(25){{{MESSAGE_FIELDS}}}"
 ATTACHMENT_LABELS = {"image": "[image]", "video": "[video]", "audio": "[audio]", "file": "[file]",
                      "location": "[location]", "fallback": "[link]", "template": "[template]"}
@@ -37,6 +39,49 @@ def profile(who: Any, platform: str = PLATFORM) -> ProfileItem | None:
                        profile_url=f"https://www.facebook.com/{external_id}" if platform == PLATFORM else "")
 
 
+def _graph_attachment(attachment: Any) -> dict[str, str] | None:
+    """A comment's `attachment` or one of a post's `attachments`: {type, url, media{image{src}, source}}."""
+    if not isinstance(attachment, dict):
+        return None
+    media = attachment.get("media") if isinstance(attachment.get("media"), dict) else {}
+    image = media.get("image") if isinstance(media.get("image"), dict) else {}
+    kind = str(attachment.get("type") or "")
+    if kind.startswith(("video", "animated")):
+        return media_ref("video", media.get("source") or attachment.get("url"), image.get("src"))
+    if kind.startswith("photo") or kind in ("sticker", "cover_photo", "profile_media") or image.get("src"):
+        return media_ref("image", image.get("src"), image.get("src"))
+    return None
+
+
+def _message_attachments(attachments: Any) -> list[dict[str, str]]:
+    """Messenger attachments, from the Graph API ({data: [{image_data|video_data: {url, preview_url}}]}) or a
+    webhook ([{type, payload: {url}}])."""
+    if isinstance(attachments, dict):
+        attachments = attachments.get("data")
+    refs = []
+    for a in attachments if isinstance(attachments, list) else []:
+        if not isinstance(a, dict):
+            continue
+        payload = a.get("payload") if isinstance(a.get("payload"), dict) else {}
+        if isinstance(a.get("image_data"), dict):
+            ref = media_ref("image", a["image_data"].get("url"), a["image_data"].get("preview_url"))
+        elif isinstance(a.get("video_data"), dict):
+            ref = media_ref("video", a["video_data"].get("url"), a["video_data"].get("preview_url"))
+        elif a.get("type") in ("image", "video"):
+            ref = media_ref(a["type"], payload.get("url"), payload.get("url") if a["type"] == "image" else "")
+        else:
+            ref = None
+        if ref is not None:
+            refs.append(ref)
+    return refs
+
+
+def _with_media(raw: dict[str, Any], refs: list[dict[str, str] | None]) -> dict[str, Any]:
+    """The payload as stored, with its images and videos in one shape for the inbox (`sac_media`)."""
+    kept = [r for r in refs if r is not None]
+    return {**raw, "sac_media": kept} if kept else raw
+
+
 def _direction(author: ProfileItem | None, page_id: str) -> str:
     return "out" if author is not None and author.external_id == page_id else "in"
 
@@ -56,7 +101,8 @@ def comment_item(comment: Any, *, page_id: str, post_id: str) -> MentionItem:
     parent = comment.get("parent") if isinstance(comment.get("parent"), dict) else {}
     return MentionItem(
         external_id=comment_id, kind="comment", text=str(comment.get("message") or ""),
-        posted_at=parse_time(_need(comment, "created_time", "comment")), raw=comment, author=author,
+        posted_at=parse_time(_need(comment, "created_time", "comment")),
+        raw=_with_media(comment, [_graph_attachment(comment.get("attachment"))]), author=author,
         conversation_id=post_id, in_reply_to_external_id=str(parent.get("id") or post_id),
         permalink=str(comment.get("permalink_url") or ""), direction=_direction(author, page_id),
     )
@@ -66,6 +112,8 @@ def post_item(post: Any, *, page_id: str) -> MentionItem:
     post_id = str(_need(post, "id", "post"))
     author = profile(post.get("from"))
     raw = {k: v for k, v in post.items() if k != "comments"}
+    attachments = post.get("attachments") if isinstance(post.get("attachments"), dict) else {}
+    raw = _with_media(raw, [_graph_attachment(a) for a in attachments.get("data") or []])
     return MentionItem(
         external_id=post_id, kind="post", text=str(post.get("message") or ""),
         posted_at=parse_time(_need(post, "created_time", "post")), raw=raw, author=author,
@@ -126,7 +174,8 @@ def message_item(message: Any, *, page_id: str, conversation_id: str) -> Mention
     text = message.get("message")
     return MentionItem(
         external_id=message_id, kind="direct", text=str(text) if text else "[attachment]",
-        posted_at=parse_time(_need(message, "created_time", "message")), raw=message, author=author,
+        posted_at=parse_time(_need(message, "created_time", "message")),
+        raw=_with_media(message, _message_attachments(message.get("attachments"))), author=author,
         conversation_id=conversation_id, direction=_direction(author, page_id),
     )
 
@@ -162,18 +211,20 @@ def feed_change_item(value: Any, *, page_id: str) -> MentionItem | None:
     author = profile(value.get("from"))
     when = parse_time(_need(value, "created_time", "feed change"))
     post_id = str(value.get("post_id") or "")
+    photos = value.get("photos") if isinstance(value.get("photos"), list) else [value.get("photo")]
+    raw = _with_media(value, [media_ref("image", p, p) for p in photos] + [media_ref("video", value.get("video"))])
     if item == "comment":
         external_id = str(_need(value, "comment_id", "comment change"))
         return MentionItem(
             external_id=external_id, kind="comment", text=str(value.get("message") or ""), posted_at=when,
-            raw=value, author=author, conversation_id=post_id,
+            raw=raw, author=author, conversation_id=post_id,
             in_reply_to_external_id=str(value.get("parent_id") or post_id), action=action,
             direction=_direction(author, page_id),
         )
     if not post_id:
         raise ValueError(f"{item} change has no post_id")
     return MentionItem(external_id=post_id, kind="post", text=str(value.get("message") or ""), posted_at=when,
-                       raw=value, author=author, conversation_id=post_id, action=action,
+                       raw=raw, author=author, conversation_id=post_id, action=action,
                        direction=_direction(author, page_id))
 
 
@@ -196,7 +247,8 @@ def messaging_item(event: Any, *, page_id: str) -> MentionItem | None:
     author = profile(sender)
     return MentionItem(
         external_id=str(mid), kind="direct", text=str(text),
-        posted_at=parse_time(_need(event, "timestamp", "messaging event")), raw=event, author=author,
+        posted_at=parse_time(_need(event, "timestamp", "messaging event")),
+        raw=_with_media(event, _message_attachments(message.get("attachments"))), author=author,
         conversation_id=f"psid:{(customer or {}).get('id', '')}",
         direction="out" if is_echo else _direction(author, page_id),
     )

@@ -4,12 +4,13 @@ from datetime import datetime
 from typing import Any
 
 from channels_ingest.errors import MalformedPayload
-from channels_ingest.types import BadItem, MentionItem, Page, ProfileItem
+from channels_ingest.types import BadItem, MentionItem, Page, ProfileItem, media_ref
 
 TWEET_FIELDS = ["author_id", "created_at", "conversation_id", "lang", "in_reply_to_user_id", "referenced_tweets",
                 "entities", "edit_history_tweet_ids"]
 USER_FIELDS = ["name", "username", "public_metrics", "verified", "created_at", "profile_image_url"]
-EXPANSIONS = ["author_id", "referenced_tweets.id", "in_reply_to_user_id"]
+EXPANSIONS = ["author_id", "referenced_tweets.id", "in_reply_to_user_id", "attachments.media_keys"]
+MEDIA_FIELDS = ["type", "url", "preview_image_url", "variants"]
 DM_EVENT_FIELDS = ["id", "text", "event_type", "created_at", "dm_conversation_id", "sender_id"]
 
 
@@ -32,9 +33,38 @@ def parse_user(platform: str, user: dict[str, Any]) -> ProfileItem:
     )
 
 
-def _tweet_item(platform: str, tweet: Any, users: dict[str, ProfileItem]) -> MentionItem:
+def parse_media(includes: Any) -> dict[str, dict[str, str]]:
+    """includes.media by media_key → a media_ref: photos by their url; videos and GIFs link to their best
+    MP4 variant, shown by their preview image."""
+    found: dict[str, dict[str, str]] = {}
+    media = includes.get("media") if isinstance(includes, dict) else None
+    for item in media if isinstance(media, list) else []:
+        if not isinstance(item, dict) or not item.get("media_key"):
+            continue
+        if item.get("type") == "photo":
+            ref = media_ref("image", item.get("url"), item.get("url"))
+        else:
+            variants = [v for v in item.get("variants") or [] if isinstance(v, dict)
+                        and v.get("content_type") == "video/mp4"]
+            best = max(variants, key=lambda v: v.get("bit_rate") or 0, default={})
+            ref = media_ref("video", best.get("url"), item.get("preview_image_url"))
+        if ref is not None:
+            found[str(item["media_key"])] = ref
+    return found
+
+
+def _with_media(tweet: dict[str, Any], media: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """The tweet as stored, with its images and videos from includes.media (the inbox shows them)."""
+    keys = (tweet.get("attachments") or {}).get("media_keys") if isinstance(tweet.get("attachments"), dict) else None
+    refs = [media[str(k)] for k in keys or [] if str(k) in media]
+    return {**tweet, "sac_media": refs} if refs else tweet
+
+
+def _tweet_item(platform: str, tweet: Any, users: dict[str, ProfileItem],
+                media: dict[str, dict[str, str]] | None = None) -> MentionItem:
     if not isinstance(tweet, dict):
         raise ValueError("tweet is not an object")
+    tweet = _with_media(tweet, media or {})
     tweet_id, text = tweet.get("id"), tweet.get("text")
     if not isinstance(tweet_id, str) or not tweet_id.isdigit():
         raise ValueError("tweet has no numeric string id")
@@ -86,10 +116,11 @@ def parse_mentions_page(platform: str, body: Any, *, cursor: dict[str, Any], fol
             users[str(user["id"])] = parse_user(platform, user)
         except (KeyError, TypeError, ValueError):
             continue  # an unreadable expansion only costs us the author's details
+    media = parse_media(body.get("includes"))
     items, bad = [], []
     for tweet in data:
         try:
-            items.append(_tweet_item(platform, tweet, users))
+            items.append(_tweet_item(platform, tweet, users, media))
         except (ValueError, TypeError, AttributeError) as exc:
             bad.append(BadItem(reason=str(exc), payload=tweet))
     meta = body.get("meta") or {}

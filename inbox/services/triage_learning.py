@@ -9,6 +9,7 @@ from django.db import transaction
 from sac.models import Membership, Tenant
 from sac.services import audit_record
 
+from .. import events
 from ..models import (
     Case,
     PersonalDataPattern,
@@ -47,6 +48,9 @@ def triage_correct(*, tenant: Tenant, membership: Membership, case: Case, catego
         if priority is not None:
             changes["priority"] = priority
         Case.objects.filter(tenant=tenant, pk=case.pk).update(**changes)
+        if case.category != category:  # sla keeps case counts per category in the same transaction
+            events.case_recategorized.send(sender=Case, case=case, actor=membership.user,
+                                           old_category=case.category, new_category=category)
         correction, _ = TriageCorrection.objects.update_or_create(
             tenant=tenant, mention=mention,
             defaults={"case": case, "text": mention.text, "category": category,

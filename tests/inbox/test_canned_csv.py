@@ -15,7 +15,8 @@ CSV = (
 
 
 def test_an_admin_imports_and_exports_the_canned_reply_bank(kit_a):
-    CannedReply.objects.create(tenant=kit_a.tenant, title="Old", shortcut="oi", body="antigo")
+    # A row updates the variant with the same shortcut, language and network.
+    CannedReply.objects.create(tenant=kit_a.tenant, title="Old", shortcut="oi", language="pt", body="antigo")
     client = login(kit_a.admin)
     response = client.post(reverse("inbox:canned_import", args=["acme"]),
                            {"file": SimpleUploadedFile("bank.csv", CSV.encode("utf-8-sig"))}, follow=True)
@@ -27,7 +28,7 @@ def test_an_admin_imports_and_exports_the_canned_reply_bank(kit_a):
     exported = client.get(reverse("inbox:canned_export", args=["acme"]))
     assert exported["Content-Type"].startswith("text/csv")
     lines = exported.content.decode().splitlines()
-    assert lines[0] == "shortcut,title,language,body" and len(lines) == 3
+    assert lines[0] == "shortcut,title,language,body,platform" and len(lines) == 3
 
 
 def test_a_csv_without_the_columns_imports_nothing_with_a_reason(kit_a):

@@ -79,8 +79,9 @@ class Command(BaseCommand):
                 status=ChannelAccount.Status.ACTIVE, credentials=credentials,
             )
         for shortcut, title, language, body in CANNED:
-            CannedReply.objects.get_or_create(tenant=tenant, shortcut=shortcut,
-                                              defaults={"title": title, "language": language, "body": body})
+            # Keyed like a bank variant (shortcut, language, any network), so an admin's other variants survive.
+            CannedReply.objects.get_or_create(tenant=tenant, owner=None, channel=None, platform="", shortcut=shortcut,
+                                              language=language, defaults={"title": title, "body": body})
         for seed in settings.SAC_DEMO_SEEDS:
             call_command(seed)
         self.stdout.write(self.style.SUCCESS(

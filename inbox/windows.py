@@ -1,0 +1,122 @@
+"""Which private route a case has left, and why not when it has none (the platforms' messaging windows).
+
+- Messenger: a page may answer within 24 hours of the customer's last message; pages approved for the
+  HUMAN_AGENT tag (an inbox setting per page) may answer for 7 days.
+- Facebook / Instagram comments: one private reply per comment, within 7 days of the comment.
+- X: a direct message (whether the customer's DMs are open is only known when X answers).
+
+The composer reads this before the agent types (the private option is disabled with the reason and the
+alternatives); reply_create checks it again, so the rule never depends on the page.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from channels_ingest.models import Mention, SentMessage
+from sac.models import Tenant
+
+from .models import Case, InboxSettings, Reply
+
+MESSENGER_WINDOW = timedelta(hours=24)
+HUMAN_AGENT_WINDOW = timedelta(days=7)
+PRIVATE_REPLY_WINDOW = timedelta(days=7)
+
+# A public answer that asks the customer to write privately, in the customer's language.
+INVITE_TO_DM = {
+    "pt": "Oi, {name}! Para cuidarmos disso com segurança, mande uma mensagem privada para a nossa página, "
+          "por favor. Protocolo {protocol}.",
+    "en": "Hi {name}, so we can sort this out safely, please send our page a private message. "
+          "Protocol {protocol}.",
+}
+
+
+@dataclass(frozen=True)
+class Alternative:
+    label: str
+    text: str = ""  # a public reply the composer can insert
+    href: str = ""  # a contact channel of the tenant
+
+
+@dataclass(frozen=True)
+class PrivateRoute:
+    allowed: bool
+    reason: str  # why not, or which window is open
+    how: str = ""  # dm | messenger | messenger_human_agent | private_reply
+    until: datetime | None = None
+    alternatives: list[Alternative] = field(default_factory=list)
+
+
+def _age(delta: timedelta) -> str:
+    hours = int(delta.total_seconds() // 3600)
+    return f"{hours} hours" if hours < 48 else f"{delta.days} days"
+
+
+def _alternatives(tenant: Tenant, case: Case) -> list[Alternative]:
+    name = case.customer.first_name if case.customer else ""
+    invite = INVITE_TO_DM.get(case.language, INVITE_TO_DM["pt"]).format(name=name, protocol=case.protocol)
+    found = [Alternative(label="Reply publicly inviting the customer to send a private message", text=invite)]
+    settings = InboxSettings.objects.filter(tenant=tenant).first()
+    if settings is not None:
+        if settings.contact_email:
+            found.append(Alternative(label=f"E-mail: {settings.contact_email}",
+                                     href=f"mailto:{settings.contact_email}"))
+        if settings.contact_phone:
+            found.append(Alternative(label=f"Phone: {settings.contact_phone}"))
+        if settings.chat_url:
+            found.append(Alternative(label=f"Web chat: {settings.chat_url}", href=settings.chat_url))
+    return found
+
+
+def _human_agent_enabled(tenant: Tenant, case: Case) -> bool:
+    return InboxSettings.objects.filter(tenant=tenant, human_agent_channels=case.channel_id).exists()
+
+
+def private_route(tenant: Tenant, case: Case, *, now: datetime | None = None) -> PrivateRoute:
+    now = now or timezone.now()
+
+    def closed(reason: str) -> PrivateRoute:
+        return PrivateRoute(allowed=False, reason=reason, alternatives=_alternatives(tenant, case))
+
+    if case.customer_id is None:
+        return closed("We do not know who the customer is on this network, so no private message.")
+    platform = case.channel.platform
+    if platform not in ("facebook", "instagram"):
+        return PrivateRoute(allowed=True, how="dm", reason="A direct message on X.")
+    network = "Facebook" if platform == "facebook" else "Instagram"
+    # The same message reply_create answers: the customer's latest one.
+    last = (Mention.objects.filter(tenant=tenant, case_link__case=case, direction=Mention.Direction.INBOUND)
+            .order_by("-posted_at", "-pk").first())
+    if last is None:
+        return closed("The customer has not written anything we could answer privately.")
+    age = now - last.posted_at
+    if last.kind == Mention.Kind.DIRECT and platform == "facebook":
+        if age < MESSENGER_WINDOW:
+            return PrivateRoute(allowed=True, how="messenger", until=last.posted_at + MESSENGER_WINDOW,
+                                reason="Messenger: you can answer within 24 hours of the customer's last message.")
+        if age < HUMAN_AGENT_WINDOW and _human_agent_enabled(tenant, case):
+            return PrivateRoute(allowed=True, how="messenger_human_agent", until=last.posted_at + HUMAN_AGENT_WINDOW,
+                                reason="Messenger, with the HUMAN_AGENT tag: you can answer within 7 days of the "
+                                       "customer's last message.")
+        why = (f"Messenger lets the page answer only within 24 hours of the customer's last message, which was "
+               f"{_age(age)} ago")
+        if age < HUMAN_AGENT_WINDOW:
+            why += " (the 7-day HUMAN_AGENT tag is not enabled for this page)"
+        return closed(why + ". The private conversation reopens when the customer writes again.")
+    if last.kind != Mention.Kind.COMMENT:
+        return closed(f"{network} allows a private reply only to a comment, and the customer's last message "
+                      "is not one.")
+    if age >= PRIVATE_REPLY_WINDOW:
+        return closed(f"{network} allows a private reply to a comment only within 7 days; this comment was "
+                      f"written {_age(age)} ago.")
+    used = SentMessage.objects.filter(tenant=tenant, channel=case.channel_id,
+                                      private_reply_to_comment=last.external_id).exists()
+    # A private reply still queued or being sent has taken the one the comment allows, too.
+    pending = Reply.objects.filter(tenant=tenant, case=case, visibility=Reply.Visibility.PRIVATE, in_reply_to=last,
+                                   state__in=(Reply.State.QUEUED, Reply.State.SENDING, Reply.State.SENT)).exists()
+    if used or pending:
+        return closed(f"{network} allows one private reply per comment, and this comment already has one. "
+                      "Continue in the private conversation once the customer answers.")
+    return PrivateRoute(allowed=True, how="private_reply", until=last.posted_at + PRIVATE_REPLY_WINDOW,
+                        reason=f"{network} allows one private reply to this comment, within 7 days of it.")
