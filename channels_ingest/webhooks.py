@@ -7,6 +7,7 @@ and a log line, and nothing of it is stored or read.
 
 import logging
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
@@ -68,7 +69,8 @@ def instagram_hook(request: HttpRequest, webhook_key: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def x_hook(request: HttpRequest, webhook_key: str) -> HttpResponse:
     channel = _channel((Platform.X, Platform.SIMULATOR), webhook_key)
-    secret = (channel.credentials or {}).get("consumer_secret", "")
+    # A channel connected by hand carries its app's secret; one connected with OAuth 2.0 uses the installation's.
+    secret = (channel.credentials or {}).get("consumer_secret", "") or settings.SAC_X_CONSUMER_SECRET
     if request.method == "GET":
         token = request.GET.get("crc_token")
         if not token or not secret:

@@ -82,7 +82,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 
-LANGUAGE_CODE = "en"
+# The first market is Brazil and Portugal: a visitor whose browser asks for neither language gets pt-BR.
+# Pages under /t/<slug>/ use the brand's locale instead (sac/tenancy.py page_language); the header's switcher
+# (Django's set_language view, a cookie) overrides both.
+LANGUAGE_CODE = "pt-br"
 LANGUAGES = [("en", "English"), ("pt-br", "Português (Brasil)")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
@@ -204,6 +207,9 @@ SAC_FIELD_ENCRYPTION_KEYS = env_list("SAC_FIELD_ENCRYPTION_KEYS", "")
 # pages): the app's credentials and the networks' hosts. The demo points the hosts at the loopback simulator.
 SAC_X_OAUTH_CLIENT_ID = env_str("SAC_X_OAUTH_CLIENT_ID", "")
 SAC_X_OAUTH_CLIENT_SECRET = env_str("SAC_X_OAUTH_CLIENT_SECRET", "")
+# X Account Activity webhooks are signed with the app's API key secret (not the OAuth 2.0 client secret); channels
+# connected with OAuth 2.0 hold no consumer secret of their own, so CRC and signatures use this one.
+SAC_X_CONSUMER_SECRET = env_str("SAC_X_CONSUMER_SECRET", "")
 SAC_X_OAUTH_AUTHORIZE_URL = env_str("SAC_X_OAUTH_AUTHORIZE_URL", "https://x.com/i/oauth2/authorize")
 SAC_X_OAUTH_TOKEN_URL = env_str("SAC_X_OAUTH_TOKEN_URL", "https://api.x.com/2/oauth2/token")
 SAC_FACEBOOK_APP_ID = env_str("SAC_FACEBOOK_APP_ID", "")

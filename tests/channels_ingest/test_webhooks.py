@@ -233,6 +233,19 @@ def test_x_crc_and_signed_account_activity(kit_a, django_capture_on_commit_callb
     assert stored.get(kind="post").author.handle == "cliente"
 
 
+def test_x_channel_connected_with_oauth2_verifies_webhooks_with_the_apps_secret(kit_a, settings):
+    channel = kit_a.channel
+    channel.credentials = {"auth": "oauth2", "access_token": "t"}  # what Connect with X stores: no consumer secret
+    channel.save(update_fields=["credentials"])
+    assert Client().get(f"/hooks/x/{channel.webhook_key}/", {"crc_token": "abc"}).status_code == 403
+    settings.SAC_X_CONSUMER_SECRET = "app-secret"
+    crc = Client().get(f"/hooks/x/{channel.webhook_key}/", {"crc_token": "abc"})
+    assert crc.status_code == 200 and crc.json() == {"response_token": x_sign(b"abc", "app-secret")}
+    body = json.dumps(X_ACTIVITY).encode()
+    assert Client().post(f"/hooks/x/{channel.webhook_key}/", body, content_type="application/json",
+                         HTTP_X_TWITTER_WEBHOOKS_SIGNATURE=x_sign(body, "app-secret")).status_code == 200
+
+
 @pytest.mark.django_db
 def test_the_case_thread_shows_the_earlier_text_of_an_edited_comment(kit_a, shared_dir,
                                                                        django_capture_on_commit_callbacks):
