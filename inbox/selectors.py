@@ -10,6 +10,7 @@ from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from channels_ingest.models import Mention
 from sac.models import Membership, Tenant
@@ -35,20 +36,24 @@ from .models import (
 from .triage import CATEGORIES, LinearModel, RouteRule, TriageConfig, compile_custom
 
 QUEUE_VIEWS = {
-    "mine": "My cases",
-    "unassigned": "Unassigned",
-    "team": "My teams",
-    "all": "All open",
+    "mine": _("My cases"),
+    "unassigned": _("Unassigned"),
+    "team": _("My teams"),
+    "all": _("All open"),
 }
 
 
 def access_case(tenant: Tenant, case_id: int) -> Case:
     """Another tenant's case and a case that does not exist are the same 404."""
     try:
-        return (Case.objects.select_related("channel", "customer", "assignee", "team")
+        case = (Case.objects.select_related("channel", "customer", "assignee", "team")
                 .defer("channel__credentials").get(tenant=tenant, pk=case_id))
     except Case.DoesNotExist:
         raise Http404("No such case.") from None
+    # The case page and its panels read case.tenant several times: hand them the tenant we already hold
+    # instead of one more query for it.
+    case.tenant = tenant
+    return case
 
 
 def access_reply(tenant: Tenant, case: Case, reply_id: int) -> Reply:
@@ -133,8 +138,8 @@ def case_queue(tenant: Tenant, membership: Membership, view: str,
     filters = filters or QueueFilters()
     statuses = [filters.status] if filters.status in Case.Status.values else OPEN_STATUSES
     # Channel credentials stay encrypted in the database: the queue never needs them.
-    qs = (Case.objects.filter(tenant=tenant, status__in=statuses)
-          .select_related("channel", "customer", "assignee").defer("channel__credentials"))
+    # The rows show the customer's handle and the assignee's name; nothing of the channel.
+    qs = Case.objects.filter(tenant=tenant, status__in=statuses).select_related("customer", "assignee")
     if view == "mine":
         qs = qs.filter(assignee=membership.user)
     elif view == "unassigned":
@@ -198,7 +203,17 @@ def queue_counts(tenant: Tenant, membership: Membership) -> dict[str, int]:
         "team": open_cases.filter(team__in=membership.teams.all()),
         "all": open_cases,
     }
-    return {name: qs.values("pk")[:COUNT_CAP].count() for name, qs in views.items()}
+    # One round trip for the four capped counts (the queue polls them every few seconds):
+    # SELECT (SELECT COUNT(*) FROM (… LIMIT 1000)), (…), … — each served by its own partial index.
+    parts, params = [], []
+    for qs in views.values():
+        sql, qs_params = qs.values("pk")[:COUNT_CAP].query.sql_with_params()
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) capped)")
+        params.extend(qs_params)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(parts)}", params)
+        row = cursor.fetchone()
+    return dict(zip(views, row, strict=True))
 
 
 @dataclass(frozen=True)
@@ -400,6 +415,22 @@ def author_complaints_by_author(tenant: Tenant, author_ids: set[int], *, now: da
     if not author_ids:
         return {}
     since = (now or timezone.now()) - timedelta(days=7)
+    if connection.vendor == "postgresql":
+        # Driven from each author's own mentions (their index), never from the tenant's week of triage rows,
+        # which in a viral crisis is hundreds of thousands long and would be read for every ingest page. OFFSET 0
+        # fences the per-author lookup so that statistics lagging behind a fast-growing table (autovacuum has
+        # not analysed it yet) cannot turn the plan around: measured 4.8 s instead of 16 ms when they did.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT a.id, count(*) FROM unnest(%s::bigint[]) AS a(id) "
+                "CROSS JOIN LATERAL (SELECT m.id, m.tenant_id FROM channels_ingest_mention m "
+                "WHERE m.author_id = a.id OFFSET 0) m "
+                "JOIN inbox_mentiontriage t ON t.mention_id = m.id "
+                "WHERE m.tenant_id = %s AND t.created_at >= %s AND t.decision ->> 'category' = 'complaint' "
+                "GROUP BY a.id",
+                [sorted(author_ids), tenant.pk, since],
+            )
+            return dict(cursor.fetchall())
     return dict(
         MentionTriage.objects.filter(tenant=tenant, mention__author_id__in=author_ids, created_at__gte=since,
                                      decision__category="complaint")
