@@ -2,7 +2,9 @@
 period up to a year; the sweep handles 100k open cases in under 10 s).
 
 Seeds (once per size, then reuses) its own PostgreSQL database `sac_bench_sla` with --cases cases in one tenant
-(--open of them open, spread over the last year, five channels), their SLA events and rollups, straight in SQL.
+(--open of them open, spread over the last year, five channels), their SLA events, rollups and duration
+histograms, and --mentions triaged mentions (a tenth negative; 10M by default, as the issue asks), straight in SQL,
+then VACUUM ANALYZE (the steady state autovacuum keeps a live database in).
 Then, in-process through Django's test client (no HTTP server: the figure is the view's own time):
 
 - the dashboard page for today / 7 days / 30 days / 365 days, --requests times each: p50 and p95 in ms;
@@ -11,7 +13,8 @@ Then, in-process through Django's test client (no HTTP server: the figure is the
 
 The last line is one JSON object with every figure.
 
-    .venv/bin/python bench/dashboard.py [--cases 1000000] [--open 100000] [--requests 20] [--crossing 1000]
+    .venv/bin/python bench/dashboard.py [--cases 1000000] [--open 100000] [--mentions 10000000] [--requests 20]
+                                        [--crossing 1000]
 """
 
 import argparse
@@ -44,12 +47,13 @@ def _setup() -> None:
     call_command("migrate", verbosity=0)
 
 
-def _seed(cases: int, open_cases: int) -> tuple[object, object]:
+def _seed(cases: int, open_cases: int, mentions: int) -> tuple[object, object]:
     from django.db import connection
 
     from channels_ingest.models import ChannelAccount
     from sac.models import Role, Tenant
     from sac.services import membership_ensure, tenant_create
+    from sla.models import SLACategoryBlock, SLADurationBlock
     from sla.services import rollups_rebuild, sla_policy_ensure_default
 
     slug = f"bench{cases}"
@@ -92,8 +96,58 @@ def _seed(cases: int, open_cases: int) -> tuple[object, object]:
             cur.execute("ANALYZE")
         rollups_rebuild(tenant=tenant)
         print(f"seeded {cases} cases ({open_cases} open) in {time.perf_counter() - t0:.0f} s", flush=True)
+    elif not (SLADurationBlock.objects.filter(tenant=tenant).exists()
+              and SLACategoryBlock.objects.filter(tenant=tenant).exists()):
+        t0 = time.perf_counter()  # seeded before the duration/category histograms existed
+        rollups_rebuild(tenant=tenant)
+        print(f"rebuilt the rollups and histograms in {time.perf_counter() - t0:.0f} s", flush=True)
+    _seed_mentions(tenant, mentions)
+    _vacuum()
     supervisor = membership_ensure(tenant=tenant, username=f"{slug}-sup", role=Role.SUPERVISOR, password="pw")
     return tenant, supervisor
+
+
+def _seed_mentions(tenant: object, mentions: int) -> None:
+    """Triaged inbound mentions over the last year (one in ten negative), up to --mentions in the tenant."""
+    from django.db import connection, transaction
+
+    from channels_ingest.models import ChannelAccount, Mention
+
+    have = Mention.objects.filter(tenant=tenant).count()
+    if have >= mentions:
+        return
+    t0 = time.perf_counter()
+    channels = list(ChannelAccount.objects.filter(tenant=tenant).order_by("pk").values_list("pk", flat=True))
+    step = 1_000_000
+    for start in range(have, mentions, step):
+        end = min(start + step, mentions)
+        with transaction.atomic(), connection.cursor() as cur:
+            # One statement per chunk: the triage rows are made from the mentions the INSERT returns.
+            cur.execute(f"""
+                WITH m AS (
+                    INSERT INTO channels_ingest_mention (tenant_id, channel_id, external_id, kind, direction, text,
+                        language, conversation_id, in_reply_to_external_id, posted_at, received_at, raw, triaged_at,
+                        permalink)
+                    SELECT %s, (ARRAY{channels})[1 + i %% {len(channels)}], 'bm' || i, 'post', 'in',
+                        'bench mention', 'pt', '', '', now() - random() * interval '365 days', now(), '{{}}', now(), ''
+                    FROM generate_series(%s, %s) AS i
+                    RETURNING id, tenant_id)
+                INSERT INTO inbox_mentiontriage (tenant_id, mention_id, ignored, decision, created_at)
+                SELECT tenant_id, id, false,
+                    jsonb_build_object('sentiment', CASE WHEN id %% 10 = 0 THEN 'negative' ELSE 'neutral' END), now()
+                FROM m
+            """, [tenant.pk, start + 1, end])
+        print(f"  mentions: {end:,} of {mentions:,} ({time.perf_counter() - t0:.0f} s)", flush=True)
+
+
+def _vacuum() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        for table in ("inbox_case", "sla_slaevent", "sla_slarolluphour", "sla_caseclock", "sla_sladuration",
+                      "sla_sladurationblock", "sla_slacategoryblock", "channels_ingest_mention",
+                      "inbox_mentiontriage"):
+            cur.execute(f"VACUUM ANALYZE {table}")
 
 
 def _p(values: list[float], q: float) -> float:
@@ -105,11 +159,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--open", type=int, default=100_000)
+    parser.add_argument("--mentions", type=int, default=10_000_000)
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--crossing", type=int, default=1000)
     args = parser.parse_args()
     _setup()
-    tenant, supervisor = _seed(args.cases, args.open)
+    tenant, supervisor = _seed(args.cases, args.open, args.mentions)
 
     from datetime import timedelta
 
@@ -121,7 +176,7 @@ def main() -> int:
 
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(supervisor.user)
-    result: dict[str, object] = {"cases": args.cases, "open": args.open}
+    result: dict[str, object] = {"cases": args.cases, "open": args.open, "mentions": args.mentions}
     for period in ("today", "7d", "30d", "365d"):
         query = f"period={period}" if period != "365d" else (
             f"period=custom&since={(timezone.now() - timedelta(days=364)).date()}&until={timezone.now().date()}")

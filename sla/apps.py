@@ -6,4 +6,5 @@ class SlaConfig(AppConfig):
     verbose_name = "SLA"
 
     def ready(self) -> None:
-        from . import panels, receivers  # noqa: F401  (subscribes to inbox.events, fills the case page slot)
+        # Subscribes to inbox.events, fills the case page slot and the {{case.promise}} canned variable.
+        from . import canned, panels, receivers  # noqa: F401

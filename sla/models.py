@@ -145,13 +145,23 @@ class SLANotification(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sla_notifications")
-    alert = models.ForeignKey(SLAAlert, on_delete=models.CASCADE, related_name="notifications")
+    # Either an SLA alert on a case, or a crisis of the whole tenant (a spike of negative mentions).
+    alert = models.ForeignKey(SLAAlert, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications")
+    crisis = models.ForeignKey("SLACrisis", null=True, blank=True, on_delete=models.CASCADE,
+                               related_name="notifications")
     created_at = models.DateTimeField()
     read_at = models.DateTimeField(null=True, blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["tenant", "alert", "user"], name="slanotification_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "alert", "user"], name="slanotification_unique"),
+            models.UniqueConstraint(fields=["tenant", "crisis", "user"], condition=Q(crisis__isnull=False),
+                                    name="slanotification_unique_crisis"),
+            models.CheckConstraint(condition=Q(alert__isnull=False, crisis__isnull=True)
+                                   | Q(alert__isnull=True, crisis__isnull=False),
+                                   name="slanotification_alert_or_crisis"),
+        ]
         indexes = [models.Index(fields=["user"], name="slanotification_to_email",
                                 condition=Q(emailed_at__isnull=True))]
 
@@ -193,3 +203,79 @@ class CasePromise(models.Model):
 
     def __str__(self) -> str:
         return f"between {self.min_minutes // 60} and {self.max_minutes // 60} hours"
+
+
+class Measure(models.IntegerChoices):
+    FIRST_RESPONSE = 1, "First response"
+    RESOLUTION = 2, "Resolution"
+
+
+class SLADuration(models.Model):
+    """One measured duration of a case (first response, resolution) in whole seconds (floored), filed under the
+    case's first message like every period figure. Exactly the raw `first_response_at - first_message_at` (and
+    `resolved_at - …`) of the case, kept by sla.histograms inside the transactions that set those columns;
+    `manage.py sla_rollups --check` compares them. With `SLADurationBlock` it gives exact percentiles over any
+    period without sorting a year of cases: the block counts find the bucket that holds the wanted rank, and
+    this table's (tenant, measure, bucket, started_at) index reads the few values inside that bucket."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="sla_durations")
+    measure = models.PositiveSmallIntegerField(choices=Measure.choices)
+    started_at = models.DateTimeField(help_text="The case's first_message_at")
+    channel_id_copy = models.BigIntegerField()
+    seconds = models.IntegerField()
+    bucket = models.IntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "case", "measure"], name="sladuration_unique")]
+        indexes = [models.Index(fields=["tenant", "measure", "bucket", "started_at"], name="sladuration_rank",
+                                include=["seconds", "channel_id_copy"])]
+
+
+class SLADurationBlock(models.Model):
+    """Exact histogram of SLADuration counts per bucket over aligned blocks of 2^grain UTC hours (grain 0 = one
+    hour … 14 = 682 days), per channel and for all channels (channel_id_copy = 0). Any period of whole hours is
+    the sum of at most ~2 blocks per grain, so a year reads a few thousand rows whatever the case volume."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE)
+    measure = models.PositiveSmallIntegerField(choices=Measure.choices)
+    grain = models.PositiveSmallIntegerField()
+    start = models.DateTimeField()
+    channel_id_copy = models.BigIntegerField()
+    bucket = models.IntegerField()
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "measure", "grain", "start", "channel_id_copy",
+                                                       "bucket"], name="sladurationblock_unique")]
+
+
+class SLACrisis(models.Model):
+    """A spike of negative mentions found by the digest run (sla.selectors.crisis), recorded once per tenant and
+    hour so the supervisors get it in their next e-mail digest and in the product; the posts are a snapshot."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE)
+    detected_at = models.DateTimeField()
+    count = models.PositiveIntegerField()
+    baseline = models.FloatField()
+    posts = models.JSONField(default=list)  # [{"handle", "text", "posted_at"}], newest first
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "-detected_at"])]
+
+
+class SLACategoryBlock(models.Model):
+    """Cases per category (by their first message) over the same aligned blocks as SLADurationBlock, per channel
+    and for all channels (0): the dashboard's top categories for any period read a few hundred rows. Kept when a
+    case opens and when an agent corrects its category (inbox.events.case_recategorized)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE)
+    grain = models.PositiveSmallIntegerField()
+    start = models.DateTimeField()
+    channel_id_copy = models.BigIntegerField()
+    category = models.CharField(max_length=30)
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "grain", "start", "channel_id_copy", "category"],
+                                               name="slacategoryblock_unique")]

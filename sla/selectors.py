@@ -1,22 +1,33 @@
 import logging
 import math
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import connection
 from django.db.models import Aggregate, Count, F, FloatField, Func, Q, QuerySet, Sum
 from django.db.models.functions import ExtractHour, TruncDay, TruncHour
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from inbox.models import OPEN_STATUSES, Case, MentionTriage
 from sac.models import Membership, Tenant
 from sac.tenancy import online_user_ids
 
+from .histograms import (
+    blocks_covering,
+    categories_check,
+    durations_check,
+    period_durations,
+    top_categories,
+    whole_seconds,
+)
 from .hours import Hours
-from .models import SLAEvent, SLANotification, SLAPolicy, SLARollupHour
+from .models import BusinessCalendar, Measure, SLAEvent, SLANotification, SLAPolicy, SLARollupHour
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +45,24 @@ def _matches(policy: SLAPolicy, case: Case) -> bool:
             and (not policy.category or policy.category == case.category))
 
 
-def policy_match(tenant: Tenant, case: Case) -> SLAPolicy:
+def policies_of(tenant: Tenant) -> list[SLAPolicy]:
+    """The tenant's policies in the admin's order (load once, then `policy_pick` per case)."""
+    return list(SLAPolicy.objects.filter(tenant=tenant).select_related("calendar").order_by("position", "pk"))
+
+
+def policy_pick(policies: list[SLAPolicy], case: Case) -> SLAPolicy:
     """The first policy in the admin's order whose conditions all match; then the default; then FALLBACK."""
     default = None
-    for policy in SLAPolicy.objects.filter(tenant=tenant).select_related("calendar").order_by("position", "pk"):
+    for policy in policies:
         if policy.is_default:
             default = policy
         elif _matches(policy, case):
             return policy
     return default or FALLBACK
+
+
+def policy_match(tenant: Tenant, case: Case) -> SLAPolicy:
+    return policy_pick(policies_of(tenant), case)
 
 
 def hours_for(tenant: Tenant, policy: SLAPolicy) -> Hours:
@@ -154,19 +174,29 @@ def _percentiles(values: list[float], qs: tuple[float, ...]) -> list[float | Non
     return out
 
 
-class _PercentileCont(Aggregate):
-    function = "percentile_cont"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
+class _PercentilesCont(Aggregate):
+    """percentile_cont over several fractions at once: one sort of the values serves them all."""
 
-    def __init__(self, expression: Any, fraction: float) -> None:
-        super().__init__(expression, fraction=float(fraction))
+    function = "percentile_cont"
+    template = "%(function)s(ARRAY[%(fractions)s]::double precision[]) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = ArrayField(FloatField())
+
+    def __init__(self, expression: Any, fractions: tuple[float, ...]) -> None:
+        super().__init__(expression, fractions=", ".join(repr(float(f)) for f in fractions))
 
 
 def _minutes_between(later: str, earlier: str) -> Func:
-    # Seconds as a double divided in double precision: the same arithmetic as pandas/numpy on the same data.
+    # Durations are whole seconds (floored), as the histograms keep them (sla.histograms), then minutes in double
+    # precision: the same arithmetic as pandas/numpy on the same data. Platforms stamp posts to the second, so
+    # only our own reply times lose their sub-second part.
     return Func(F(later) - F(earlier), function="EXTRACT",
-                template="EXTRACT(EPOCH FROM %(expressions)s)::double precision / 60.0", output_field=FloatField())
+                template="floor(EXTRACT(EPOCH FROM %(expressions)s))::double precision / 60.0",
+                output_field=FloatField())
+
+
+def _within(end: str, start: str, minutes: int) -> Q:
+    # floor(seconds) <= 60 * minutes  <=>  end - start < 60 * minutes + 1 second
+    return Q(**{f"{end}__lt": F(start) + timedelta(minutes=minutes, seconds=1)})
 
 
 def _figures_aggregates(cases: QuerySet, start: str, ends: tuple[str, ...]) -> dict[str, dict[str, Any]]:
@@ -175,19 +205,18 @@ def _figures_aggregates(cases: QuerySet, start: str, ends: tuple[str, ...]) -> d
     aggs: dict[str, Any] = {"n_cases": Count("pk")}
     for end in ends:
         aggs[f"{end}_n"] = Count("pk", filter=Q(**{f"{end}__isnull": False}))
-        aggs[f"{end}_60"] = Count("pk", filter=Q(**{f"{end}__lte": F(start) + timedelta(minutes=60)}))
-        aggs[f"{end}_120"] = Count("pk", filter=Q(**{f"{end}__lte": F(start) + timedelta(minutes=120)}))
+        aggs[f"{end}_60"] = Count("pk", filter=_within(end, start, 60))
+        aggs[f"{end}_120"] = Count("pk", filter=_within(end, start, 120))
         if connection.vendor == "postgresql":
             # percentile_cont ignores NULLs: unanswered cases do not enter the percentiles.
-            aggs[f"{end}_p50"] = _PercentileCont(_minutes_between(end, start), 0.5)
-            aggs[f"{end}_p90"] = _PercentileCont(_minutes_between(end, start), 0.9)
+            aggs[f"{end}_pcts"] = _PercentilesCont(_minutes_between(end, start), (0.5, 0.9))
     row = cases.aggregate(**aggs)
     out = {}
     for end in ends:
         if connection.vendor == "postgresql":
-            median, p90 = row[f"{end}_p50"], row[f"{end}_p90"]
+            median, p90 = row[f"{end}_pcts"] or (None, None)
         else:  # the SQLite demo: same definition, computed here
-            values = [(b - a).total_seconds() / 60 for a, b in
+            values = [whole_seconds(b - a) / 60 for a, b in
                       cases.filter(**{f"{end}__isnull": False}).values_list(start, end)]
             median, p90 = _percentiles(values, (0.5, 0.9))
         n = row[f"{end}_n"]
@@ -196,6 +225,36 @@ def _figures_aggregates(cases: QuerySet, start: str, ends: tuple[str, ...]) -> d
             "within_60_share": row[f"{end}_60"] / n if n else None,
             "within_120_share": row[f"{end}_120"] / n if n else None,
         }
+    return out
+
+
+_MEASURE_OF = {"first_response_at": Measure.FIRST_RESPONSE, "resolved_at": Measure.RESOLUTION}
+
+
+def _figures_from_histograms(tenant: Tenant, period: Period, filters: Filters,
+                             hourly: "HourlyRollups | None" = None) -> dict[str, dict[str, Any]] | None:
+    """The same figures as _figures_aggregates over the period's cases, from the rollups and duration histograms
+    (sla.histograms): a few thousand rows for a year instead of every case. None when they cannot answer exactly
+    (SQLite; a team, agent or category filter, which can change after the case was counted; a period that does not
+    start and end on whole UTC hours)."""
+    if connection.vendor != "postgresql" or filters.team_id or filters.assignee_id or filters.category:
+        return None
+    inbound = SLARollupHour.objects.filter(tenant=tenant, hour__gte=period.since, hour__lt=period.until)
+    if filters.channel_id:
+        inbound = inbound.filter(channel_id_copy=filters.channel_id)
+    out = {}
+    for end, measure in _MEASURE_OF.items():
+        d = period_durations(tenant_id=tenant.pk, measure=measure, since=period.since, until=period.until,
+                             channel_id=filters.channel_id)
+        if d is None:
+            return None
+        n = d["answered"]
+        out[end] = {"answered": n, "median_min": d["percentiles"][0], "p90_min": d["percentiles"][1],
+                    "within_60_share": d["within_60"] / n if n else None,
+                    "within_120_share": d["within_120"] / n if n else None}
+    cases = sum(hourly.inbound.values()) if hourly is not None else inbound.aggregate(n=Sum("inbound"))["n"] or 0
+    for figures in out.values():
+        figures["cases"] = cases
     return out
 
 
@@ -246,16 +305,87 @@ def hour_of_day_profile(tenant: Tenant, period: Period, filters: Filters) -> lis
     return counts
 
 
-def period_summary(tenant: Tenant, period: Period, filters: Filters) -> dict[str, Any]:
+@dataclass(frozen=True)
+class HourlyRollups:
+    inbound: dict[datetime, int]  # UTC hour → cases whose first message falls in it
+    met: int
+    missed: int
+
+
+def hourly_rollups(tenant: Tenant, period: Period, filters: Filters) -> HourlyRollups | None:
+    """One read of the hourly rollups for the whole period (a year is 8,760 rows, whatever the case volume): the
+    case count, compliance, volume and hour-of-day profile all come from it. None when they cannot answer
+    exactly: a team, agent or category filter (those change after the case was counted), or a period that does
+    not start and end on whole UTC hours (zones with half-hour offsets)."""
+    if filters.team_id or filters.assignee_id or filters.category:
+        return None
+    if blocks_covering(period.since, period.until) is None:
+        return None
+    rows = SLARollupHour.objects.filter(tenant=tenant, hour__gte=period.since, hour__lt=period.until)
+    if filters.channel_id:
+        rows = rows.filter(channel_id_copy=filters.channel_id)
+    inbound, met, missed = {}, 0, 0
+    for hour, n_in, n_met, n_missed in (rows.values("hour").annotate(i=Sum("inbound"), m=Sum("met"),
+                                                                     x=Sum("missed"))
+                                        .values_list("hour", "i", "m", "x")):
+        inbound[hour] = n_in
+        met += n_met
+        missed += n_missed
+    return HourlyRollups(inbound=inbound, met=met, missed=missed)
+
+
+def _series_from_hours(tenant: Tenant, period: Period, hourly: HourlyRollups, *, by: str) -> list[tuple[datetime, int]]:
+    tz = ZoneInfo(tenant.time_zone)
+    rows: dict[datetime, int] = defaultdict(int)
+    for hour, n in hourly.inbound.items():
+        local = hour.astimezone(tz).replace(tzinfo=None)
+        rows[local if by == "hour" else local.replace(hour=0)] += n
+    out = []
+    cursor = period.since.astimezone(tz).replace(tzinfo=None)
+    end = period.until.astimezone(tz).replace(tzinfo=None)
+    step = timedelta(hours=1) if by == "hour" else timedelta(days=1)
+    while cursor < end:
+        out.append((cursor, rows.get(cursor, 0)))
+        cursor += step
+    return out
+
+
+def _profile_from_hours(tenant: Tenant, hourly: HourlyRollups) -> list[int]:
+    tz = ZoneInfo(tenant.time_zone)
+    counts = [0] * 24
+    for hour, n in hourly.inbound.items():
+        counts[hour.astimezone(tz).hour] += n
+    return counts
+
+
+def period_summary(tenant: Tenant, period: Period, filters: Filters, *, by: str = "day") -> dict[str, Any]:
+    """Every period figure of the dashboard. Counts, compliance and charts come from the hourly rollups and the
+    percentiles from the duration histograms when those answer exactly; otherwise from the cases and events."""
     cases = cases_in_period(tenant, period, filters)
-    figures = _figures_aggregates(cases, "first_message_at", ("first_response_at", "resolved_at"))
+    hourly = hourly_rollups(tenant, period, filters)
+    figures = _figures_from_histograms(tenant, period, filters, hourly) or _figures_aggregates(
+        cases, "first_message_at", ("first_response_at", "resolved_at"))
+    if hourly is not None:
+        total = hourly.met + hourly.missed
+        sla = {"met": hourly.met, "missed": hourly.missed,
+               "percent": round(100 * hourly.met / total, 1) if total else None}
+        series, profile = _series_from_hours(tenant, period, hourly, by=by), _profile_from_hours(tenant, hourly)
+        top = top_categories(tenant_id=tenant.pk, since=period.since, until=period.until,
+                             channel_id=filters.channel_id) if connection.vendor == "postgresql" else None
+    else:
+        top = None
+        sla = compliance(tenant, since=period.since, until=period.until, where=filters.event_q())
+        series, profile = volume(tenant, period, filters, by=by), hour_of_day_profile(tenant, period, filters)
+    if top is None:
+        top = list(cases.exclude(category="").values("category").annotate(n=Count("pk")).order_by("-n", "category")[:8])
     return {
         "first_response": figures["first_response_at"],
         "resolution": figures["resolved_at"],
-        "compliance": compliance(tenant, since=period.since, until=period.until, where=filters.event_q()),
+        "compliance": sla,
         "backlog": Case.objects.filter(tenant=tenant, status__in=OPEN_STATUSES).filter(filters.case_q()).count(),
-        "top_categories": list(cases.exclude(category="").values("category").annotate(n=Count("pk"))
-                               .order_by("-n", "category")[:8]),
+        "top_categories": top,
+        "volume": series,
+        "profile": profile,
     }
 
 
@@ -330,7 +460,7 @@ def agents_load(tenant: Tenant) -> list[dict[str, Any]]:
 
 def notifications_for(tenant: Tenant, user_id: int, limit: int = 50) -> list[SLANotification]:
     return list(SLANotification.objects.filter(tenant=tenant, user_id=user_id)
-                .select_related("alert__case").order_by("-created_at")[:limit])
+                .select_related("alert__case", "crisis").order_by("-created_at")[:limit])
 
 
 # Figures are rounded to 6 decimals: PostgreSQL and numpy interpolate in floating point and may differ in the
@@ -392,6 +522,9 @@ def rollups_check(tenant: Tenant) -> list[str]:
         a, b = raw.get(key, [0, 0, 0]), stored.get(key, [0, 0, 0])
         if a != b:
             diffs.append(f"{key[0].isoformat()} channel {key[1]}: raw {a} != rollup {b}")
+    if connection.vendor == "postgresql":
+        diffs += durations_check(tenant_id=tenant.pk)
+        diffs += categories_check(tenant_id=tenant.pk)
     return diffs
 
 
@@ -420,7 +553,8 @@ def crisis(tenant: Tenant, *, now: datetime | None = None) -> Crisis | None:
     it reaches both SAC_SLA_CRISIS_MIN mentions and SAC_SLA_CRISIS_FACTOR times the baseline."""
     now = now or timezone.now()
     weeks = settings.SAC_SLA_CRISIS_WEEKS
-    negative = MentionTriage.objects.filter(tenant=tenant, decision__sentiment="negative")
+    # The mention's tenant too: it is the same, and it lets a (tenant, posted_at) index on mentions serve the window.
+    negative = MentionTriage.objects.filter(tenant=tenant, mention__tenant=tenant, decision__sentiment="negative")
 
     def window(end: datetime) -> QuerySet:
         return negative.filter(mention__posted_at__gte=end - timedelta(hours=1), mention__posted_at__lt=end)
@@ -433,3 +567,24 @@ def crisis(tenant: Tenant, *, now: datetime | None = None) -> Crisis | None:
         return None
     posts = [t.mention for t in window(now).select_related("mention__author").order_by("-mention__posted_at")[:8]]
     return Crisis(count=count, baseline=baseline, posts=posts)
+
+
+# ---------------------------------------------------------------- configuration pages
+
+def access_policy(tenant: Tenant, policy_id: int) -> SLAPolicy:
+    """Not yours and not there are the same 404."""
+    return get_object_or_404(SLAPolicy.objects.select_related("channel", "calendar"), tenant=tenant, pk=policy_id)
+
+
+def access_calendar(tenant: Tenant, calendar_id: int) -> BusinessCalendar:
+    return get_object_or_404(BusinessCalendar, tenant=tenant, pk=calendar_id)
+
+
+def policies_for_admin(tenant: Tenant) -> list[SLAPolicy]:
+    """In the order they are tried: the admin's order, the default last."""
+    return list(SLAPolicy.objects.filter(tenant=tenant).select_related("channel", "calendar")
+                .order_by("is_default", "position", "pk"))
+
+
+def calendars_of(tenant: Tenant) -> list[BusinessCalendar]:
+    return list(BusinessCalendar.objects.filter(tenant=tenant).order_by("name"))

@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -15,11 +16,13 @@ from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
 from channels_ingest.models import ChannelAccount, Mention, Platform, SocialProfile
-from inbox.models import OPEN_STATUSES, Case, CaseMention, Reply
+from inbox.models import OPEN_STATUSES, Case, CaseMention, MentionTriage, Reply
 from inbox.services import protocol_next
+from sac.bulk import rows_insert, rows_update
 from sac.models import AuditEvent, Membership, Role, Tenant
 from sac.services import audit_record, tenant_create
 
+from .histograms import categories_add, categories_rebuild, durations_rebuild, durations_sync
 from .hours import Hours
 from .importers import Thread
 from .models import (
@@ -27,13 +30,14 @@ from .models import (
     CaseClock,
     CasePromise,
     SLAAlert,
+    SLACrisis,
     SLAEvent,
     SLANotification,
     SLAPolicy,
     SLARollupHour,
     Target,
 )
-from .selectors import hours_for, policy_match, rollups_from_raw
+from .selectors import crisis, hours_for, policies_of, policy_match, policy_pick, rollups_from_raw
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +126,52 @@ def case_opened(*, case: Case) -> Case:
     """The case_opened subscriber: due times, and the case counted in its hour's rollup."""
     case = case_deadlines_set(case=case)
     rollup_add(tenant_id=case.tenant_id, at=case.first_message_at, channel_id=case.channel_id, inbound=1)
+    categories_add(tenant_id=case.tenant_id, rows=[(case.first_message_at, case.channel_id, case.category)])
     return case
+
+
+def cases_opened_bulk(*, tenant: Tenant, cases: list[Case]) -> None:
+    """The cases_opened subscriber (batch triage): what case_opened does for each case, in a fixed number of
+    statements — policies and calendars read once, due times written in one UPDATE, clocks and rollups in one
+    upsert each."""
+    if not cases:
+        return
+    policies = policies_of(tenant)
+    calendars: dict[int | None, Hours] = {}
+    clocks: list[dict] = []
+    inbound: dict[tuple[datetime, int], int] = defaultdict(int)
+    for case in cases:
+        policy = policy_pick(policies, case)
+        if policy.pk not in calendars:
+            calendars[policy.pk] = hours_for(tenant, policy)
+        hours = calendars[policy.pk]
+        start = case.first_message_at
+        case.first_response_due = hours.add(start, policy.first_response_minutes)
+        case.resolution_due = hours.add(start, policy.resolution_minutes)
+        clocks.append({
+            "tenant_id": tenant.pk, "case_id": case.pk, "policy_id": policy.pk,
+            "first_response_warn_at": _warn_at(hours, start, policy.first_response_minutes, policy.warn_percent),
+            "resolution_warn_at": _warn_at(hours, start, policy.resolution_minutes, policy.warn_percent),
+        })
+        inbound[(_hour(start), case.channel_id)] += 1
+    rows_update(Case, cases, ["first_response_due", "resolution_due"], tenant_id=tenant.pk)
+    rows_insert(CaseClock, clocks, conflict=["tenant_id", "case_id"],
+                update=["policy_id", "first_response_warn_at", "resolution_warn_at"], returning=[])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO sla_slarolluphour (tenant_id, hour, channel_id_copy, inbound, met, missed) VALUES "
+            + ", ".join(["(%s, %s, %s, %s, 0, 0)"] * len(inbound))
+            + " ON CONFLICT (tenant_id, hour, channel_id_copy) DO UPDATE SET "
+            "inbound = sla_slarolluphour.inbound + EXCLUDED.inbound",
+            [v for (hour, channel), n in inbound.items() for v in (tenant.pk, hour, channel, n)],
+        )
+    categories_add(tenant_id=tenant.pk, rows=[(c.first_message_at, c.channel_id, c.category) for c in cases])
+
+
+def case_recategorized(*, case: Case, old_category: str, new_category: str) -> None:
+    """An agent corrected the category: the case moves between the per-category counts, in the same transaction."""
+    categories_add(tenant_id=case.tenant_id, rows=[(case.first_message_at, case.channel_id, old_category)], delta=-1)
+    categories_add(tenant_id=case.tenant_id, rows=[(case.first_message_at, case.channel_id, new_category)])
 
 
 def rollups_rebuild(*, tenant: Tenant) -> int:
@@ -134,16 +183,23 @@ def rollups_rebuild(*, tenant: Tenant) -> int:
             SLARollupHour(tenant=tenant, hour=hour, channel_id_copy=channel, inbound=v[0], met=v[1], missed=v[2])
             for (hour, channel), v in rows.items()
         ], batch_size=5000)
-        audit_record(tenant=tenant, actor=None, verb="sla.rollups_rebuilt", obj=tenant, data={"rows": len(rows)})
+        durations = 0
+        if connection.vendor == "postgresql":
+            durations = durations_rebuild(tenant_id=tenant.pk)
+            categories_rebuild(tenant_id=tenant.pk)
+        audit_record(tenant=tenant, actor=None, verb="sla.rollups_rebuilt", obj=tenant,
+                     data={"rows": len(rows), "durations": durations})
     return len(rows)
 
 
 def case_customer_wrote(*, case: Case, posted_at: datetime) -> None:
     """A later customer message: once we have answered, the next-response clock runs from the oldest
     message we have not answered yet."""
+    if case.first_response_at is None:
+        return  # the first-response clock is still running: nothing to start (and nothing to read)
     clock = _clock(case)
     policy = _policy_of(case, clock)
-    if case.first_response_at is None or clock.next_response_due is not None or not policy.next_response_minutes:
+    if clock.next_response_due is not None or not policy.next_response_minutes:
         return
     hours = hours_for(case.tenant, policy)
     clock.next_response_since = posted_at
@@ -155,6 +211,7 @@ def case_customer_wrote(*, case: Case, posted_at: datetime) -> None:
 def case_answered(*, case: Case, at: datetime) -> None:
     """A reply reached the customer: the first-response target (once) and any running next-response
     target are met or missed now."""
+    durations_sync(tenant_id=case.tenant_id, case_id=case.pk)
     clock = _clock(case)
     if case.first_response_at is not None and case.first_response_due is not None:
         sla_event_record(case=case, target=Target.FIRST_RESPONSE, due_at=case.first_response_due,
@@ -173,6 +230,7 @@ def case_answered(*, case: Case, at: datetime) -> None:
 def case_status_moved(*, case: Case, old_status: str, new_status: str, at: datetime) -> None:
     """Pause the resolution clock while the case waits on the customer; resume it when they reply.
     The first-response clock never pauses."""
+    durations_sync(tenant_id=case.tenant_id, case_id=case.pk)  # a reopened case has no resolution time any more
     clock = _clock(case)
     policy = _policy_of(case, clock)
     hours = hours_for(case.tenant, policy)
@@ -209,6 +267,7 @@ def case_status_moved(*, case: Case, old_status: str, new_status: str, at: datet
 
 
 def case_resolution_record(*, case: Case, at: datetime) -> None:
+    durations_sync(tenant_id=case.tenant_id, case_id=case.pk)
     clock = _clock(case)
     if clock.paused_at is not None:  # resolved while waiting on the customer
         due = clock.paused_at + timedelta(seconds=clock.resolution_remaining_seconds or 0)
@@ -267,8 +326,14 @@ def _promise_settle(case: Case, at: datetime) -> None:
 
 # ---------------------------------------------------------------- the sweep
 
-def _candidates(now: datetime, limit: int) -> Iterable[tuple[int, str, str, datetime]]:
-    """(case id, target, level, due) of every crossing not alerted yet; each query reads a partial index."""
+# (tenant id, case id, target, level, due)
+Crossing = tuple[int, int, str, str, datetime]
+
+
+def _candidates(now: datetime, limit: int) -> Iterable[Crossing]:
+    """(tenant id, case id, target, level, due) of every crossing not alerted yet; each query reads a partial
+    index. The sweep covers every tenant; the tenant id travels with each crossing so that every later fetch is
+    scoped by it."""
     open_cases = Case.objects.filter(status__in=OPEN_STATUSES)
     fr = open_cases.filter(first_response_at__isnull=True)
     queries: list[tuple[QuerySet, str, str, str]] = [
@@ -289,9 +354,9 @@ def _candidates(now: datetime, limit: int) -> Iterable[tuple[int, str, str, date
         alerted = SLAAlert.objects.filter(tenant=OuterRef("tenant"), case=OuterRef("pk"), target=target,
                                           level=level, due_at=OuterRef("due"))
         rows = (qs.annotate(due=F(due_field)).filter(~Exists(alerted)).order_by("due")
-                .values_list("pk", "due")[:limit])
-        for pk, due in rows:
-            yield pk, target, level, due
+                .values_list("tenant_id", "pk", "due")[:limit])
+        for tenant_id, pk, due in rows:
+            yield tenant_id, pk, target, level, due
 
 
 def _recipients(tenant_id: int, assignee_id: int | None) -> set[int]:
@@ -302,11 +367,16 @@ def _recipients(tenant_id: int, assignee_id: int | None) -> set[int]:
     return ids
 
 
-def sla_alert_raise(*, case_id: int, target: str, level: str, due_at: datetime, now: datetime) -> SLAAlert | None:
+def sla_alert_raise(*, tenant_id: int, case_id: int, target: str, level: str, due_at: datetime,
+                    now: datetime) -> SLAAlert | None:
     """One crossing: the alert row, a missed event for a breach, and an in-product notification for the
-    assignee and the supervisors. Idempotent: a second sweep finds the alert and does nothing."""
+    assignee and the supervisors. Idempotent: a second sweep finds the alert and does nothing. A case that is not
+    (or no longer) the tenant's is skipped."""
     with transaction.atomic():
-        case = Case.objects.select_for_update().select_related("tenant").get(pk=case_id)
+        case = (Case.objects.select_for_update(of=("self",)).select_related("tenant")
+                .filter(tenant_id=tenant_id, pk=case_id).first())
+        if case is None:
+            return None
         alert, created = SLAAlert.objects.get_or_create(
             tenant_id=case.tenant_id, case=case, target=target, level=level, due_at=due_at,
             defaults={"created_at": now},
@@ -325,20 +395,28 @@ def sla_alert_raise(*, case_id: int, target: str, level: str, due_at: datetime, 
 
 
 SWEEP_CHUNK = 500
-Crossing = tuple[int, str, str, datetime]
 
 
 def _alerts_bulk(crossings: list[Crossing], now: datetime) -> dict[str, int]:
     """A chunk of crossings in one transaction and a handful of statements (a burst of breaches after an outage
     must not take minutes). Same outcome as sla_alert_raise for each crossing."""
     counts = {"warning": 0, "breach": 0}
+    by_tenant: dict[int, set[int]] = defaultdict(set)
+    for tenant_id, case_id, *_ in crossings:
+        by_tenant[tenant_id].add(case_id)
     with transaction.atomic():
-        cases = {c.pk: c for c in Case.objects.filter(pk__in={c[0] for c in crossings}).only(
-            "pk", "tenant_id", "channel_id", "team_id", "assignee_id", "category")}
+        cases: dict[int, Case] = {}
+        for tenant_id, case_ids in by_tenant.items():
+            cases.update((c.pk, c) for c in Case.objects.filter(tenant_id=tenant_id, pk__in=case_ids).only(
+                "pk", "tenant_id", "channel_id", "team_id", "assignee_id", "category"))
+        # A crossing whose case is not its tenant's (or is gone) is dropped, never written under another tenant.
+        crossings = [c for c in crossings if c[1] in cases and cases[c[1]].tenant_id == c[0]]
+        if not crossings:
+            return counts
         with connection.cursor() as cursor:
             values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(crossings))
-            params = [x for case_id, target, level, due in crossings
-                      for x in (cases[case_id].tenant_id, case_id, target, level, due, now)]
+            params = [x for tenant_id, case_id, target, level, due in crossings
+                      for x in (tenant_id, case_id, target, level, due, now)]
             cursor.execute(
                 "INSERT INTO sla_slaalert (tenant_id, case_id, target, level, due_at, created_at) VALUES "
                 f"{values} ON CONFLICT (tenant_id, case_id, target, level, due_at) DO NOTHING "
@@ -392,9 +470,10 @@ def sla_sweep(*, now: datetime | None = None, limit: int = 5000) -> dict[str, in
             continue
         except Exception:
             log.warning("sla sweep: a chunk of %s failed; retrying one by one", len(chunk), exc_info=True)
-        for case_id, target, level, due in chunk:
+        for tenant_id, case_id, target, level, due in chunk:
             try:
-                if sla_alert_raise(case_id=case_id, target=target, level=level, due_at=due, now=now):
+                if sla_alert_raise(tenant_id=tenant_id, case_id=case_id, target=target, level=level, due_at=due,
+                                   now=now):
                     counts[level] += 1
             except Exception:
                 counts["failed"] += 1
@@ -415,20 +494,24 @@ def sla_digest_send(*, now: datetime | None = None) -> int:
     the transaction and the e-mail leaves on commit: a crash between the two loses an e-mail, never doubles it;
     the alerts stay in the product either way."""
     now = now or timezone.now()
+    sla_crises_record(now=now)
     sent = 0
     user_ids = set(SLANotification.objects.filter(emailed_at__isnull=True).values_list("user_id", flat=True))
     for user in get_user_model().objects.filter(pk__in=user_ids):
         with transaction.atomic():
             rows = list(SLANotification.objects.select_for_update(skip_locked=True, of=("self",))
                         .filter(user=user, emailed_at__isnull=True)
-                        .select_related("alert__case", "tenant").order_by("tenant_id", "alert__created_at"))
+                        .select_related("alert__case", "crisis", "tenant")
+                        .order_by("tenant_id", "crisis_id", "alert__created_at"))
             if not rows:
                 continue
             SLANotification.objects.filter(pk__in=[r.pk for r in rows]).update(emailed_at=now)
             if not user.email:
                 continue
             body = _digest_body(rows)
-            subject = f"SAC: {len(rows)} SLA alert{'s' if len(rows) != 1 else ''}"
+            crises = sum(1 for r in rows if r.crisis_id)
+            parts = [(crises, "crisis alert"), (len(rows) - crises, "SLA alert")]
+            subject = "SAC: " + ", ".join(f"{n} {what}{'s' if n != 1 else ''}" for n, what in parts if n)
             transaction.on_commit(lambda s=subject, b=body, to=user.email: send_mail(
                 s, b, settings.DEFAULT_FROM_EMAIL, [to], fail_silently=False))
             sent += 1
@@ -438,13 +521,55 @@ def sla_digest_send(*, now: datetime | None = None) -> int:
 def _digest_body(rows: list[SLANotification]) -> str:
     by_tenant: dict[str, list[str]] = defaultdict(list)
     for row in rows:
+        tz = ZoneInfo(row.tenant.time_zone)
+        if row.crisis_id:
+            crisis = row.crisis
+            lines = [f"- CRISIS: {crisis.count} negative mentions in the hour to "
+                     f"{crisis.detected_at.astimezone(tz):%Y-%m-%d %H:%M} (usually {crisis.baseline:g} at that hour)"]
+            lines += [f"    @{p['handle']}: {p['text'][:100]}" for p in crisis.posts[:5]]
+            by_tenant[row.tenant.name].extend(lines)
+            continue
         alert = row.alert
         by_tenant[row.tenant.name].append(
             f"- {alert.case.protocol} {alert.get_target_display()}: {alert.get_level_display().lower()} "
-            f"(due {timezone.localtime(alert.due_at):%Y-%m-%d %H:%M}) {alert.case.subject[:60]}"
+            f"(due {alert.due_at.astimezone(tz):%Y-%m-%d %H:%M}) {alert.case.subject[:60]}"
         )
     parts = [f"{name}\n" + "\n".join(lines) for name, lines in by_tenant.items()]
     return "SLA alerts since the last digest:\n\n" + "\n\n".join(parts) + "\n"
+
+
+def sla_crises_record(*, now: datetime | None = None) -> int:
+    """Record each tenant's crisis (a spike of negative mentions, selectors.crisis) for its supervisors and admins:
+    in the product now, in their next digest e-mail. At most one per tenant per hour, however long the spike lasts
+    and however often this runs. Returns how many were recorded."""
+    now = now or timezone.now()
+    hour = timedelta(hours=1)
+    # Only tenants with a negative mention in the last hour can be in a crisis: one query instead of one per tenant.
+    tenant_ids = set(MentionTriage.objects.filter(decision__sentiment="negative", mention__posted_at__gte=now - hour,
+                                                  mention__posted_at__lt=now).values_list("tenant_id", flat=True))
+    recorded = 0
+    for tenant in Tenant.objects.filter(pk__in=tenant_ids).order_by("pk"):
+        with transaction.atomic():
+            # The tenant row lock makes two overlapping runs record the crisis once.
+            Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+            if SLACrisis.objects.filter(tenant=tenant, detected_at__gt=now - hour).exists():
+                continue
+            found = crisis(tenant, now=now)
+            if found is None:
+                continue
+            record = SLACrisis.objects.create(
+                tenant=tenant, detected_at=now, count=found.count, baseline=round(found.baseline, 2),
+                posts=[{"handle": m.author.handle if m.author_id else "", "text": m.text[:280],
+                        "posted_at": m.posted_at.isoformat()} for m in found.posts],
+            )
+            SLANotification.objects.bulk_create([
+                SLANotification(tenant=tenant, user_id=user_id, crisis=record, created_at=now)
+                for user_id in _recipients(tenant.pk, None)
+            ], ignore_conflicts=True)
+            audit_record(tenant=tenant, actor=None, verb="sla.crisis", obj=tenant,
+                         data={"count": found.count, "baseline": found.baseline})
+            recorded += 1
+    return recorded
 
 
 # ---------------------------------------------------------------- configuration
@@ -549,6 +674,7 @@ def thread_import(*, tenant: Tenant, thread: Thread) -> Case | None:
             for post in thread.brand_posts
         ], ignore_conflicts=True)
         case = case_opened(case=case)
+        durations_sync(tenant_id=tenant.pk, case_id=case.pk)
         # History: no clock of it is running, so none may show up as about to breach.
         CaseClock.objects.filter(tenant=tenant, case=case).update(first_response_warn_at=None, resolution_warn_at=None)
         if first_response_at is not None:

@@ -53,11 +53,11 @@ def _bars(rows: list[tuple[object, int]]) -> list[dict]:
 def dashboard(request: TenantRequest) -> HttpResponse:
     tenant, period, filters = request.tenant, _period(request), _filters(request)
     by = "hour" if period.key == "today" else "day"
-    summary = selectors.period_summary(tenant, period, filters)
+    summary = selectors.period_summary(tenant, period, filters, by=by)
     context = {
         "board": selectors.now_board(tenant), "period": period, "filters": filters, "summary": summary,
-        "volume": _bars(selectors.volume(tenant, period, filters, by=by)), "by": by,
-        "profile": _bars(list(enumerate(selectors.hour_of_day_profile(tenant, period, filters)))),
+        "volume": _bars(summary["volume"]), "by": by,
+        "profile": _bars(list(enumerate(summary["profile"]))),
         "channels": ChannelAccount.objects.filter(tenant=tenant).order_by("name"),
         "teams": teams_of(tenant), "members": members_of(tenant),
         "categories": triage_categories(tenant),

@@ -215,3 +215,18 @@ def test_a_broken_calendar_never_stops_cases_from_opening(kit_a):
     posted = datetime.now(UTC) - timedelta(minutes=1)
     case = open_case(kit_a, posted_at=posted)
     assert case.first_response_due == posted + timedelta(minutes=60)  # calendar hours instead
+
+
+def test_a_crossing_is_only_ever_applied_to_the_case_of_its_own_tenant(kit_a, kit_b):
+    from sla.services import _alerts_bulk, sla_alert_raise
+
+    case = open_case(kit_a, posted_at=datetime.now(UTC) - timedelta(hours=3))
+    now, due = datetime.now(UTC), case.first_response_due
+    # Another tenant's id with our case id, in bulk and one by one: nothing is written, under either tenant.
+    assert _alerts_bulk([(kit_b.tenant.pk, case.pk, "first_response", "breach", due)], now) == {
+        "warning": 0, "breach": 0}
+    assert sla_alert_raise(tenant_id=kit_b.tenant.pk, case_id=case.pk, target="first_response", level="breach",
+                           due_at=due, now=now) is None
+    assert not SLAAlert.objects.filter(case=case).exists() and not SLAEvent.objects.filter(case=case).exists()
+    assert sla_sweep()["breach"] >= 1
+    assert set(SLAAlert.objects.filter(case=case).values_list("tenant_id", flat=True)) == {kit_a.tenant.pk}

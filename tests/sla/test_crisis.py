@@ -25,3 +25,41 @@ def test_a_spike_of_negative_mentions_raises_a_crisis_with_its_posts(kit_a, kit_
     assert 'id="crisis"' in page and "angry0" in page
     assert crisis(kit_b.tenant) is None
     assert "angry0" not in login(kit_b.supervisor).get("/t/beta/sla/now/").content.decode()
+
+
+def test_a_crisis_reaches_the_supervisors_in_their_digest_once(kit_a, kit_b, settings):
+    from django.core import mail
+    from django.test import TestCase
+
+    from sla.models import SLACrisis
+    from sla.services import sla_digest_send
+
+    settings.SAC_SLA_CRISIS_MIN, settings.SAC_SLA_CRISIS_FACTOR = 3, 2
+    for kit, address in ((kit_a, "sup@acme.test"), (kit_b, "sup@beta.test")):
+        kit.supervisor.user.email = address
+        kit.supervisor.user.save(update_fields=["email"])
+    now = datetime.now(UTC)
+    for n in range(4):
+        open_case(kit_a, ANGRY, posted_at=now - timedelta(minutes=5 + n), author_id=f"7{n}", handle=f"furious{n}")
+    open_case(kit_b, ANGRY, posted_at=now - timedelta(minutes=5), author_id="79", handle="calm")  # no spike at B
+    mail.outbox.clear()
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        sla_digest_send()
+    to_sup = [m for m in mail.outbox if m.to == ["sup@acme.test"]]
+    assert len(to_sup) == 1, [m.subject for m in mail.outbox]
+    assert "1 crisis alert" in to_sup[0].subject
+    assert "CRISIS: 4 negative mentions" in to_sup[0].body and "@furious0" in to_sup[0].body
+    assert not [m for m in mail.outbox if m.to == ["sup@beta.test"]]
+    assert not [m for m in mail.outbox if "furious" in m.body and m.to != ["sup@acme.test"]
+                and m.to[0] not in (kit_a.admin.user.email, kit_a.agent.user.email)]
+    # The spike goes on: the next digests do not repeat it (one per tenant and hour), and agents never get it.
+    mail.outbox.clear()
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        sla_digest_send()
+    assert not [m for m in mail.outbox if "CRISIS" in m.body]
+    assert SLACrisis.objects.filter(tenant=kit_a.tenant).count() == 1
+    assert not SLACrisis.objects.filter(tenant=kit_b.tenant).exists()
+    page = login(kit_a.supervisor).get("/t/acme/sla/alerts/").content.decode()
+    assert "Crisis" in page and "furious" in page
+    assert "furious" not in login(kit_a.agent).get("/t/acme/sla/alerts/").content.decode()
+    assert "furious" not in login(kit_b.supervisor).get("/t/beta/sla/alerts/").content.decode()

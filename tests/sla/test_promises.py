@@ -42,3 +42,25 @@ def test_someone_elses_case_or_a_bad_window_is_refused(kit_a, kit_b):
     assert login(kit_b.supervisor).post(reverse("sla:case_promise", args=["beta", case.pk]),
                                         {"min_hours": "1", "max_hours": "2"}).status_code == 404
     assert not case.sla_promises.exists()
+
+
+def test_a_canned_reply_inserts_the_promise_window_of_the_case(kit_a, kit_b):
+    from inbox.models import CannedReply
+
+    case = open_case(kit_a, posted_at=datetime.now(UTC) - timedelta(minutes=5))
+    other = open_case(kit_a, posted_at=datetime.now(UTC) - timedelta(minutes=5), author_id="55", handle="other")
+    Case.objects.filter(pk__in=[case.pk, other.pk]).update(assignee=kit_a.agent.user, language="pt")
+    canned = CannedReply.objects.create(tenant=kit_a.tenant, title="Prazo", shortcut="prazo",
+                                        body="Vamos resolver {{case.promise}}. Protocolo {{case.protocol}}.")
+    client = login(kit_a.agent)
+    client.post(reverse("sla:case_promise", args=["acme", case.pk]), {"min_hours": "2", "max_hours": "6.5"})
+    text = client.get(reverse("inbox:canned_render", args=["acme", case.pk, canned.pk])).content.decode()
+    assert f"Vamos resolver entre 2 e 6,5 horas. Protocolo {case.protocol}." in text
+    # No promise on this case: the variable stays visible, so the agent notices before sending.
+    text = client.get(reverse("inbox:canned_render", args=["acme", other.pk, canned.pk])).content.decode()
+    assert "{{case.promise}}" in text
+    Case.objects.filter(pk=case.pk).update(language="en")
+    text = client.get(reverse("inbox:canned_render", args=["acme", case.pk, canned.pk])).content.decode()
+    assert "between 2 and 6.5 hours" in text
+    # Another tenant cannot render our case with or without our canned reply.
+    assert login(kit_b.agent).get(reverse("inbox:canned_render", args=["beta", case.pk, canned.pk])).status_code == 404
