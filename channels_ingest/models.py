@@ -150,6 +150,8 @@ class Mention(models.Model):
             models.Index(fields=["tenant", "received_at"], name="mention_untriaged",
                          condition=Q(triaged_at__isnull=True)),
             models.Index(fields=["tenant", "channel", "conversation_id"]),
+            # The dashboard's crisis rule counts a tenant's mentions per hour window.
+            models.Index(fields=["tenant", "posted_at"], name="mention_posted"),
         ]
         ordering = ["posted_at", "id"]
 
