@@ -180,3 +180,15 @@ def commit_without_waiting_for_disk() -> None:
     if connection.vendor == "postgresql" and connection.in_atomic_block:
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+def of_tenant_by_ids(queryset: models.QuerySet, tenant_id: int) -> models.QuerySet:
+    """`queryset` limited to one tenant, for queries that select rows by their ids (or another indexed key).
+
+    The tenant is compared as `tenant_id + 0`, which no index serves, so the planner takes the rows by the id
+    index and checks the tenant on each. With a plain `tenant_id = %s`, statistics that lag a tenant's fast
+    growth (a new brand in a viral crisis, before autovacuum analyses the table) make PostgreSQL estimate one
+    row for the tenant and walk its whole history by the tenant index instead — measured on bench/ingest.py:
+    per-page triage statements growing from 2 ms to 25 ms as the tenant reached 60,000 mentions.
+    """
+    return queryset.alias(_tenant_check=models.F("tenant_id") + 0).filter(_tenant_check=tenant_id)

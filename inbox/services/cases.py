@@ -11,10 +11,11 @@ from django.db import connection, transaction
 from django.db.models import Case as SqlCase
 from django.db.models import Count, F, Max, Q, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from channels_ingest.models import ChannelAccount, Mention
 from channels_ingest.services import mentions_mark_triaged
-from sac.bulk import commit_without_waiting_for_disk, rows_insert, rows_update
+from sac.bulk import commit_without_waiting_for_disk, of_tenant_by_ids, rows_insert, rows_update
 from sac.models import Membership, Role, Team, Tenant
 from sac.services import audit_record, audit_record_many
 from sac.tenancy import online_user_ids
@@ -96,11 +97,12 @@ def _triage_batch(tenant: Tenant, config: TriageConfig, mention_ids: list[int]) 
     """
     commit_without_waiting_for_disk()  # triaged_at commits with the cases: a lost commit is triaged again
     mentions = list(
-        Mention.objects.select_for_update(skip_locked=True, of=("self",))
+        of_tenant_by_ids(Mention.objects.select_for_update(skip_locked=True, of=("self",)), tenant.pk)
         .select_related("author")
-        .filter(tenant=tenant, pk__in=mention_ids, triaged_at__isnull=True)
+        .filter(pk__in=mention_ids)  # untriaged is checked below, on the locked rows (see mentions_mark_triaged)
         .order_by("posted_at", "pk")
     )
+    mentions = [m for m in mentions if m.triaged_at is None]
     if not mentions:
         return []
     # Not select_related: each joined channel row would decrypt its credentials again, a hundred times a page.
@@ -125,15 +127,15 @@ def _triage_batch(tenant: Tenant, config: TriageConfig, mention_ids: list[int]) 
             complaints[mention.author_id] = complaints.get(mention.author_id, 0) + 1  # counts for the next one
         outcomes.append(_Outcome(mention=mention, decision=decision))
 
-    channel_ids = {m.channel_id for m in mentions}
     open_cases = _latest_by_pair(list(
-        Case.objects.select_for_update()
-        .filter(tenant=tenant, channel_id__in=channel_ids, customer_id__in=author_ids, status__in=OPEN_STATUSES)
+        # By the customer index alone (the pair is matched in Python): see of_tenant_by_ids for why.
+        of_tenant_by_ids(Case.objects.select_for_update(), tenant.pk)
+        .filter(customer_id__in=author_ids, status__in=OPEN_STATUSES)
         .order_by("-created_at", "-pk")
     )) if author_ids else {}
     earlier = _latest_by_pair(list(
-        Case.objects.select_for_update()
-        .filter(tenant=tenant, channel_id__in=channel_ids, customer_id__in=author_ids,
+        of_tenant_by_ids(Case.objects.select_for_update(), tenant.pk)
+        .filter(customer_id__in=author_ids,
                 status__in=(Case.Status.RESOLVED, Case.Status.CLOSED))
         .order_by("-created_at", "-pk")
     )) if author_ids else {}
@@ -277,17 +279,20 @@ def mentions_triage(*, tenant_id: int, mention_ids: list[int]) -> list[Case]:
 
 # ---------------------------------------------------------------- claiming and status
 
-def _open_load(tenant: Tenant, user: AbstractBaseUser) -> int:
-    return Case.objects.filter(tenant=tenant, assignee=user, status__in=OPEN_STATUSES).count()
+def _open_load(tenant: Tenant, user: AbstractBaseUser, cap: int) -> int:
+    """The agent's open cases, counted up to `cap` (their limit): whether they reached it is all the
+    callers ask, so an agent with thousands of cases does not make every claim count them all."""
+    return Case.objects.filter(tenant=tenant, assignee=user, status__in=OPEN_STATUSES).values("pk")[:cap].count()
 
 
 def case_claim_next(*, tenant: Tenant, membership: Membership) -> Case | None:
     """Give the agent the most urgent unassigned case they may take. Two agents never get the same one."""
     user = membership.user
     with transaction.atomic():
-        if _open_load(tenant, user) >= membership.max_open_cases:
+        if _open_load(tenant, user, membership.max_open_cases) >= membership.max_open_cases:
             raise CaseActionError(
-                f"You already have {membership.max_open_cases} open cases: resolve one before taking another."
+                _("You already have %(count)s open cases: resolve one before taking another.")
+                % {"count": membership.max_open_cases}
             )
         # of=("self",): lock only the case row, never the joined channel row other claims also read.
         candidates = Case.objects.select_for_update(skip_locked=True, of=("self",)).filter(
@@ -308,8 +313,11 @@ def case_claim_next(*, tenant: Tenant, membership: Membership) -> Case | None:
             assignee=user, status=Case.Status.OPEN
         ):
             return None
+        # The row is ours (locked above; on SQLite writers are serialised), so the update's effect is
+        # known: set it on the object instead of reading the row back.
         old_status = case.status
-        case.refresh_from_db()
+        case.assignee, case.status = user, Case.Status.OPEN
+        case.tenant = tenant  # the audit and the sla receivers read case.tenant: no query for it
         audit_record(tenant=tenant, actor=user, verb="case.assigned", obj=case,
                      data={"assignee": user.get_username(), "how": "claim_next"})
         if old_status != case.status:
@@ -360,15 +368,16 @@ def case_claim(*, tenant: Tenant, membership: Membership, case: Case) -> Case:
     """Take one specific unassigned case from the queue."""
     user = membership.user
     with transaction.atomic():
-        if _open_load(tenant, user) >= membership.max_open_cases:
+        if _open_load(tenant, user, membership.max_open_cases) >= membership.max_open_cases:
             raise CaseActionError(
-                f"You already have {membership.max_open_cases} open cases: resolve one before taking another."
+                _("You already have %(count)s open cases: resolve one before taking another.")
+                % {"count": membership.max_open_cases}
             )
         # A new case becomes open when someone takes it; a case waiting on the customer keeps waiting.
         opened = SqlCase(When(status=Case.Status.NEW, then=Value(Case.Status.OPEN)), default=F("status"))
         if not Case.objects.filter(tenant=tenant, pk=case.pk, assignee__isnull=True,
                                    status__in=OPEN_STATUSES).update(assignee=user, status=opened):
-            raise CaseActionError("Someone else took this case a moment ago.")
+            raise CaseActionError(_("Someone else took this case a moment ago."))
         case.refresh_from_db()
         audit_record(tenant=tenant, actor=user, verb="case.assigned", obj=case,
                      data={"assignee": user.get_username(), "how": "claim"})
@@ -387,12 +396,12 @@ TRANSITIONS: dict[str, set[str]] = {
 
 def case_status_change(*, tenant: Tenant, membership: Membership, case: Case, new_status: str) -> Case:
     if not _may_work_on(membership, case):
-        raise CaseActionError("Only the assignee or a supervisor can change this case.")
+        raise CaseActionError(_("Only the assignee or a supervisor can change this case."))
     old_status = case.status
     if new_status not in TRANSITIONS[Case.Status(old_status)]:
         raise CaseActionError(
-            f"A case that is {Case.Status(old_status).label.lower()} cannot become "
-            f"{Case.Status(new_status).label.lower()}."
+            _("A case that is %(old)s cannot become %(new)s.")
+            % {"old": Case.Status(old_status).label.lower(), "new": Case.Status(new_status).label.lower()}
         )
     if new_status == Case.Status.RESOLVED:
         case_require_mandatory_tags(tenant, case)
@@ -404,7 +413,7 @@ def case_status_change(*, tenant: Tenant, membership: Membership, case: Case, ne
         changes["resolved_at"] = None
     with transaction.atomic():
         if not Case.objects.filter(tenant=tenant, pk=case.pk, status=old_status).update(**changes):
-            raise CaseActionError("The case changed meanwhile; reload and try again.")
+            raise CaseActionError(_("The case changed meanwhile; reload and try again."))
         case.refresh_from_db()
         audit_record(tenant=tenant, actor=membership.user, verb="case.status_changed", obj=case,
                      data={"from": old_status, "to": new_status})
@@ -426,15 +435,15 @@ def case_transfer(*, tenant: Tenant, membership: Membership, case: Case, to_memb
     puts the case back in that team's unassigned queue.
     """
     if not _may_work_on(membership, case):
-        raise CaseActionError("Only the assignee or a supervisor can transfer this case.")
+        raise CaseActionError(_("Only the assignee or a supervisor can transfer this case."))
     if to_membership is None and to_team is None:
-        raise CaseActionError("Choose a colleague or a team.")
+        raise CaseActionError(_("Choose a colleague or a team."))
     if not case.is_open:
-        raise CaseActionError("Only open cases can be transferred.")
+        raise CaseActionError(_("Only open cases can be transferred."))
     if to_membership is not None and (to_membership.tenant_id != tenant.pk or not to_membership.is_active):
-        raise CaseActionError("That person is not a member of this brand.")
+        raise CaseActionError(_("That person is not a member of this brand."))
     if to_team is not None and to_team.tenant_id != tenant.pk:
-        raise CaseActionError("That team does not belong to this brand.")
+        raise CaseActionError(_("That team does not belong to this brand."))
     old_assignee_id, old_team_id = case.assignee_id, case.team_id
     changes: dict[str, object] = {"assignee": to_membership.user if to_membership else None}
     if to_team is not None:
@@ -442,7 +451,7 @@ def case_transfer(*, tenant: Tenant, membership: Membership, case: Case, to_memb
     with transaction.atomic():
         # Conditional on the assignee we read, so two simultaneous transfers cannot both win.
         if not Case.objects.filter(tenant=tenant, pk=case.pk, assignee_id=old_assignee_id).update(**changes):
-            raise CaseActionError("The case changed meanwhile; reload and try again.")
+            raise CaseActionError(_("The case changed meanwhile; reload and try again."))
         case.refresh_from_db()
         audit_record(tenant=tenant, actor=membership.user, verb="case.assigned", obj=case, data={
             "assignee": case.assignee.get_username() if case.assignee else None,
@@ -461,9 +470,9 @@ def cases_reassign_bulk(*, tenant: Tenant, membership: Membership, case_ids: lis
                         to_membership: Membership | None) -> int:
     """Supervisors move many cases at once (to a person, or back to the queue with None)."""
     if not membership.has_role(Role.SUPERVISOR):
-        raise CaseActionError("Only supervisors reassign cases in bulk.")
+        raise CaseActionError(_("Only supervisors reassign cases in bulk."))
     if to_membership is not None and to_membership.tenant_id != tenant.pk:
-        raise CaseActionError("That person is not a member of this brand.")
+        raise CaseActionError(_("That person is not a member of this brand."))
     moved = 0
     for case in Case.objects.filter(tenant=tenant, pk__in=case_ids, status__in=OPEN_STATUSES):
         if to_membership is None and case.assignee_id is None:
@@ -486,7 +495,7 @@ def cases_reassign_bulk(*, tenant: Tenant, membership: Membership, case_ids: lis
 def note_add(*, tenant: Tenant, membership: Membership, case: Case, text: str) -> Note:
     text = text.strip()
     if not text:
-        raise CaseActionError("A note needs some text.")
+        raise CaseActionError(_("A note needs some text."))
     with transaction.atomic():
         note = Note.objects.create(tenant=tenant, case=case, author=membership.user, text=text)
         audit_record(tenant=tenant, actor=membership.user, verb="note.added", obj=case, data={"note": note.pk})
