@@ -1,5 +1,6 @@
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from sac.crypto import EncryptedJSONField
 from sac.models import Tenant
@@ -14,10 +15,10 @@ class Platform(models.TextChoices):
 
 class ChannelAccount(models.Model):
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        PAUSED = "paused", "Paused"
-        NEEDS_REAUTH = "needs_reauth", "Needs re-authorisation"
-        ERROR = "error", "Error"
+        ACTIVE = "active", _("Active")
+        PAUSED = "paused", _("Paused")
+        NEEDS_REAUTH = "needs_reauth", _("Needs re-authorisation")
+        ERROR = "error", _("Error")
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="channels")
     platform = models.CharField(max_length=20, choices=Platform.choices)
@@ -112,9 +113,9 @@ class PollRun(models.Model):
 
 class Mention(models.Model):
     class Kind(models.TextChoices):
-        POST = "post", "Public post"
-        COMMENT = "comment", "Comment"
-        DIRECT = "direct", "Private message"
+        POST = "post", _("Public post")
+        COMMENT = "comment", _("Comment")
+        DIRECT = "direct", _("Private message")
 
     class Direction(models.TextChoices):
         INBOUND = "in", "From the customer"

@@ -3,6 +3,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Tenant(models.Model):
@@ -22,9 +23,9 @@ class Tenant(models.Model):
 
 
 class Role(models.TextChoices):
-    AGENT = "agent", "Agent"
-    SUPERVISOR = "supervisor", "Supervisor"
-    ADMIN = "admin", "Tenant admin"
+    AGENT = "agent", _("Agent")
+    SUPERVISOR = "supervisor", _("Supervisor")
+    ADMIN = "admin", _("Tenant admin")
 
 
 # The one ordering of roles every permission check uses (sac.tenancy.role_at_least).

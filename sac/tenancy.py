@@ -14,8 +14,10 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
+from .i18n import chosen_language
 from .models import Membership, Role, Tenant
 from .selectors import access_membership_by_slug
 
@@ -48,7 +50,19 @@ def role_at_least(membership: Membership, role: str) -> bool:
 
 def require_role(membership: Membership, role: str) -> None:
     if not role_at_least(membership, role):
-        raise PermissionDenied(f"This needs the {Role(role).label} role.")
+        raise PermissionDenied(_("This needs the %(role)s role.") % {"role": Role(role).label})
+
+
+def page_language(request: HttpRequest, tenant: Tenant) -> str:
+    """The language of a tenant's pages: the user's own pick (the header switcher's cookie) wins, then the
+    brand's locale, which outranks the browser's Accept-Language that sac.i18n.LocaleMiddleware went by."""
+    picked = chosen_language(request)
+    if picked:
+        return picked
+    try:
+        return translation.get_supported_language_variant(tenant.locale)
+    except LookupError:
+        return translation.get_language()
 
 
 def tenant_view(role: str = Role.AGENT) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
@@ -61,9 +75,14 @@ def tenant_view(role: str = Role.AGENT) -> Callable[[Callable[..., HttpResponse]
             request.membership = membership  # type: ignore[attr-defined]
             request.tenant = membership.tenant  # type: ignore[attr-defined]
             mark_online(membership)
+            language = page_language(request, membership.tenant)
+            request.LANGUAGE_CODE = language  # type: ignore[attr-defined]
             # Times on the tenant's pages read in the brand's own time zone, not the server's.
-            with timezone.override(zoneinfo.ZoneInfo(membership.tenant.time_zone)):
-                return view(request, *args, **kwargs)
+            with timezone.override(zoneinfo.ZoneInfo(membership.tenant.time_zone)), translation.override(language):
+                response = view(request, *args, **kwargs)
+            # LocaleMiddleware only fills Content-Language when the view did not.
+            response.headers.setdefault("Content-Language", language)
+            return response
 
         return wrapped
 

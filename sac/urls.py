@@ -19,6 +19,7 @@ router.register("survey-responses", SurveyResponseViewSet, basename="survey-resp
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("t/<slug:tenant_slug>/channels/", include("channels_ingest.urls")),

@@ -25,7 +25,8 @@ def simulator():
 
 
 def _kit(slug: str, name: str, simulator: SimulatorServer) -> TenantKit:
-    tenant = tenant_create(slug=slug, name=name)
+    # English pages, so tests read the labels they click; tests/test_i18n.py covers pt-BR.
+    tenant = tenant_create(slug=slug, name=name, locale="en")
     channel = channel_create(
         tenant=tenant, platform=Platform.SIMULATOR, name=f"@{slug} on X", external_account_id=BRAND_ID,
         handle=slug, api_base_url=simulator.base_url,

@@ -30,7 +30,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "sac.i18n.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -82,10 +82,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 
-# The first market is Brazil and Portugal: a visitor whose browser asks for neither language gets pt-BR.
-# Pages under /t/<slug>/ use the brand's locale instead (sac/tenancy.py page_language); the header's switcher
-# (Django's set_language view, a cookie) overrides both.
-LANGUAGE_CODE = "pt-br"
+# English outside requests (tasks, commands, logs). Pages choose their own language in sac/i18n.py: the header's
+# switcher (a cookie), else the brand's locale on /t/<slug>/ pages, else Accept-Language, else pt-BR.
+LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("pt-br", "Português (Brasil)")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"

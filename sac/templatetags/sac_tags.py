@@ -4,6 +4,7 @@ from django import template
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timezone import localtime
+from django.utils.translation import gettext as _
 
 register = template.Library()
 
@@ -19,15 +20,15 @@ def _span(seconds: float) -> str:
 
 def _due_state(due: datetime | None, done_at: datetime | None) -> tuple[str, str]:
     if due is None:
-        return "none", "no target"
+        return "none", _("no target")
     if done_at is not None:
         if done_at <= due:
-            return "met", "met"
-        return "missed", f"late by {_span((done_at - due).total_seconds())}"
+            return "met", _("met")
+        return "missed", _("late by %(span)s") % {"span": _span((done_at - due).total_seconds())}
     left = (due - timezone.now()).total_seconds()
     if left < 0:
-        return "overdue", f"overdue {_span(left)}"
-    return ("soon" if left < 15 * 60 else "ok"), f"{_span(left)} left"
+        return "overdue", _("overdue %(span)s") % {"span": _span(left)}
+    return ("soon" if left < 15 * 60 else "ok"), _("%(span)s left") % {"span": _span(left)}
 
 
 @register.simple_tag
@@ -35,7 +36,10 @@ def due_badge(due: datetime | None, done_at: datetime | None = None, label: str 
     """Time left before a deadline, or how late it is; 'met' once done in time. A simple tag (not an
     inclusion tag) because the queue renders one per row on every refresh."""
     state, text = _due_state(due, done_at)
-    title = format_html(' title="{} due {}"', label, localtime(due).strftime("%d/%m %H:%M")) if due else ""
+    title = ""
+    if due:
+        when = localtime(due).strftime("%d/%m %H:%M")
+        title = format_html(' title="{}"', _("%(label)s due %(when)s") % {"label": label, "when": when})
     return format_html('<span class="due due-{}"{}>{}{}</span>', state, title,
                        format_html("{}: ", label) if label else "", text)
 
