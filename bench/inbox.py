@@ -12,7 +12,7 @@ Seeds (once, then reuses) its own PostgreSQL database `sac_bench_inbox` with --c
 The last line is one JSON object: {"cases", "queue_p95_ms", "case_p95_ms", "queue_rps", "minimal_rps",
 "rps_ratio", "claim_p99_ms", "double_claims"}.
 
-    .venv/bin/python bench/inbox.py [--cases 1000000] [--clients 16] [--requests 800] [--workers 4]
+    .venv/bin/python bench/inbox.py [--cases 1000000] [--clients 16] [--requests 800] [--workers 4] [--conn-max-age 60]
 """
 
 import argparse
@@ -281,6 +281,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
     parser.add_argument("--agents", type=int, default=50)
     parser.add_argument("--claims", type=int, default=1000)
+    parser.add_argument("--conn-max-age", type=int, default=60,
+                        help="the server's CONN_MAX_AGE: 60 as in production; 0 opens a connection per request")
     args = parser.parse_args()
 
     ensure_database()
@@ -292,8 +294,8 @@ def main() -> None:
     total_cases = Case.objects.count()
 
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": f"{BASE_URL}/{DB_NAME}", "DJANGO_SETTINGS_MODULE": "sac.settings.test",
-           "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "DATABASE_URL": f"{BASE_URL}/{DB_NAME}", "DJANGO_SETTINGS_MODULE": "bench.inbox_settings",
+           "SAC_BENCH_CONN_MAX_AGE": str(args.conn_max_age), "PYTHONPATH": str(ROOT)}
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "sac.wsgi:application", "-b", f"127.0.0.1:{port}",
          "-w", str(args.workers), "--log-level", "warning"], cwd=ROOT, env=env, start_new_session=True)
@@ -321,8 +323,8 @@ def main() -> None:
         server.wait(timeout=30)
 
     claim_lat, double = bench_claims(info, args.agents, args.claims)
-    print(f"server: gunicorn, {args.workers} sync workers; clients: {args.clients} keep-alive connections; "
-          f"{os.cpu_count()} cores", flush=True)
+    print(f"server: gunicorn, {args.workers} sync workers, CONN_MAX_AGE {args.conn_max_age}; "
+          f"clients: {args.clients} keep-alive connections; {os.cpu_count()} cores", flush=True)
     print(f"queue page: {len(queue_lat)} requests, p50 {percentile(queue_lat, .5):.1f} ms, "
           f"p95 {percentile(queue_lat, .95):.1f} ms, {queue_rps:.0f} req/s, {queue_err} errors")
     print(f"case page:  {len(case_lat)} requests, p50 {percentile(case_lat, .5):.1f} ms, "

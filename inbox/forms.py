@@ -1,6 +1,7 @@
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from channels_ingest.models import ChannelAccount, Platform
 from sac.models import Tenant
@@ -39,14 +40,15 @@ class CannedReplyForm(forms.ModelForm):
 
 
 class TagForm(forms.Form):
-    name = forms.CharField(max_length=50)
-    mandatory = forms.BooleanField(required=False, help_text="Cases need this tag before they can be resolved.")
-    mandatory_from = forms.DateField(required=False, label="Mandatory from",
+    name = forms.CharField(max_length=50, label=_("Name"))
+    mandatory = forms.BooleanField(required=False, label=_("Mandatory"),
+                                   help_text=_("Cases need this tag before they can be resolved."))
+    mandatory_from = forms.DateField(required=False, label=_("Mandatory from"),
                                      widget=forms.DateInput(attrs={"type": "date"}),
-                                     help_text="Optional campaign start: only cases first written on or after it.")
-    mandatory_until = forms.DateField(required=False, label="Mandatory until",
+                                     help_text=_("Optional campaign start: only cases first written on or after it."))
+    mandatory_until = forms.DateField(required=False, label=_("Mandatory until"),
                                       widget=forms.DateInput(attrs={"type": "date"}),
-                                      help_text="Optional campaign end (inclusive).")
+                                      help_text=_("Optional campaign end (inclusive)."))
 
 
 class InboxSettingsForm(forms.Form):
@@ -54,6 +56,10 @@ class InboxSettingsForm(forms.Form):
     contact_phone = forms.CharField(required=False, max_length=40, label="Contact phone", help_text="{{tenant.phone}}")
     chat_url = forms.URLField(required=False, label="Web chat address", help_text="{{tenant.chat_url}}",
                               assume_scheme="https")
+    reopen_window_days = forms.IntegerField(
+        min_value=0, max_value=365, required=False, label="Reopen window (days)",
+        help_text="A customer who writes again within this many days of a resolution reopens the case; later (or "
+                  "0) opens a new case that follows it. Thank-you messages never reopen a case.")
     human_agent_channels = forms.ModelMultipleChoiceField(
         queryset=ChannelAccount.objects.none(), required=False, widget=forms.CheckboxSelectMultiple,
         label="Facebook pages approved for Messenger's HUMAN_AGENT tag",

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from channels_ingest.models import ChannelAccount, Mention, Platform, SocialProfile
 from sac.models import Membership, Team, Tenant
@@ -30,12 +31,12 @@ class Tag(models.Model):
 
 class Case(models.Model):
     class Status(models.TextChoices):
-        NEW = "new", "New"
-        OPEN = "open", "Open"
-        PENDING_CUSTOMER = "pending_customer", "Waiting on customer"
-        RESOLVED = "resolved", "Resolved"
-        CLOSED = "closed", "Closed"
-        IGNORED = "ignored", "Ignored"
+        NEW = "new", _("New")
+        OPEN = "open", _("Open")
+        PENDING_CUSTOMER = "pending_customer", _("Waiting on customer")
+        RESOLVED = "resolved", _("Resolved")
+        CLOSED = "closed", _("Closed")
+        IGNORED = "ignored", _("Ignored")
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="cases")
     protocol = models.CharField(max_length=20)
@@ -68,11 +69,22 @@ class Case(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "protocol"], name="case_unique_protocol")]
         indexes = [
-            # "Claim next": unassigned open work, most urgent first.
-            models.Index(fields=["tenant", "-priority", "first_message_at"], name="case_claimable",
+            # The queue orders by ("-priority", "first_message_at", "pk"); each index below ends with that
+            # whole order, pk included, so "the 50 most urgent" (and claim-next's LIMIT 1) reads 50 index
+            # entries instead of sorting the tenant's open cases (docs/inbox.md; tests/inbox/test_queue_speed.py).
+            # "Claim next": unassigned new/open work, most urgent first.
+            models.Index(fields=["tenant", "-priority", "first_message_at", "id"], name="case_claim_order",
                          condition=Q(assignee__isnull=True, status__in=("new", "open"))),
-            # The "All open" and team queues: open work, most urgent first.
-            models.Index(fields=["tenant", "-priority", "first_message_at"], name="case_open_queue",
+            # The "All open" queue: open work, most urgent first.
+            models.Index(fields=["tenant", "-priority", "first_message_at", "id"], name="case_open_order",
+                         condition=Q(status__in=OPEN_STATUSES)),
+            # The "Unassigned" queue (pending_customer included, unlike claim-next).
+            models.Index(fields=["tenant", "-priority", "first_message_at", "id"], name="case_unassigned_order",
+                         condition=Q(assignee__isnull=True, status__in=OPEN_STATUSES)),
+            # "My cases" and the team queue, and the per-agent open-case count claim-next checks.
+            models.Index(fields=["tenant", "assignee", "-priority", "first_message_at", "id"], name="case_mine_order",
+                         condition=Q(status__in=OPEN_STATUSES)),
+            models.Index(fields=["tenant", "team", "-priority", "first_message_at", "id"], name="case_team_order",
                          condition=Q(status__in=OPEN_STATUSES)),
             # Dashboard periods: cases by when the customer first wrote, with what the figures need.
             models.Index(fields=["tenant", "first_message_at"], name="case_period",
@@ -174,14 +186,14 @@ class CannedReply(models.Model):
 
 class Reply(models.Model):
     class Visibility(models.TextChoices):
-        PUBLIC = "public", "Public reply"
-        PRIVATE = "private", "Private message"
+        PUBLIC = "public", _("Public reply")
+        PRIVATE = "private", _("Private message")
 
     class State(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="replies")
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="replies")

@@ -10,6 +10,9 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from sac.models import Role
@@ -63,7 +66,8 @@ def _queue_context(request: TenantRequest) -> dict:
         "view": view,
         "views": selectors.QUEUE_VIEWS,
         "filters": filters,
-        "choices": selectors.queue_filter_choices(request.tenant),
+        # Lazy: the rows partial the page polls every 4 s never shows the filter choices.
+        "choices": SimpleLazyObject(lambda: selectors.queue_filter_choices(request.tenant)),
         "querystring": request.GET.urlencode(),
         # The most urgent first; an agent works the top of the queue, and a short page renders fast.
         "cases": selectors.case_queue(request.tenant, request.membership, view, filters)[:QUEUE_PAGE_SIZE],
@@ -96,7 +100,7 @@ def claim_next(request: TenantRequest) -> HttpResponse:
         messages.error(request, str(exc))
         return redirect(reverse("inbox:queue", args=[request.tenant.slug]))
     if case is None:
-        messages.info(request, "Nothing waiting for you right now.")
+        messages.info(request, _("Nothing waiting for you right now."))
         return redirect(reverse("inbox:queue", args=[request.tenant.slug]))
     return redirect(reverse("inbox:case", args=[request.tenant.slug, case.pk]))
 
@@ -189,7 +193,7 @@ def case_reply(request: TenantRequest, case_id: int) -> HttpResponse:
         except services.CaseActionError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, "Reply queued; its delivery state shows in the thread.")
+            messages.success(request, _("Reply queued; its delivery state shows in the thread."))
             return redirect(reverse("inbox:case", args=[request.tenant.slug, case.pk]))
     return render(request, "inbox/case.html", _case_context(request, case, form), status=400)
 
@@ -202,7 +206,7 @@ def reply_retry(request: TenantRequest, case_id: int, reply_id: int) -> HttpResp
     try:
         services.reply_retry(tenant=request.tenant, membership=request.membership, reply=reply,
                              outcome_checked=request.POST.get("outcome_checked") == "1")
-        messages.success(request, "Sending the reply again.")
+        messages.success(request, _("Sending the reply again."))
     except services.CaseActionError as exc:
         messages.error(request, str(exc))
     return redirect(reverse("inbox:case", args=[request.tenant.slug, case.pk]))
@@ -219,7 +223,7 @@ def case_handoff(request: TenantRequest, case_id: int) -> HttpResponse:
             private_text=without_nul(request.POST.get("private_text", "")),
             idempotency_key=request.POST.get("idempotency_key", "")[:40] or uuid.uuid4().hex,
         )
-        messages.success(request, "Public answer and private message queued.")
+        messages.success(request, _("Public answer and private message queued."))
     except services.CaseActionError as exc:
         messages.error(request, str(exc))
     return redirect(reverse("inbox:case", args=[request.tenant.slug, case.pk]))
@@ -231,12 +235,13 @@ def case_status(request: TenantRequest, case_id: int) -> HttpResponse:
     case = selectors.access_case(request.tenant, case_id)
     new_status = request.POST.get("status", "")
     if new_status not in Case.Status.values:
-        messages.error(request, "Unknown status.")
+        messages.error(request, _("Unknown status."))
     else:
         try:
             services.case_status_change(tenant=request.tenant, membership=request.membership, case=case,
                                         new_status=new_status)
-            messages.success(request, f"Case {case.protocol} is now {Case.Status(new_status).label.lower()}.")
+            messages.success(request, _("Case %(protocol)s is now %(status)s.")
+                             % {"protocol": case.protocol, "status": Case.Status(new_status).label.lower()})
         except services.CaseActionError as exc:
             messages.error(request, str(exc))
     return redirect(reverse("inbox:case", args=[request.tenant.slug, case.pk]))
@@ -253,7 +258,8 @@ def case_transfer(request: TenantRequest, case_id: int) -> HttpResponse:
         services.case_transfer(tenant=request.tenant, membership=request.membership, case=case,
                                to_membership=to_membership, to_team=to_team, note=request.POST.get("note", ""))
         who = to_membership.user.get_username() if to_membership else to_team.name  # type: ignore[union-attr]
-        messages.success(request, f"Case {case.protocol} transferred to {who}.")
+        messages.success(request, _("Case %(protocol)s transferred to %(who)s.")
+                         % {"protocol": case.protocol, "who": who})
     except services.CaseActionError as exc:
         messages.error(request, str(exc))
     return redirect(reverse("inbox:case", args=[request.tenant.slug, case.pk]))
@@ -268,8 +274,9 @@ def cases_bulk_reassign(request: TenantRequest) -> HttpResponse:
     try:
         moved = services.cases_reassign_bulk(tenant=request.tenant, membership=request.membership,
                                              case_ids=case_ids, to_membership=to_membership)
-        target = to_membership.user.get_username() if to_membership else "the unassigned queue"
-        messages.success(request, f"{moved} case(s) moved to {target}.")
+        target = to_membership.user.get_username() if to_membership else _("the unassigned queue")
+        done = ngettext("%(count)s case moved to %(target)s.", "%(count)s cases moved to %(target)s.", moved)
+        messages.success(request, done % {"count": moved, "target": target})
     except services.CaseActionError as exc:
         messages.error(request, str(exc))
     return redirect(reverse("inbox:queue", args=[request.tenant.slug]) + "?view=all")
@@ -347,7 +354,7 @@ def _canned_form(request: TenantRequest, canned: CannedReply | None, *, personal
         except services.CaseActionError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, "Canned reply saved.")
+            messages.success(request, _("Canned reply saved."))
             return redirect(back)
     return render(request, "inbox/canned_form.html", {"form": form, "canned": canned, "personal": personal,
                                                       "back": back}, status=400 if form.errors else 200)
@@ -358,7 +365,7 @@ def _canned_form(request: TenantRequest, canned: CannedReply | None, *, personal
 def canned_delete(request: TenantRequest, canned_id: int) -> HttpResponse:
     canned = selectors.access_canned_reply(request.tenant, canned_id)
     services.canned_reply_delete(tenant=request.tenant, membership=request.membership, canned=canned)
-    messages.success(request, "Canned reply deleted.")
+    messages.success(request, _("Canned reply deleted."))
     return redirect(reverse("inbox:canned_list", args=[request.tenant.slug]))
 
 
@@ -380,19 +387,20 @@ def canned_export(request: TenantRequest) -> HttpResponse:
 def canned_import(request: TenantRequest) -> HttpResponse:
     upload = request.FILES.get("file")
     if upload is None or upload.size > 2_000_000:
-        messages.error(request, "Choose a CSV file of at most 2 MB.")
+        messages.error(request, _("Choose a CSV file of at most 2 MB."))
         return redirect(reverse("inbox:canned_list", args=[request.tenant.slug]))
     try:
         text = upload.read().decode("utf-8-sig")
         result = services.canned_replies_import_csv(tenant=request.tenant, membership=request.membership, text=text)
     except UnicodeDecodeError:
-        messages.error(request, "The file is not UTF-8 text; export it from your spreadsheet as CSV UTF-8.")
+        messages.error(request, _("The file is not UTF-8 text; export it from your spreadsheet as CSV UTF-8."))
     except (services.CaseActionError, csv.Error) as exc:
-        messages.error(request, f"Nothing imported: {exc}")
+        messages.error(request, _("Nothing imported: %(error)s") % {"error": exc})
     else:
-        messages.success(request, f"Imported: {result.created} new, {result.updated} updated.")
+        messages.success(request, _("Imported: %(created)s new, %(updated)s updated.")
+                         % {"created": result.created, "updated": result.updated})
         for error in result.errors[:20]:
-            messages.error(request, f"Skipped {error}.")
+            messages.error(request, _("Skipped %(row)s.") % {"row": error})
     return redirect(reverse("inbox:canned_list", args=[request.tenant.slug]))
 
 
@@ -417,7 +425,7 @@ def my_canned_edit(request: TenantRequest, canned_id: int | None = None) -> Http
 def my_canned_delete(request: TenantRequest, canned_id: int) -> HttpResponse:
     canned = selectors.access_personal_canned_reply(request.tenant, request.user, canned_id)
     services.canned_reply_delete(tenant=request.tenant, membership=request.membership, canned=canned)
-    messages.success(request, "Canned reply deleted.")
+    messages.success(request, _("Canned reply deleted."))
     return redirect(reverse("inbox:my_canned", args=[request.tenant.slug]))
 
 
@@ -487,7 +495,7 @@ def tags(request: TenantRequest) -> HttpResponse:
         except services.CaseActionError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"Tag “{tag.name}” created.")
+            messages.success(request, _("Tag “%(name)s” created.") % {"name": tag.name})
             return redirect(reverse("inbox:tags", args=[request.tenant.slug]))
     tag_list = selectors.tags_of(request.tenant, archived=None).annotate(case_count=Count("cases"))
     return render(request, "inbox/tags.html", {"form": form, "tags": tag_list}, status=400 if form.errors else 200)
@@ -506,7 +514,7 @@ def tag_edit(request: TenantRequest, tag_id: int) -> HttpResponse:
         except services.CaseActionError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"Tag “{tag.name}” saved.")
+            messages.success(request, _("Tag “%(name)s” saved.") % {"name": tag.name})
             return redirect(reverse("inbox:tags", args=[request.tenant.slug]))
     return render(request, "inbox/tag_form.html", {"form": form, "tag": tag}, status=400 if form.errors else 200)
 
@@ -517,7 +525,8 @@ def tag_archive(request: TenantRequest, tag_id: int) -> HttpResponse:
     tag = selectors.access_tag(request.tenant, tag_id)
     archived = request.POST.get("archived", "1") == "1"
     services.tag_archive(tenant=request.tenant, membership=request.membership, tag=tag, archived=archived)
-    messages.success(request, f"Tag “{tag.name}” {'archived' if archived else 'restored'}.")
+    done = _("Tag “%(name)s” archived.") if archived else _("Tag “%(name)s” restored.")
+    messages.success(request, done % {"name": tag.name})
     return redirect(reverse("inbox:tags", args=[request.tenant.slug]))
 
 
@@ -528,7 +537,7 @@ def tag_archive(request: TenantRequest, tag_id: int) -> HttpResponse:
 def inbox_settings(request: TenantRequest) -> HttpResponse:
     current = selectors.inbox_settings_of(request.tenant)
     initial = {"contact_email": current.contact_email, "contact_phone": current.contact_phone,
-               "chat_url": current.chat_url,
+               "chat_url": current.chat_url, "reopen_window_days": request.tenant.reopen_window_days,
                "human_agent_channels": list(current.human_agent_channels.all()) if current.pk else []}
     form = InboxSettingsForm(request.POST or None, initial=initial, tenant=request.tenant)
     if request.method == "POST" and form.is_valid():
@@ -537,11 +546,12 @@ def inbox_settings(request: TenantRequest) -> HttpResponse:
                                          contact_email=form.cleaned_data["contact_email"],
                                          contact_phone=form.cleaned_data["contact_phone"].strip(),
                                          chat_url=form.cleaned_data["chat_url"],
-                                         human_agent_channels=list(form.cleaned_data["human_agent_channels"]))
+                                         human_agent_channels=list(form.cleaned_data["human_agent_channels"]),
+                                         reopen_window_days=form.cleaned_data["reopen_window_days"])
         except services.CaseActionError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, "Inbox settings saved.")
+            messages.success(request, _("Inbox settings saved."))
             return redirect(reverse("inbox:inbox_settings", args=[request.tenant.slug]))
     return render(request, "inbox/settings.html", {"form": form}, status=400 if form.errors else 200)
 
@@ -577,5 +587,6 @@ def notification_open(request: TenantRequest, notification_id: int) -> HttpRespo
 @require_POST
 def notifications_read_all(request: TenantRequest) -> HttpResponse:
     count = services.notifications_mark_all_read(tenant=request.tenant, user=request.user)
-    messages.success(request, f"{count} notification(s) marked as read.")
+    messages.success(request, ngettext("%(count)s notification marked as read.",
+                                       "%(count)s notifications marked as read.", count) % {"count": count})
     return redirect(reverse("inbox:notifications", args=[request.tenant.slug]))

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from channels_ingest.models import Mention, SentMessage
 from sac.models import Tenant
@@ -50,22 +52,24 @@ class PrivateRoute:
 
 def _age(delta: timedelta) -> str:
     hours = int(delta.total_seconds() // 3600)
-    return f"{hours} hours" if hours < 48 else f"{delta.days} days"
+    if hours < 48:
+        return ngettext("%(count)s hour", "%(count)s hours", hours) % {"count": hours}
+    return ngettext("%(count)s day", "%(count)s days", delta.days) % {"count": delta.days}
 
 
 def _alternatives(tenant: Tenant, case: Case) -> list[Alternative]:
     name = case.customer.first_name if case.customer else ""
     invite = INVITE_TO_DM.get(case.language, INVITE_TO_DM["pt"]).format(name=name, protocol=case.protocol)
-    found = [Alternative(label="Reply publicly inviting the customer to send a private message", text=invite)]
+    found = [Alternative(label=_("Reply publicly inviting the customer to send a private message"), text=invite)]
     settings = InboxSettings.objects.filter(tenant=tenant).first()
     if settings is not None:
         if settings.contact_email:
-            found.append(Alternative(label=f"E-mail: {settings.contact_email}",
+            found.append(Alternative(label=_("E-mail: %(address)s") % {"address": settings.contact_email},
                                      href=f"mailto:{settings.contact_email}"))
         if settings.contact_phone:
-            found.append(Alternative(label=f"Phone: {settings.contact_phone}"))
+            found.append(Alternative(label=_("Phone: %(number)s") % {"number": settings.contact_phone}))
         if settings.chat_url:
-            found.append(Alternative(label=f"Web chat: {settings.chat_url}", href=settings.chat_url))
+            found.append(Alternative(label=_("Web chat: %(url)s") % {"url": settings.chat_url}, href=settings.chat_url))
     return found
 
 
@@ -80,43 +84,47 @@ def private_route(tenant: Tenant, case: Case, *, now: datetime | None = None) ->
         return PrivateRoute(allowed=False, reason=reason, alternatives=_alternatives(tenant, case))
 
     if case.customer_id is None:
-        return closed("We do not know who the customer is on this network, so no private message.")
+        return closed(_("We do not know who the customer is on this network, so no private message."))
     platform = case.channel.platform
     if platform not in ("facebook", "instagram"):
-        return PrivateRoute(allowed=True, how="dm", reason="A direct message on X.")
+        return PrivateRoute(allowed=True, how="dm", reason=_("A direct message on X."))
     network = "Facebook" if platform == "facebook" else "Instagram"
     # The same message reply_create answers: the customer's latest one.
     last = (Mention.objects.filter(tenant=tenant, case_link__case=case, direction=Mention.Direction.INBOUND)
             .order_by("-posted_at", "-pk").first())
     if last is None:
-        return closed("The customer has not written anything we could answer privately.")
+        return closed(_("The customer has not written anything we could answer privately."))
     age = now - last.posted_at
     if last.kind == Mention.Kind.DIRECT and platform == "facebook":
         if age < MESSENGER_WINDOW:
             return PrivateRoute(allowed=True, how="messenger", until=last.posted_at + MESSENGER_WINDOW,
-                                reason="Messenger: you can answer within 24 hours of the customer's last message.")
+                                reason=_("Messenger: you can answer within 24 hours of the customer's last message."))
         if age < HUMAN_AGENT_WINDOW and _human_agent_enabled(tenant, case):
             return PrivateRoute(allowed=True, how="messenger_human_agent", until=last.posted_at + HUMAN_AGENT_WINDOW,
-                                reason="Messenger, with the HUMAN_AGENT tag: you can answer within 7 days of the "
-                                       "customer's last message.")
-        why = (f"Messenger lets the page answer only within 24 hours of the customer's last message, which was "
-               f"{_age(age)} ago")
+                                reason=_("Messenger, with the HUMAN_AGENT tag: you can answer within 7 days of "
+                                         "the customer's last message."))
         if age < HUMAN_AGENT_WINDOW:
-            why += " (the 7-day HUMAN_AGENT tag is not enabled for this page)"
-        return closed(why + ". The private conversation reopens when the customer writes again.")
+            why = _("Messenger lets the page answer only within 24 hours of the customer's last message, which was "
+                    "%(age)s ago (the 7-day HUMAN_AGENT tag is not enabled for this page). The private conversation "
+                    "reopens when the customer writes again.")
+        else:
+            why = _("Messenger lets the page answer only within 24 hours of the customer's last message, which was "
+                    "%(age)s ago. The private conversation reopens when the customer writes again.")
+        return closed(why % {"age": _age(age)})
     if last.kind != Mention.Kind.COMMENT:
-        return closed(f"{network} allows a private reply only to a comment, and the customer's last message "
-                      "is not one.")
+        return closed(_("%(network)s allows a private reply only to a comment, and the customer's last message "
+                        "is not one.") % {"network": network})
     if age >= PRIVATE_REPLY_WINDOW:
-        return closed(f"{network} allows a private reply to a comment only within 7 days; this comment was "
-                      f"written {_age(age)} ago.")
+        return closed(_("%(network)s allows a private reply to a comment only within 7 days; this comment was "
+                        "written %(age)s ago.") % {"network": network, "age": _age(age)})
     used = SentMessage.objects.filter(tenant=tenant, channel=case.channel_id,
                                       private_reply_to_comment=last.external_id).exists()
     # A private reply still queued or being sent has taken the one the comment allows, too.
     pending = Reply.objects.filter(tenant=tenant, case=case, visibility=Reply.Visibility.PRIVATE, in_reply_to=last,
                                    state__in=(Reply.State.QUEUED, Reply.State.SENDING, Reply.State.SENT)).exists()
     if used or pending:
-        return closed(f"{network} allows one private reply per comment, and this comment already has one. "
-                      "Continue in the private conversation once the customer answers.")
+        return closed(_("%(network)s allows one private reply per comment, and this comment already has one. "
+                        "Continue in the private conversation once the customer answers.") % {"network": network})
     return PrivateRoute(allowed=True, how="private_reply", until=last.posted_at + PRIVATE_REPLY_WINDOW,
-                        reason=f"{network} allows one private reply to this comment, within 7 days of it.")
+                        reason=_("%(network)s allows one private reply to this comment, within 7 days of it.")
+                        % {"network": network})

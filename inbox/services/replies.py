@@ -10,6 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from channels_ingest.connectors import connector_for
 from channels_ingest.errors import DeliveryUnknown, PermanentError, TransientError
@@ -71,26 +72,28 @@ def reply_create(*, tenant: Tenant, membership: Membership, case: Case, text: st
     if existing is not None:
         return existing
     if not _may_work_on(membership, case):
-        raise CaseActionError("Only the assignee or a supervisor can reply on this case. Claim it first.")
+        raise CaseActionError(_("Only the assignee or a supervisor can reply on this case. Claim it first."))
     if not case.is_open:
-        raise CaseActionError("This case is closed for replies; reopen it first.")
+        raise CaseActionError(_("This case is closed for replies; reopen it first."))
     text = text.strip()
     if not text:
-        raise CaseActionError("The reply is empty.")
+        raise CaseActionError(_("The reply is empty."))
     if visibility not in Reply.Visibility.values:
-        raise CaseActionError("Choose a public reply or a private message.")
+        raise CaseActionError(_("Choose a public reply or a private message."))
     length = check_length(text, platform=case.channel.platform, visibility=visibility)
     if not length.ok:
         raise CaseActionError(
-            f"Too long for a {Reply.Visibility(visibility).label.lower()} on {case.channel.get_platform_display()}: "
-            f"{length.length} characters as the network counts them, {length.limit} at most."
+            _("Too long for a %(kind)s on %(network)s: %(length)s characters as the network counts them, "
+              "%(limit)s at most.")
+            % {"kind": Reply.Visibility(visibility).label.lower(), "network": case.channel.get_platform_display(),
+               "length": length.length, "limit": length.limit}
         )
     last_inbound = (
         Mention.objects.filter(tenant=tenant, case_link__case=case, direction=Mention.Direction.INBOUND)
         .order_by("-posted_at", "-pk").first()
     )
     if visibility == Reply.Visibility.PRIVATE and case.customer is None:
-        raise CaseActionError("We do not know who the customer is on this network, so no private message.")
+        raise CaseActionError(_("We do not know who the customer is on this network, so no private message."))
     if visibility == Reply.Visibility.PRIVATE:
         # The platforms' messaging windows (the composer shows the same answer before the agent types).
         route = private_route(tenant, case)
@@ -127,19 +130,19 @@ def reply_retry(*, tenant: Tenant, membership: Membership, reply: Reply, outcome
     be asked the send still looks for it first and adopts it instead of posting again.
     """
     if not _may_work_on(membership, reply.case):
-        raise CaseActionError("Only the assignee or a supervisor can resend on this case.")
+        raise CaseActionError(_("Only the assignee or a supervisor can resend on this case."))
     if reply.state != Reply.State.FAILED:
-        raise CaseActionError("Only a failed reply can be sent again.")
+        raise CaseActionError(_("Only a failed reply can be sent again."))
     unknown = reply.error.startswith(DELIVERY_UNKNOWN)
     if unknown and not outcome_checked:
-        raise CaseActionError("This reply may already be on the network: check the conversation there, "
-                              "then confirm to send it again.")
+        raise CaseActionError(_("This reply may already be on the network: check the conversation there, "
+                                "then confirm to send it again."))
     with transaction.atomic():
         # An unknown outcome keeps its mark in `error`: reply_deliver looks for the post before posting again.
         if not Reply.objects.filter(tenant=tenant, pk=reply.pk, state=Reply.State.FAILED).update(
             state=Reply.State.QUEUED, error=reply.error if unknown else "", next_attempt_at=None
         ):
-            raise CaseActionError("The reply changed meanwhile; reload the page.")
+            raise CaseActionError(_("The reply changed meanwhile; reload the page."))
         audit_record(tenant=tenant, actor=membership.user, verb="reply.retried", obj=reply.case,
                      data={"reply": reply.pk, "outcome_checked": outcome_checked})
         from .. import tasks
@@ -154,7 +157,7 @@ def case_handoff_private(*, tenant: Tenant, membership: Membership, case: Case, 
     """One click from a public complaint to a private conversation: a short public answer
     ("we sent you a message") and the private message itself, both queued together or not at all."""
     if case.customer is None:
-        raise CaseActionError("We do not know who the customer is on this network, so no private message.")
+        raise CaseActionError(_("We do not know who the customer is on this network, so no private message."))
     with transaction.atomic():
         public = reply_create(tenant=tenant, membership=membership, case=case, text=public_text,
                               visibility=Reply.Visibility.PUBLIC, idempotency_key=f"{idempotency_key}:public")

@@ -11,7 +11,8 @@ from .common import CaseActionError
 
 
 def inbox_settings_save(*, tenant: Tenant, membership: Membership, contact_email: str = "", contact_phone: str = "",
-                        chat_url: str = "", human_agent_channels: list[ChannelAccount] | None = None) -> InboxSettings:
+                        chat_url: str = "", human_agent_channels: list[ChannelAccount] | None = None,
+                        reopen_window_days: int | None = None) -> InboxSettings:
     if not membership.has_role(Role.ADMIN):
         raise CaseActionError("Only tenant admins change the inbox settings.")
     channels = human_agent_channels or []
@@ -22,7 +23,12 @@ def inbox_settings_save(*, tenant: Tenant, membership: Membership, contact_email
         settings.contact_email, settings.contact_phone, settings.chat_url = contact_email, contact_phone, chat_url
         settings.save(update_fields=["contact_email", "contact_phone", "chat_url", "updated_at"])
         settings.human_agent_channels.set(channels)
+        if reopen_window_days is not None:
+            if not 0 <= reopen_window_days <= 365:
+                raise CaseActionError("The reopen window is between 0 and 365 days.")
+            Tenant.objects.filter(pk=tenant.pk).update(reopen_window_days=reopen_window_days)
+            tenant.reopen_window_days = reopen_window_days
         audit_record(tenant=tenant, actor=membership.user, verb="inbox_settings.updated", obj=settings, data={
             "contact_email": contact_email, "contact_phone": contact_phone, "chat_url": chat_url,
-            "human_agent_channels": [c.pk for c in channels]})
+            "human_agent_channels": [c.pk for c in channels], "reopen_window_days": tenant.reopen_window_days})
     return settings

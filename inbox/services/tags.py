@@ -5,6 +5,8 @@ from datetime import date
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from sac.models import Membership, Role, Tenant
 from sac.services import audit_record
@@ -15,15 +17,15 @@ from .common import CaseActionError, _may_work_on
 
 def _require_admin(membership: Membership) -> None:
     if not membership.has_role(Role.ADMIN):
-        raise CaseActionError("Only tenant admins manage tags.")
+        raise CaseActionError(_("Only tenant admins manage tags."))
 
 
 def _clean_name(name: str) -> str:
     name = " ".join(name.split())
     if not name:
-        raise CaseActionError("A tag needs a name.")
+        raise CaseActionError(_("A tag needs a name."))
     if len(name) > 50:
-        raise CaseActionError("A tag name has at most 50 characters.")
+        raise CaseActionError(_("A tag name has at most 50 characters."))
     return name
 
 
@@ -33,12 +35,12 @@ def tag_save(*, tenant: Tenant, membership: Membership, tag: Tag | None, name: s
     _require_admin(membership)
     name = _clean_name(name)
     if mandatory_from and mandatory_until and mandatory_until < mandatory_from:
-        raise CaseActionError("The campaign ends before it starts: check the dates.")
+        raise CaseActionError(_("The campaign ends before it starts: check the dates."))
     if not mandatory and (mandatory_from or mandatory_until):
-        raise CaseActionError("Campaign dates only apply to a mandatory tag: tick “mandatory” or clear the dates.")
+        raise CaseActionError(_("Campaign dates only apply to a mandatory tag: tick “mandatory” or clear the dates."))
     clash = Tag.objects.filter(tenant=tenant, name__iexact=name).exclude(pk=tag.pk if tag else None)
     if clash.exists():
-        raise CaseActionError(f"There is already a tag called “{name}”.")
+        raise CaseActionError(_("There is already a tag called “%(name)s”.") % {"name": name})
     fields = {"name": name, "mandatory": mandatory, "mandatory_from": mandatory_from,
               "mandatory_until": mandatory_until}
     try:
@@ -56,7 +58,7 @@ def tag_save(*, tenant: Tenant, membership: Membership, tag: Tag | None, name: s
             audit_record(tenant=tenant, actor=membership.user, verb=verb, obj=tag, data=data)
     except IntegrityError:
         # A colleague created the same name between our check and the insert.
-        raise CaseActionError(f"There is already a tag called “{name}”.") from None
+        raise CaseActionError(_("There is already a tag called “%(name)s”.") % {"name": name}) from None
     return tag
 
 
@@ -73,9 +75,9 @@ def tag_archive(*, tenant: Tenant, membership: Membership, tag: Tag, archived: b
 
 def case_tag_add(*, tenant: Tenant, membership: Membership, case: Case, tag: Tag) -> Case:
     if not _may_work_on(membership, case):
-        raise CaseActionError("Only the assignee or a supervisor can tag this case.")
+        raise CaseActionError(_("Only the assignee or a supervisor can tag this case."))
     if tag.tenant_id != tenant.pk or tag.archived:
-        raise CaseActionError("That tag is archived or not one of this brand's tags.")
+        raise CaseActionError(_("That tag is archived or not one of this brand's tags."))
     with transaction.atomic():
         if not case.tags.filter(pk=tag.pk).exists():
             case.tags.add(tag)
@@ -86,7 +88,7 @@ def case_tag_add(*, tenant: Tenant, membership: Membership, case: Case, tag: Tag
 
 def case_tag_remove(*, tenant: Tenant, membership: Membership, case: Case, tag: Tag) -> Case:
     if not _may_work_on(membership, case):
-        raise CaseActionError("Only the assignee or a supervisor can tag this case.")
+        raise CaseActionError(_("Only the assignee or a supervisor can tag this case."))
     with transaction.atomic():
         if case.tags.filter(pk=tag.pk).exists():
             case.tags.remove(tag)
@@ -120,5 +122,6 @@ def case_require_mandatory_tags(tenant: Tenant, case: Case) -> None:
     missing = case_missing_mandatory_tags(tenant, case)
     if missing:
         names = ", ".join(f"“{t.name}”" for t in missing)
-        raise CaseActionError(f"Add the mandatory tag{'s' if len(missing) > 1 else ''} {names} before resolving "
-                              "this case.")
+        raise CaseActionError(ngettext("Add the mandatory tag %(names)s before resolving this case.",
+                                       "Add the mandatory tags %(names)s before resolving this case.",
+                                       len(missing)) % {"names": names})

@@ -129,3 +129,26 @@ def test_another_tenants_resolved_case_of_the_same_account_is_never_reopened(kit
     assert theirs.status == Case.Status.RESOLVED
     ours = Case.objects.get(tenant=kit_a.tenant)
     assert ours.follows_id is None
+
+
+def test_the_admin_sets_the_reopen_window_on_the_inbox_settings_page(kit_a, kit_b):
+    from django.urls import reverse
+
+    from ..conftest import login
+
+    assert "Reopen window" in login(kit_a.admin).get(
+        reverse("inbox:inbox_settings", args=[kit_a.tenant.slug])).content.decode()
+    page = login(kit_a.admin).post(reverse("inbox:inbox_settings", args=[kit_a.tenant.slug]),
+                                   {"reopen_window_days": "0"}, follow=True)
+    assert page.status_code == 200
+    kit_a.tenant.refresh_from_db()
+    kit_b.tenant.refresh_from_db()
+    assert kit_a.tenant.reopen_window_days == 0 and kit_b.tenant.reopen_window_days == 7
+    bad = login(kit_a.admin).post(reverse("inbox:inbox_settings", args=[kit_a.tenant.slug]),
+                                  {"reopen_window_days": "-3"})
+    assert bad.status_code == 400
+    # With no window, the customer's next complaint opens a new case that follows the resolved one.
+    old = open_case(kit_a, "sem sinal no centro, absurdo", author_id="77")
+    case_status_change(tenant=kit_a.tenant, membership=kit_a.supervisor, case=old, new_status="resolved")
+    _triage(kit_a, [mention_item("voltou a cair, continua sem sinal!", author_id="77")])
+    assert Case.objects.get(tenant=kit_a.tenant, follows=old).status == Case.Status.NEW
