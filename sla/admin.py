@@ -23,7 +23,7 @@ class BusinessCalendarForm(forms.ModelForm):
         try:
             Hours.from_config(tz="UTC", windows=data.get("windows") or {}, country=data.get("country", ""),
                               subdivision=data.get("subdivision", ""), extra_holidays=data.get("extra_holidays") or [])
-        except (CalendarError, ValueError, TypeError, NotImplementedError, KeyError) as exc:
+        except CalendarError as exc:
             raise forms.ValidationError(f"Invalid calendar: {exc}") from exc
         return data
 

@@ -160,7 +160,7 @@ class BusinessCalendarForm(forms.Form):
         try:
             Hours.from_config(tz=self.tenant.time_zone, windows=windows, country=data.get("country", ""),
                               subdivision=data.get("subdivision", ""), extra_holidays=data.get("extra_holidays", []))
-        except (CalendarError, NotImplementedError, KeyError, ValueError) as exc:
+        except CalendarError as exc:
             if data.get("subdivision"):
                 self.add_error("subdivision", f"Not a state or region of {data.get('country') or 'that country'}: "
                                               f"{exc}")

@@ -40,6 +40,21 @@ class Hours:
     @classmethod
     def from_config(cls, *, tz: str, windows: dict, country: str = "", subdivision: str = "",
                     extra_holidays: list[str] | tuple[str, ...] = ()) -> "Hours":
+        """Read a stored calendar. Anything wrong in it — a weekday, a time, a date, an unknown zone, country or
+        state — is one CalendarError with the reason, so forms and the admin catch one thing."""
+        try:
+            return cls._from_config(tz=tz, windows=windows, country=country, subdivision=subdivision,
+                                    extra_holidays=extra_holidays)
+        except CalendarError:
+            raise
+        # The holidays package says "unknown country or state" with NotImplementedError (and KeyError in some
+        # versions); fromisoformat, int() and ZoneInfo with ValueError/TypeError/KeyError.
+        except (ValueError, TypeError, KeyError, NotImplementedError) as exc:
+            raise CalendarError(str(exc) or exc.__class__.__name__) from exc
+
+    @classmethod
+    def _from_config(cls, *, tz: str, windows: dict, country: str, subdivision: str,
+                     extra_holidays: list[str] | tuple[str, ...]) -> "Hours":
         parsed: dict[int, tuple[tuple[time, time], ...]] = {}
         for key, pairs in (windows or {}).items():
             weekday = int(key)

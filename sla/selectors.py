@@ -26,7 +26,7 @@ from .histograms import (
     top_categories,
     whole_seconds,
 )
-from .hours import Hours
+from .hours import CalendarError, Hours
 from .models import BusinessCalendar, Measure, SLAEvent, SLANotification, SLAPolicy, SLARollupHour
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def hours_for(tenant: Tenant, policy: SLAPolicy) -> Hours:
                                   subdivision=calendar.subdivision, extra_holidays=calendar.extra_holidays)
         hours.add(timezone.now(), 1)  # a calendar without any working time fails here, not in the inbox
         return hours
-    except Exception:
+    except CalendarError:  # Hours reports every way a stored calendar can be wrong as one CalendarError
         # A broken calendar must never stop cases from opening (this runs inside the inbox's transaction):
         # the clocks fall back to calendar hours and the error is logged for the admin to fix.
         log.exception("sla: calendar %s of tenant %s is invalid; using calendar hours", calendar.pk, tenant.pk)

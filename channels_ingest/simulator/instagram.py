@@ -223,7 +223,7 @@ class InstagramSim:
                 continue
             request = urllib.request.Request(target, data=body, headers=headers, method="POST")
             try:
-                with urllib.request.urlopen(request, timeout=10):  # noqa: S310  (loopback subscriber URLs)
-                    pass
+                with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310  (loopback URLs)
+                    response.read()  # Meta only cares that the subscriber answered; the body is ignored
             except OSError:
                 continue  # Meta retries for a while, then gives up: the reconciliation poll is the safety net

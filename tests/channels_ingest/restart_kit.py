@@ -7,6 +7,7 @@ started by us, in its own session, and stopped by its own id (or its postmaster.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -107,11 +108,10 @@ class ThrowawayPostgres:
             self._pg(f"{self.bin}/pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop", timeout=30)
         except (RuntimeError, subprocess.TimeoutExpired):
             pid_file = self.data / "postmaster.pid"
+            # A half-written pid file or a postmaster already gone: nothing left to kill.
             if pid_file.exists():
-                try:
+                with contextlib.suppress(ValueError, ProcessLookupError):
                     os.kill(int(pid_file.read_text().split()[0]), signal.SIGKILL)
-                except (ValueError, ProcessLookupError):
-                    pass
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -193,10 +193,8 @@ class CeleryWorker:
                 self.proc.wait(timeout=10)
         else:
             # The main process is gone; its children (pool, beat) may not be.
-            try:
+            with contextlib.suppress(ProcessLookupError):  # and if they are gone too, so much the better
                 os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 def django_env(database_url: str, redis_url: str) -> dict[str, str]:

@@ -81,3 +81,17 @@ def test_bad_configuration_is_refused_clearly():
         Hours.from_config(tz="UTC", windows={"9": [["09:00", "10:00"]]})
     with pytest.raises(CalendarError):
         Hours.from_config(tz="UTC", windows={}).add(datetime(2026, 1, 1, tzinfo=UTC), 10)
+
+
+def test_every_way_a_stored_calendar_can_be_wrong_is_one_calendar_error():
+    wrong = [
+        {"tz": "UTC", "windows": {"0": [["25:00", "26:00"]]}},                      # not a time
+        {"tz": "UTC", "windows": {"segunda": [["09:00", "10:00"]]}},                # not a weekday number
+        {"tz": "UTC", "windows": {"0": [["09:00", "10:00"]]}, "country": "XX"},    # no such country
+        {"tz": "UTC", "windows": {"0": [["09:00", "10:00"]]}, "country": "BR", "subdivision": "ZZ"},
+        {"tz": "UTC", "windows": {"0": [["09:00", "10:00"]]}, "extra_holidays": ["31/12/2026"]},
+        {"tz": "Mars/Olympus", "windows": {"0": [["09:00", "10:00"]]}},
+    ]
+    for config in wrong:
+        with pytest.raises(CalendarError):
+            Hours.from_config(**config)
