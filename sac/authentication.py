@@ -2,11 +2,11 @@
 
 from typing import Any
 
-from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from .models import ApiToken
+from .services import api_token_used
 
 
 class MembershipTokenAuthentication(authentication.BaseAuthentication):
@@ -27,7 +27,7 @@ class MembershipTokenAuthentication(authentication.BaseAuthentication):
         )
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+        api_token_used(token=token)
         return token.membership.user, token
 
     def authenticate_header(self, request: Request) -> str:

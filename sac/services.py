@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Model
+from django.utils import timezone
 
 from .bulk import rows_insert
 from .models import ApiToken, AuditEvent, Membership, Role, Team, Tenant
@@ -23,6 +24,11 @@ def audit_record(
         object_id=str(obj.pk),
         data=data or {},
     )
+
+
+def api_token_used(*, token: ApiToken) -> None:
+    """When a token was last used, for the admin who wonders whether it can be revoked."""
+    ApiToken.objects.filter(tenant_id=token.tenant_id, pk=token.pk).update(last_used_at=timezone.now())
 
 
 def audit_record_many(*, tenant: Tenant, entries: list[tuple[str, Model, dict[str, Any]]]) -> int:

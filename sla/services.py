@@ -53,24 +53,32 @@ def _warn_at(hours: Hours, start: datetime, minutes: float, percent: int) -> dat
 def case_deadlines_set(*, case: Case) -> Case:
     """Start the clocks of a new case. Runs inside the transaction that opens the case, so a case is never
     visible without its deadlines. Both clocks start at the customer's first message, not at ingestion."""
-    policy = policy_match(case.tenant, case)
-    hours = hours_for(case.tenant, policy)
-    start = case.first_message_at
-    first_response_due = hours.add(start, policy.first_response_minutes)
-    resolution_due = hours.add(start, policy.resolution_minutes)
-    Case.objects.filter(tenant=case.tenant, pk=case.pk).update(
-        first_response_due=first_response_due, resolution_due=resolution_due
-    )
-    CaseClock.objects.update_or_create(
-        tenant=case.tenant, case=case,
-        defaults={
-            "policy": policy if policy.pk else None,
+    _deadlines_set(tenant=case.tenant, cases=[case])
+    return case
+
+
+def _deadlines_set(*, tenant: Tenant, cases: list[Case]) -> None:
+    """Due times and clocks of new cases in a fixed number of statements: policies and calendars read once,
+    due times written in one UPDATE, clocks in one upsert. The one place a case's clocks start."""
+    policies = policies_of(tenant)
+    calendars: dict[int | None, Hours] = {}
+    clocks: list[dict] = []
+    for case in cases:
+        policy = policy_pick(policies, case)
+        if policy.pk not in calendars:
+            calendars[policy.pk] = hours_for(tenant, policy)
+        hours = calendars[policy.pk]
+        start = case.first_message_at
+        case.first_response_due = hours.add(start, policy.first_response_minutes)
+        case.resolution_due = hours.add(start, policy.resolution_minutes)
+        clocks.append({
+            "tenant_id": tenant.pk, "case_id": case.pk, "policy_id": policy.pk,
             "first_response_warn_at": _warn_at(hours, start, policy.first_response_minutes, policy.warn_percent),
             "resolution_warn_at": _warn_at(hours, start, policy.resolution_minutes, policy.warn_percent),
-        },
-    )
-    case.first_response_due, case.resolution_due = first_response_due, resolution_due
-    return case
+        })
+    rows_update(Case, cases, ["first_response_due", "resolution_due"], tenant_id=tenant.pk)
+    rows_insert(CaseClock, clocks, conflict=["tenant_id", "case_id"],
+                update=["policy_id", "first_response_warn_at", "resolution_warn_at"], returning=[])
 
 
 def _clock(case: Case) -> CaseClock:
@@ -124,39 +132,19 @@ def rollup_add(*, tenant_id: int, at: datetime, channel_id: int, inbound: int = 
 
 def case_opened(*, case: Case) -> Case:
     """The case_opened subscriber: due times, and the case counted in its hour's rollup."""
-    case = case_deadlines_set(case=case)
-    rollup_add(tenant_id=case.tenant_id, at=case.first_message_at, channel_id=case.channel_id, inbound=1)
-    categories_add(tenant_id=case.tenant_id, rows=[(case.first_message_at, case.channel_id, case.category)])
+    cases_opened_bulk(tenant=case.tenant, cases=[case])
     return case
 
 
 def cases_opened_bulk(*, tenant: Tenant, cases: list[Case]) -> None:
-    """The cases_opened subscriber (batch triage): what case_opened does for each case, in a fixed number of
-    statements — policies and calendars read once, due times written in one UPDATE, clocks and rollups in one
-    upsert each."""
+    """The cases_opened subscriber (batch triage), and case_opened's: due times and clocks, then the cases
+    counted in their hours' rollups and their categories' counts, one upsert each."""
     if not cases:
         return
-    policies = policies_of(tenant)
-    calendars: dict[int | None, Hours] = {}
-    clocks: list[dict] = []
+    _deadlines_set(tenant=tenant, cases=cases)
     inbound: dict[tuple[datetime, int], int] = defaultdict(int)
     for case in cases:
-        policy = policy_pick(policies, case)
-        if policy.pk not in calendars:
-            calendars[policy.pk] = hours_for(tenant, policy)
-        hours = calendars[policy.pk]
-        start = case.first_message_at
-        case.first_response_due = hours.add(start, policy.first_response_minutes)
-        case.resolution_due = hours.add(start, policy.resolution_minutes)
-        clocks.append({
-            "tenant_id": tenant.pk, "case_id": case.pk, "policy_id": policy.pk,
-            "first_response_warn_at": _warn_at(hours, start, policy.first_response_minutes, policy.warn_percent),
-            "resolution_warn_at": _warn_at(hours, start, policy.resolution_minutes, policy.warn_percent),
-        })
-        inbound[(_hour(start), case.channel_id)] += 1
-    rows_update(Case, cases, ["first_response_due", "resolution_due"], tenant_id=tenant.pk)
-    rows_insert(CaseClock, clocks, conflict=["tenant_id", "case_id"],
-                update=["policy_id", "first_response_warn_at", "resolution_warn_at"], returning=[])
+        inbound[(_hour(case.first_message_at), case.channel_id)] += 1
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO sla_slarolluphour (tenant_id, hour, channel_id_copy, inbound, met, missed) VALUES "
@@ -505,7 +493,7 @@ def sla_digest_send(*, now: datetime | None = None) -> int:
                         .order_by("tenant_id", "crisis_id", "alert__created_at"))
             if not rows:
                 continue
-            SLANotification.objects.filter(pk__in=[r.pk for r in rows]).update(emailed_at=now)
+            SLANotification.objects.filter(user=user, pk__in=[r.pk for r in rows]).update(emailed_at=now)
             if not user.email:
                 continue
             body = _digest_body(rows)
