@@ -14,11 +14,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from sac.bulk import commit_without_waiting_for_disk, of_tenant_by_ids, rows_insert
 from sac.models import Tenant
 from sac.parsing import without_nul
+from sac.queueing import delay_or_leave_to_sweep
 from sac.services import audit_record
 
 from .connectors import connector_for
@@ -418,12 +418,10 @@ def webhook_delivery_store(*, channel: ChannelAccount, body: bytes) -> WebhookDe
     from . import tasks
 
     def enqueue() -> None:
-        try:
-            tasks.process_webhook_delivery.delay(channel.tenant_id, delivery.pk)
-        except BrokerUnavailable as exc:
-            # The delivery is stored, so the network still gets its 200 (a 500 would only make it retry);
-            # schedule_due_polls re-enqueues it from the database once the broker is back.
-            log.warning("webhook delivery %s stored, broker unavailable (%s): left to the sweep", delivery.pk, exc)
+        # The delivery is stored, so the network still gets its 200 (a 500 would only make it retry);
+        # schedule_due_polls re-enqueues it from the database once the broker is back.
+        delay_or_leave_to_sweep(tasks.process_webhook_delivery, channel.tenant_id, delivery.pk,
+                                what=f"webhook delivery {delivery.pk} stored")
 
     with transaction.atomic():
         delivery = WebhookDelivery.objects.create(tenant_id=channel.tenant_id, channel=channel, body=body)

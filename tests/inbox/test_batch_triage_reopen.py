@@ -152,3 +152,27 @@ def test_the_admin_sets_the_reopen_window_on_the_inbox_settings_page(kit_a, kit_
     case_status_change(tenant=kit_a.tenant, membership=kit_a.supervisor, case=old, new_status="resolved")
     _triage(kit_a, [mention_item("voltou a cair, continua sem sinal!", author_id="77")])
     assert Case.objects.get(tenant=kit_a.tenant, follows=old).status == Case.Status.NEW
+
+
+def test_a_broker_outage_after_ingest_leaves_triage_to_the_sweep(kit_a, monkeypatch, caplog,
+                                                                 django_capture_on_commit_callbacks):
+    from datetime import timedelta as td
+
+    from django.utils import timezone
+    from kombu.exceptions import OperationalError
+
+    from inbox import tasks
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.mentions_triage, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = ingest(kit_a.channel, [mention_item("sem internet de novo, absurdo", author_id="9")])
+    assert "left to the sweep" in caplog.text  # the poll goes on; nothing raised into it
+    stored = Mention.objects.filter(pk__in=result.stored_ids)
+    assert stored.filter(triaged_at__isnull=True).count() == 1
+    stored.update(received_at=timezone.now() - td(minutes=5))
+    monkeypatch.undo()  # the broker is back
+    assert tasks.mentions_triage_sweep.apply().get() == 1
+    assert Case.objects.filter(tenant=kit_a.tenant, case_mentions__mention_id__in=result.stored_ids).exists()
