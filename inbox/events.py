@@ -9,6 +9,8 @@ sender=Case and keyword arguments `case` and `actor` (a user or None).
 from django.dispatch import Signal
 
 case_opened = Signal()          # case, actor
+cases_opening = Signal()        # cases, actor   (batch triage, just before the INSERT: subscribers may fill
+                                #                 columns of the unsaved cases, e.g. the SLA due times)
 cases_opened = Signal()         # cases, actor   (batch triage: many cases opened in one transaction)
 case_assigned = Signal()        # case, actor, old_assignee_id, old_team_id  (transfers and reassignments)
 case_mention_attached = Signal()  # case, actor, mention

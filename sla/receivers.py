@@ -15,6 +15,11 @@ def _on_case_opened(sender: Any, *, case: Case, **kwargs: Any) -> None:
     services.case_opened(case=case)
 
 
+def _on_cases_opening(sender: Any, *, cases: list[Case], **kwargs: Any) -> None:
+    if cases:
+        services.cases_due_times_fill(tenant=cases[0].tenant, cases=cases)
+
+
 def _on_cases_opened(sender: Any, *, cases: list[Case], **kwargs: Any) -> None:
     if cases:
         services.cases_opened_bulk(tenant=cases[0].tenant, cases=cases)
@@ -41,6 +46,7 @@ def _on_case_recategorized(sender: Any, *, case: Case, old_category: str, new_ca
 
 
 events.case_opened.connect(_on_case_opened, dispatch_uid="sla.deadlines_on_case_opened")
+events.cases_opening.connect(_on_cases_opening, dispatch_uid="sla.due_times_on_cases_opening")
 events.cases_opened.connect(_on_cases_opened, dispatch_uid="sla.deadlines_on_cases_opened")
 events.case_mention_attached.connect(_on_mention_attached, dispatch_uid="sla.next_response_on_attach")
 events.case_replied.connect(_on_case_replied, dispatch_uid="sla.met_on_reply")

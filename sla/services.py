@@ -57,12 +57,11 @@ def case_deadlines_set(*, case: Case) -> Case:
     return case
 
 
-def _deadlines_set(*, tenant: Tenant, cases: list[Case]) -> None:
-    """Due times and clocks of new cases in a fixed number of statements: policies and calendars read once,
-    due times written in one UPDATE, clocks in one upsert. The one place a case's clocks start."""
+def _deadlines_compute(tenant: Tenant, cases: list[Case]) -> None:
+    """Due times on the case objects, and their clock's warning times kept on them (`_sla_clock`) until the
+    clocks are written. Policies and calendars are read once for all the cases."""
     policies = policies_of(tenant)
     calendars: dict[int | None, Hours] = {}
-    clocks: list[dict] = []
     for case in cases:
         policy = policy_pick(policies, case)
         if policy.pk not in calendars:
@@ -71,12 +70,28 @@ def _deadlines_set(*, tenant: Tenant, cases: list[Case]) -> None:
         start = case.first_message_at
         case.first_response_due = hours.add(start, policy.first_response_minutes)
         case.resolution_due = hours.add(start, policy.resolution_minutes)
-        clocks.append({
-            "tenant_id": tenant.pk, "case_id": case.pk, "policy_id": policy.pk,
+        case._sla_clock = {  # type: ignore[attr-defined]
+            "tenant_id": tenant.pk, "policy_id": policy.pk,
             "first_response_warn_at": _warn_at(hours, start, policy.first_response_minutes, policy.warn_percent),
             "resolution_warn_at": _warn_at(hours, start, policy.resolution_minutes, policy.warn_percent),
-        })
-    rows_update(Case, cases, ["first_response_due", "resolution_due"], tenant_id=tenant.pk)
+        }
+
+
+def cases_due_times_fill(*, tenant: Tenant, cases: list[Case]) -> None:
+    """The cases_opening subscriber: due times set on cases about to be inserted, so the INSERT carries them.
+    Setting them afterwards meant an UPDATE that wrote every fresh case row, and each of its indexes, twice."""
+    _deadlines_compute(tenant, cases)
+
+
+def _deadlines_set(*, tenant: Tenant, cases: list[Case]) -> None:
+    """Due times and clocks of new cases in a fixed number of statements: due times computed (unless
+    cases_due_times_fill did it before the INSERT) and written in one UPDATE, clocks in one upsert.
+    The one place a case's clocks start."""
+    saved = [case for case in cases if getattr(case, "_sla_clock", None) is None]
+    if saved:
+        _deadlines_compute(tenant, saved)
+        rows_update(Case, saved, ["first_response_due", "resolution_due"], tenant_id=tenant.pk)
+    clocks = [{**case.__dict__.pop("_sla_clock"), "case_id": case.pk} for case in cases]
     rows_insert(CaseClock, clocks, conflict=["tenant_id", "case_id"],
                 update=["policy_id", "first_response_warn_at", "resolution_warn_at"], returning=[])
 

@@ -197,6 +197,7 @@ def _triage_batch(tenant: Tenant, config: TriageConfig, mention_ids: list[int]) 
                                   strict=True):
             case.protocol = protocol
             case.created_at = case.updated_at = now
+        events.cases_opening.send(sender=Case, cases=new_cases, actor=None)
         Case.objects.bulk_create(new_cases)
         _tags_apply(tenant, new_cases)
     if attached:

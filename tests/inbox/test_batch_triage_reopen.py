@@ -59,6 +59,22 @@ def test_batch_triage_costs_a_fixed_number_of_statements_not_one_set_per_mention
     assert statements(50, 5000) == statements(5, 6000)
 
 
+def test_new_cases_are_written_once_with_their_due_times(kit_a):
+    """The SLA app fills the due times before the INSERT (cases_opening): a page of new cases is not written
+    a second time by an UPDATE, which on the queue's table rewrites every index of every fresh row."""
+    result = ingest(kit_a.channel, [mention_item(f"fatura errada {i}, quero estorno!", author_id=str(7000 + i))
+                                    for i in range(20)])
+    with CaptureQueriesContext(connection) as queries:
+        mentions_triage(tenant_id=kit_a.tenant.pk, mention_ids=result.stored_ids)
+    assert not [q for q in queries.captured_queries if q["sql"].startswith('UPDATE "inbox_case"')]
+    cases = Case.objects.filter(tenant=kit_a.tenant)
+    assert cases.count() == 20
+    for case in cases:
+        assert case.first_response_due == case.first_message_at + timedelta(minutes=60)
+        assert case.resolution_due is not None and case.resolution_due > case.first_response_due
+        assert case.sla_clock.first_response_warn_at is not None
+
+
 def test_one_mention_that_breaks_triage_holds_back_nobody(kit_a, monkeypatch, caplog):
     real = services.cases.triage
 
