@@ -144,7 +144,9 @@ def ingest_batch(*, channel: ChannelAccount, page: Page, run: PollRun, source: s
     with transaction.atomic():
         commit_without_waiting_for_disk()  # the cursor moves with the rows: a lost commit is refetched
         # Serialises ingests of one channel so two batches cannot move its cursor backwards.
-        locked = ChannelAccount.objects.select_for_update().get(tenant=tenant, pk=channel.pk)
+        # Only what ingest reads: the whole row would decrypt the channel's credentials on every page.
+        locked = (ChannelAccount.objects.select_for_update().only("id", "tenant_id", "cursor", "external_account_id")
+                  .get(tenant=tenant, pk=channel.pk))
         by_id: dict[str, MentionItem] = {}
         changes: list[MentionItem] = []
         for item in page.items:
@@ -195,14 +197,11 @@ def ingest_batch(*, channel: ChannelAccount, page: Page, run: PollRun, source: s
         # Items already stored, or repeated within this batch (a post found by mentions and by search).
         duplicates = sum(1 for i in page.items if i.action == "add") - sum(
             1 for _, _, ext in inserted if by_id[ext].action == "add")
-        PollRun.objects.filter(tenant=tenant, pk=run.pk).update(
-            fetched=F("fetched") + len(page.items) + len(page.bad_items),
-            stored=F("stored") + len(inserted),
-            duplicates=F("duplicates") + max(0, duplicates),
-            updated=F("updated") + updated,
-            dead_lettered=F("dead_lettered") + len(page.bad_items),
-        )
-        run.refresh_from_db()
+        counts = {"fetched": len(page.items) + len(page.bad_items), "stored": len(inserted),
+                  "duplicates": max(0, duplicates), "updated": updated, "dead_lettered": len(page.bad_items)}
+        PollRun.objects.filter(tenant=tenant, pk=run.pk).update(**{k: F(k) + v for k, v in counts.items()})
+        for field, added in counts.items():  # a run has one writer at a time (its poll, or its webhook task)
+            setattr(run, field, getattr(run, field) + added)
         if stored_ids:
             transaction.on_commit(
                 lambda: mentions_stored.send(sender=None, tenant_id=tenant.pk, mention_ids=stored_ids)
