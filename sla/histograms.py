@@ -100,6 +100,25 @@ def _blocks_add(tenant_id: int, measure: int, started_at: datetime, channel_id: 
         )
 
 
+def _resolved_add(tenant_id: int, resolved_at: datetime, channel_id: int, delta: int) -> None:
+    """The case counted in (or out of) its resolution hour's rollup, which the surveys panel's deflection reads
+    instead of every case resolved in the period."""
+    hour = resolved_at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    with connection.cursor() as cursor:
+        if delta < 0:  # the row exists (the case was counted in it), and a negative INSERT breaks the column's check
+            cursor.execute("UPDATE sla_slarolluphour SET resolved = resolved + %s "
+                           "WHERE tenant_id = %s AND hour = %s AND channel_id_copy = %s",
+                           [delta, tenant_id, hour, channel_id])
+            return
+        cursor.execute(
+            "INSERT INTO sla_slarolluphour (tenant_id, hour, channel_id_copy, inbound, met, missed, resolved) "
+            "VALUES (%s, %s, %s, 0, 0, 0, %s) "
+            "ON CONFLICT (tenant_id, hour, channel_id_copy) DO UPDATE SET "
+            "resolved = sla_slarolluphour.resolved + EXCLUDED.resolved",
+            [tenant_id, hour, channel_id, delta],
+        )
+
+
 def durations_sync(*, tenant_id: int, case_id: int) -> None:
     """Make the case's stored durations equal its columns now (add, change or drop — a reopened case loses its
     resolution time until it is resolved again). Reads the row itself, so a stale case object cannot mislead it;
@@ -110,25 +129,30 @@ def durations_sync(*, tenant_id: int, case_id: int) -> None:
            .values("first_message_at", "first_response_at", "resolved_at", "channel_id").first())
     if row is None:
         return
-    want: dict[int, int] = {}
+    want: dict[int, datetime] = {}
     for measure, end in ((Measure.FIRST_RESPONSE, row["first_response_at"]), (Measure.RESOLUTION, row["resolved_at"])):
         if end is not None:
-            want[int(measure)] = whole_seconds(end - row["first_message_at"])
+            want[int(measure)] = end
     have = {d.measure: d for d in SLADuration.objects.filter(tenant_id=tenant_id, case_id=case_id)}
     for measure in set(want) | set(have):
-        old, seconds = have.get(measure), want.get(measure)
-        if old is not None and seconds is not None and old.seconds == seconds \
+        old, end = have.get(measure), want.get(measure)
+        if old is not None and end is not None and old.ended_at == end \
                 and old.started_at == row["first_message_at"] and old.channel_id_copy == row["channel_id"]:
             continue
         if old is not None:
             _blocks_add(tenant_id, measure, old.started_at, old.channel_id_copy, old.bucket, -1)
+            if measure == Measure.RESOLUTION:
+                _resolved_add(tenant_id, old.ended_at, old.channel_id_copy, -1)
             SLADuration.objects.filter(tenant_id=tenant_id, pk=old.pk).delete()
-        if seconds is not None:
+        if end is not None:
+            seconds = whole_seconds(end - row["first_message_at"])
             bucket = bucket_of(seconds)
             SLADuration.objects.create(tenant_id=tenant_id, case_id=case_id, measure=measure,
-                                       started_at=row["first_message_at"], channel_id_copy=row["channel_id"],
-                                       seconds=seconds, bucket=bucket)
+                                       started_at=row["first_message_at"], ended_at=end,
+                                       channel_id_copy=row["channel_id"], seconds=seconds, bucket=bucket)
             _blocks_add(tenant_id, measure, row["first_message_at"], row["channel_id"], bucket, 1)
+            if measure == Measure.RESOLUTION:
+                _resolved_add(tenant_id, end, row["channel_id"], 1)
 
 
 _FLOOR_SECONDS = "floor(extract(epoch from ({end} - c.first_message_at)))::int"
@@ -172,9 +196,9 @@ def durations_rebuild(*, tenant_id: int) -> int:
         for measure, end in ((Measure.FIRST_RESPONSE, "first_response_at"), (Measure.RESOLUTION, "resolved_at")):
             seconds = _FLOOR_SECONDS.format(end=f"c.{end}")
             cursor.execute(
-                "INSERT INTO sla_sladuration (tenant_id, case_id, measure, started_at, channel_id_copy, seconds, "
-                "bucket) "
-                f"SELECT c.tenant_id, c.id, %s, c.first_message_at, c.channel_id, s.v, {_bucket_sql('s.v')} "
+                "INSERT INTO sla_sladuration (tenant_id, case_id, measure, started_at, ended_at, channel_id_copy, "
+                "seconds, bucket) "
+                f"SELECT c.tenant_id, c.id, %s, c.first_message_at, c.{end}, c.channel_id, s.v, {_bucket_sql('s.v')} "
                 f"FROM inbox_case c CROSS JOIN LATERAL (SELECT {seconds} AS v) s "
                 f"WHERE c.tenant_id = %s AND c.{end} IS NOT NULL",
                 [int(measure), tenant_id],
@@ -215,7 +239,7 @@ def durations_check(*, tenant_id: int) -> list[str]:
                 f"SELECT coalesce(c.id, d.case_id), {seconds}, d.seconds FROM "
                 f"(SELECT * FROM inbox_case WHERE tenant_id = %s AND {end} IS NOT NULL) c FULL JOIN "
                 "(SELECT * FROM sla_sladuration WHERE tenant_id = %s AND measure = %s) d ON d.case_id = c.id "
-                f"WHERE c.id IS NULL OR d.id IS NULL OR d.seconds <> {seconds} "
+                f"WHERE c.id IS NULL OR d.id IS NULL OR d.seconds <> {seconds} OR d.ended_at <> c.{end} "
                 "OR d.started_at <> c.first_message_at OR d.channel_id_copy <> c.channel_id "
                 f"OR d.bucket <> {_bucket_sql('d.seconds')} LIMIT 20",
                 [tenant_id, tenant_id, int(measure)],
@@ -255,14 +279,32 @@ def _values_in_bucket(tenant_id: int, measure: int, bucket: int, since: datetime
     return list(qs.order_by("seconds").values_list("seconds", flat=True)[offset:offset + limit])
 
 
-def _value_at_rank(tenant_id: int, measure: int, counts: list[tuple[int, int]], rank: int, since: datetime,
-                   until: datetime, channel_id: int) -> int:
+def _values_at_ranks(tenant_id: int, measure: int, counts: list[tuple[int, int]], ranks: set[int], since: datetime,
+                     until: datetime, channel_id: int) -> dict[int, int]:
+    """The durations at the given ranks (0-based, ascending) of the period. Ranks next to each other in one bucket
+    (a percentile's two closest ranks) are read together: one sort of that bucket's values instead of two."""
+    by_bucket: dict[int, tuple[int, list[int]]] = {}
     before = 0
     for bucket, n in counts:
-        if rank < before + n:
-            return _values_in_bucket(tenant_id, measure, bucket, since, until, channel_id, rank - before, 1)[0]
+        inside = sorted(r for r in ranks if before <= r < before + n)
+        if inside:
+            by_bucket[bucket] = (before, inside)
         before += n
-    raise IndexError(rank)
+    out: dict[int, int] = {}
+    for bucket, (before, inside) in by_bucket.items():
+        runs: list[list[int]] = []
+        for rank in inside:
+            if runs and rank - runs[-1][-1] == 1:
+                runs[-1].append(rank)
+            else:
+                runs.append([rank])
+        for run in runs:
+            values = _values_in_bucket(tenant_id, measure, bucket, since, until, channel_id, run[0] - before, len(run))
+            out.update(zip(run, values, strict=True))
+    missing = ranks - set(out)
+    if missing:
+        raise IndexError(min(missing))
+    return out
 
 
 def period_durations(*, tenant_id: int, measure: int, since: datetime, until: datetime, channel_id: int | None,
@@ -276,18 +318,16 @@ def period_durations(*, tenant_id: int, measure: int, since: datetime, until: da
     counts = _bucket_counts(tenant_id, measure, blocks, channel)
     n = sum(c for _, c in counts)
     percentiles: list[float | None] = []
-    cache: dict[int, int] = {}
-    for q in qs:
+    positions = [q * (n - 1) for q in qs]
+    ranks = {r for pos in positions for r in (math.floor(pos), min(math.floor(pos) + 1, n - 1))} if n else set()
+    values = _values_at_ranks(tenant_id, measure, counts, ranks, since, until, channel)
+    for pos in positions:
         if n == 0:
             percentiles.append(None)
             continue
-        pos = q * (n - 1)
         lo = math.floor(pos)
         hi = min(lo + 1, n - 1)
-        for rank in (lo, hi):
-            if rank not in cache:
-                cache[rank] = _value_at_rank(tenant_id, measure, counts, rank, since, until, channel)
-        a, b = cache[lo] / 60.0, cache[hi] / 60.0  # minutes first, as the raw path interpolates minutes
+        a, b = values[lo] / 60.0, values[hi] / 60.0  # minutes first, as the raw path interpolates minutes
         percentiles.append(a + (b - a) * (pos - lo))
     return {
         "answered": n, "percentiles": percentiles,

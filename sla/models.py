@@ -177,6 +177,10 @@ class SLARollupHour(models.Model):
     inbound = models.PositiveIntegerField(default=0)
     met = models.PositiveIntegerField(default=0)
     missed = models.PositiveIntegerField(default=0)
+    # Cases whose resolved_at falls in this hour (the surveys panel's deflection counts them), kept by
+    # sla.histograms.durations_sync from the resolution durations; PostgreSQL only, like the histograms.
+    # db_default: the upserts that count inbound and met/missed name only their own columns.
+    resolved = models.PositiveIntegerField(default=0, db_default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "hour", "channel_id_copy"],
@@ -222,6 +226,7 @@ class SLADuration(models.Model):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="sla_durations")
     measure = models.PositiveSmallIntegerField(choices=Measure.choices)
     started_at = models.DateTimeField(help_text="The case's first_message_at")
+    ended_at = models.DateTimeField(help_text="The case's first_response_at or resolved_at")
     channel_id_copy = models.BigIntegerField()
     seconds = models.IntegerField()
     bucket = models.IntegerField()

@@ -37,7 +37,16 @@ from .models import (
     SLARollupHour,
     Target,
 )
-from .selectors import crisis, hours_for, policies_of, policy_match, policy_pick, rollups_from_raw
+from .selectors import (
+    crisis,
+    crisis_check,
+    crisis_check_keep,
+    hours_for,
+    policies_of,
+    policy_match,
+    policy_pick,
+    rollups_from_raw,
+)
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +192,8 @@ def rollups_rebuild(*, tenant: Tenant) -> int:
         rows = rollups_from_raw(tenant)
         SLARollupHour.objects.filter(tenant=tenant).delete()
         SLARollupHour.objects.bulk_create([
-            SLARollupHour(tenant=tenant, hour=hour, channel_id_copy=channel, inbound=v[0], met=v[1], missed=v[2])
+            SLARollupHour(tenant=tenant, hour=hour, channel_id_copy=channel, inbound=v[0], met=v[1], missed=v[2],
+                          resolved=v[3])
             for (hour, channel), v in rows.items()
         ], batch_size=5000)
         durations = 0
@@ -573,6 +583,19 @@ def sla_crises_record(*, now: datetime | None = None) -> int:
                          data={"count": found.count, "baseline": found.baseline})
             recorded += 1
     return recorded
+
+
+def sla_crisis_watch(*, now: datetime | None = None) -> int:
+    """Every minute: each tenant's crisis check, kept (per tenant) for the dashboard, which shows when it was made
+    and makes its own when this one is older than SAC_SLA_CRISIS_MAX_AGE. One tenant at a time, each query
+    filtered by it (the tenant's (tenant, posted_at) index on mentions serves every window). Returns how many
+    tenants were checked."""
+    now = now or timezone.now()
+    checked = 0
+    for tenant in Tenant.objects.order_by("pk"):
+        crisis_check_keep(tenant, crisis_check(tenant, now=now))
+        checked += 1
+    return checked
 
 
 # ---------------------------------------------------------------- configuration

@@ -1,12 +1,14 @@
 """The supervisor dashboard and the SLA alerts page. Every view goes through sac.tenancy.tenant_view."""
 
 import csv
+from datetime import datetime
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.dates import WEEKDAYS_ABBR
 from django.views.decorators.http import require_GET, require_POST
 
 from channels_ingest.models import ChannelAccount
@@ -48,15 +50,29 @@ def _bars(rows: list[tuple[object, int]]) -> list[dict]:
     return [{"label": label, "n": n, "pct": round(100 * n / top)} for label, n in rows]
 
 
+def _volume_bars(rows: list[tuple[datetime, int]], by: str) -> list[dict]:
+    """The volume bars with their labels formatted here, as the template's date filter would ('d/m H:i', 'd/m',
+    'D d/m'): a year is 365 bars and 365 table rows, and the filter's format lookups cost more than the rest of
+    the page's rendering."""
+    bars = _bars(rows)
+    for bar in bars:
+        d = bar["label"]
+        bar["title"] = f"{d:%d/%m %H:%M}"
+        bar["tick"] = f"{d:%d/%m}" if by == "day" else (f"{d:%H}h" if d.hour % 3 == 0 else "")
+        bar["row"] = f"{d:%d/%m %H:%M}" if by == "hour" else f"{WEEKDAYS_ABBR[d.weekday()]} {d:%d/%m}"
+    return bars
+
+
 @tenant_view(Role.SUPERVISOR)
 @require_GET
 def dashboard(request: TenantRequest) -> HttpResponse:
     tenant, period, filters = request.tenant, _period(request), _filters(request)
     by = "hour" if period.key == "today" else "day"
-    summary = selectors.period_summary(tenant, period, filters, by=by)
+    board = selectors.now_board(tenant)
+    summary = selectors.period_summary(tenant, period, filters, by=by, open_total=board["open_total"])
     context = {
-        "board": selectors.now_board(tenant), "period": period, "filters": filters, "summary": summary,
-        "volume": _bars(summary["volume"]), "by": by,
+        "board": board, "period": period, "filters": filters, "summary": summary,
+        "volume": _volume_bars(summary["volume"], by), "by": by,
         "profile": _bars(list(enumerate(summary["profile"]))),
         "channels": ChannelAccount.objects.filter(tenant=tenant).order_by("name"),
         "teams": teams_of(tenant), "members": members_of(tenant),

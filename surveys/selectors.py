@@ -14,6 +14,7 @@ from channels_ingest.models import ChannelAccount
 from inbox.models import Case
 from sac.models import Tenant
 from sac.parsing import parse_int
+from sla.selectors import resolved_count
 
 from .models import DeflectionDay, FollowUp, SurveyConfig, SurveyInvitation, SurveyResponse
 
@@ -210,7 +211,9 @@ def deflection(tenant: Tenant, start: date, end: date) -> Deflection:
     tz = timezone.get_current_timezone()
     start_dt = timezone.make_aware(datetime.combine(start, time.min), tz)
     end_dt = timezone.make_aware(datetime.combine(end + timedelta(days=1), time.min), tz)
-    resolved = Case.objects.filter(tenant=tenant, resolved_at__gte=start_dt, resolved_at__lt=end_dt).count()
+    resolved = resolved_count(tenant, since=start_dt, until=end_dt)
+    if resolved is None:  # not answerable from the rollups (see resolved_count): every resolved case is read
+        resolved = Case.objects.filter(tenant=tenant, resolved_at__gte=start_dt, resolved_at__lt=end_dt).count()
     days = DeflectionDay.objects.filter(tenant=tenant, day__gte=start, day__lte=end)
     totals = days.aggregate(calls=Sum("calls"), visits=Sum("site_visits"), n=Count("pk"))
     return Deflection(start=start, end=end, social_resolved=resolved, calls=totals["calls"] or 0,

@@ -170,6 +170,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(minutes=1),
         "options": {"expires": 60},
     },
+    "sla-crisis-watch": {
+        "task": "sla.tasks.sla_crisis_watch",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 60},
+    },
     "sla-digest": {
         "task": "sla.tasks.sla_digest_send",
         "schedule": timedelta(minutes=env_int("SAC_SLA_DIGEST_MINUTES", 15)),
@@ -194,6 +199,8 @@ SAC_AUTO_CLOSE_DAYS = env_int("SAC_AUTO_CLOSE_DAYS", 7)
 SAC_SLA_CRISIS_MIN = env_int("SAC_SLA_CRISIS_MIN", 10)
 SAC_SLA_CRISIS_FACTOR = env_int("SAC_SLA_CRISIS_FACTOR", 3)
 SAC_SLA_CRISIS_WEEKS = env_int("SAC_SLA_CRISIS_WEEKS", 4)
+# The dashboard shows the crisis check sla_crisis_watch made (every minute) if it is at most this old.
+SAC_SLA_CRISIS_MAX_AGE = env_int("SAC_SLA_CRISIS_MAX_AGE", 120)
 # Where customers open survey links (/s/<token>): the public address of this installation.
 SAC_PUBLIC_BASE_URL = env_str("SAC_PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 # The demo's loopback fake CRM (crm_bridge/fake_crm), HubSpot-shaped.
