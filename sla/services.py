@@ -557,11 +557,14 @@ def sla_crises_record(*, now: datetime | None = None) -> int:
     and however often this runs. Returns how many were recorded."""
     now = now or timezone.now()
     hour = timedelta(hours=1)
-    # Only tenants with a negative mention in the last hour can be in a crisis: one query instead of one per tenant.
-    tenant_ids = set(MentionTriage.objects.filter(decision__sentiment="negative", mention__posted_at__gte=now - hour,
-                                                  mention__posted_at__lt=now).values_list("tenant_id", flat=True))
     recorded = 0
-    for tenant in Tenant.objects.filter(pk__in=tenant_ids).order_by("pk"):
+    for tenant in Tenant.objects.order_by("pk"):
+        # Only a tenant with a negative mention in the last hour can be in a crisis. Asked per tenant, by its
+        # (tenant, posted_at) index on mentions: asked once across tenants, it read every mention stored
+        # (1.5 s, a sequential scan, at 10M mentions), against under a millisecond per tenant.
+        if not MentionTriage.objects.filter(tenant=tenant, decision__sentiment="negative", mention__tenant=tenant,
+                                            mention__posted_at__gte=now - hour, mention__posted_at__lt=now).exists():
+            continue
         with transaction.atomic():
             # The tenant row lock makes two overlapping runs record the crisis once.
             Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
