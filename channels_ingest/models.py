@@ -10,7 +10,7 @@ class Platform(models.TextChoices):
     X = "x", "X / Twitter"
     FACEBOOK = "facebook", "Facebook"
     INSTAGRAM = "instagram", "Instagram"
-    SIMULATOR = "simulator", "Simulator (X API shapes, loopback)"
+    SIMULATOR = "simulator", _("Simulator (X API shapes, loopback)")
 
 
 class ChannelAccount(models.Model):
@@ -88,9 +88,9 @@ class PollRun(models.Model):
     """One poll (or one webhook batch) of one channel: what came in and how it ended."""
 
     class Outcome(models.TextChoices):
-        RUNNING = "running", "Running"
+        RUNNING = "running", _("Running")
         OK = "ok", "OK"
-        FAILED = "failed", "Failed"
+        FAILED = "failed", _("Failed")
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="poll_runs")
     channel = models.ForeignKey(ChannelAccount, on_delete=models.CASCADE, related_name="poll_runs")
@@ -118,8 +118,8 @@ class Mention(models.Model):
         DIRECT = "direct", _("Private message")
 
     class Direction(models.TextChoices):
-        INBOUND = "in", "From the customer"
-        OUTBOUND = "out", "From the brand"
+        INBOUND = "in", _("From the customer")
+        OUTBOUND = "out", _("From the brand")
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="mentions")
     channel = models.ForeignKey(ChannelAccount, on_delete=models.CASCADE, related_name="mentions")

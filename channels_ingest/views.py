@@ -1,5 +1,7 @@
 """Tenant-admin channel pages: the list (with channels that need re-authorisation), connect, and health."""
 
+from collections.abc import Callable
+
 from django import forms
 from django.conf import settings
 from django.contrib import messages
@@ -8,11 +10,14 @@ from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from sac.models import Role, Tenant
 from sac.selectors import access_membership_by_slug
-from sac.tenancy import TenantRequest, require_role, tenant_view
+from sac.tenancy import TenantRequest, page_language, require_role, tenant_view
 
 from . import selectors, services
 from .models import Platform
@@ -28,33 +33,36 @@ SIMULATED_PAGE_ID = "1500000000000000100"
 
 class ConnectForm(forms.Form):
     KINDS = [
-        ("simulator_x", "Simulated X account (the loopback simulator)"),
-        ("simulator_facebook", "Simulated Facebook page (the loopback simulator's Graph API)"),
-        ("x", "X account (API v2 tokens)"),
-        ("facebook", "Facebook page (page access token)"),
-        ("instagram", "Instagram business account (access token)"),
+        ("simulator_x", gettext_lazy("Simulated X account (the loopback simulator)")),
+        ("simulator_facebook", gettext_lazy("Simulated Facebook page (the loopback simulator's Graph API)")),
+        ("x", gettext_lazy("X account (API v2 tokens)")),
+        ("facebook", gettext_lazy("Facebook page (page access token)")),
+        ("instagram", gettext_lazy("Instagram business account (access token)")),
     ]
-    kind = forms.ChoiceField(choices=KINDS)
-    name = forms.CharField(max_length=120)
-    external_account_id = forms.CharField(max_length=64, required=False,
-                                          help_text="X user id, Facebook Page id or Instagram account id")
-    handle = forms.CharField(max_length=120, required=False)
-    search_terms = forms.CharField(max_length=400, required=False,
-                                   help_text="X: words to search besides @mentions (space-separated, any of them)")
-    access_token = forms.CharField(required=False, widget=forms.PasswordInput,
-                                   help_text="Bearer token (X) or page access token (Facebook, Instagram)")
-    app_secret = forms.CharField(required=False, widget=forms.PasswordInput,
-                                 help_text="App secret (Meta) or consumer secret (X): signs webhooks")
-    verify_token = forms.CharField(required=False, max_length=200, help_text="Meta webhook verify token")
-    api_base_url = forms.URLField(required=False, assume_scheme="https",
-                                  help_text="Leave empty for the network's own API host")
+    kind = forms.ChoiceField(choices=KINDS, label=gettext_lazy("Kind"))
+    name = forms.CharField(max_length=120, label=gettext_lazy("Name"))
+    external_account_id = forms.CharField(max_length=64, required=False, label=gettext_lazy("External account id"),
+                                          help_text=gettext_lazy("X user id, Facebook Page id or Instagram account id"))
+    handle = forms.CharField(max_length=120, required=False, label=gettext_lazy("Handle"))
+    search_terms = forms.CharField(max_length=400, required=False, label=gettext_lazy("Search terms"),
+                                   help_text=gettext_lazy("X: words to search besides @mentions (space-separated, "
+                                                          "any of them)"))
+    access_token = forms.CharField(required=False, widget=forms.PasswordInput, label=gettext_lazy("Access token"),
+                                   help_text=gettext_lazy("Bearer token (X) or page access token (Facebook, "
+                                                          "Instagram)"))
+    app_secret = forms.CharField(required=False, widget=forms.PasswordInput, label=gettext_lazy("App secret"),
+                                 help_text=gettext_lazy("App secret (Meta) or consumer secret (X): signs webhooks"))
+    verify_token = forms.CharField(required=False, max_length=200, label=gettext_lazy("Verify token"),
+                                   help_text=gettext_lazy("Meta webhook verify token"))
+    api_base_url = forms.URLField(required=False, assume_scheme="https", label=gettext_lazy("API base URL"),
+                                  help_text=gettext_lazy("Leave empty for the network's own API host"))
 
     def clean(self) -> dict:
         data = super().clean()
         if data.get("kind") in ("x", "facebook", "instagram"):
             for field in ("external_account_id", "access_token"):
                 if not data.get(field):
-                    self.add_error(field, "Needed to connect a real account.")
+                    self.add_error(field, _("Needed to connect a real account."))
         return data
 
 
@@ -96,9 +104,10 @@ def channel_connect(request: TenantRequest) -> HttpResponse:
                                               poll_interval_seconds=settings.SAC_POLL_INTERVAL_SECONDS,
                                               actor=request.user, **_connect_args(form.cleaned_data))
         except IntegrityError:
-            form.add_error(None, "This account is already connected.")
+            form.add_error(None, _("This account is already connected."))
         else:
-            messages.success(request, f"{channel.name} connected: the first poll runs within seconds.")
+            messages.success(request, _("%(channels)s: the first poll runs within seconds.")
+                             % {"channels": _connected(channel.name, True)})
             return redirect(reverse("channels_ingest:health", args=[request.tenant.slug, channel.pk]))
     return render(request, "channels_ingest/channel_connect.html", {
         "form": form, "x_oauth": oauth_x.configured(), "facebook_oauth": oauth_facebook.configured(),
@@ -133,13 +142,14 @@ def dead_letter_replay(request: TenantRequest, channel_id: int, dead_letter_id: 
     except services.ReplayError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Replayed: {len(result.stored_ids)} new mention(s), "
-                                  f"{result.duplicates} already stored.")
+        messages.success(request, _("Replayed: %(new)s new mention(s), %(duplicates)s already stored.")
+                         % {"new": len(result.stored_ids), "duplicates": result.duplicates})
     return redirect(reverse("channels_ingest:health", args=[request.tenant.slug, channel.pk]))
 
 
 class BudgetForm(forms.Form):
-    monthly_budget_usd = forms.DecimalField(min_value=0, max_digits=9, decimal_places=2, required=False)
+    monthly_budget_usd = forms.DecimalField(min_value=0, max_digits=9, decimal_places=2, required=False,
+                                            label=gettext_lazy("Monthly budget (USD)"))
 
 
 @tenant_view(Role.ADMIN)
@@ -150,9 +160,9 @@ def channel_budget(request: TenantRequest, channel_id: int) -> HttpResponse:
     if form.is_valid():
         services.channel_budget_set(tenant=request.tenant, channel=channel, actor=request.user,
                                     monthly_budget_usd=form.cleaned_data["monthly_budget_usd"])
-        messages.success(request, "Budget saved: polling slows down when the month's forecast exceeds it.")
+        messages.success(request, _("Budget saved: polling slows down when the month's forecast exceeds it."))
     else:
-        messages.error(request, "The budget must be an amount in US dollars, or empty for no ceiling.")
+        messages.error(request, _("The budget must be an amount in US dollars, or empty for no ceiling."))
     return redirect(reverse("channels_ingest:health", args=[request.tenant.slug, channel.pk]))
 
 
@@ -169,7 +179,7 @@ def _oauth_begin(request: TenantRequest, network: str, verifier: str = "") -> tu
 @require_POST
 def oauth_x_start(request: TenantRequest) -> HttpResponse:
     if not oauth_x.configured():
-        messages.error(request, "Connect with X needs SAC_X_OAUTH_CLIENT_ID and SAC_X_OAUTH_CLIENT_SECRET.")
+        messages.error(request, _("Connect with X needs SAC_X_OAUTH_CLIENT_ID and SAC_X_OAUTH_CLIENT_SECRET."))
         return redirect(reverse("channels_ingest:connect", args=[request.tenant.slug]))
     verifier, challenge = oauth_x.pkce_pair()
     state, redirect_uri = _oauth_begin(request, "x", verifier)
@@ -180,7 +190,8 @@ def oauth_x_start(request: TenantRequest) -> HttpResponse:
 @require_POST
 def oauth_facebook_start(request: TenantRequest) -> HttpResponse:
     if not oauth_facebook.configured():
-        messages.error(request, "Connect with Facebook needs SAC_FACEBOOK_APP_ID and SAC_FACEBOOK_APP_SECRET.")
+        messages.error(request, _("Connect with Facebook needs SAC_FACEBOOK_APP_ID and "
+                                  "SAC_FACEBOOK_APP_SECRET."))
         return redirect(reverse("channels_ingest:connect", args=[request.tenant.slug]))
     state, redirect_uri = _oauth_begin(request, "facebook")
     return redirect(oauth_facebook.dialog_url(state=state, redirect_uri=redirect_uri))
@@ -204,16 +215,37 @@ def _oauth_failed(request: HttpRequest, message: str, tenant: Tenant | None = No
     return render(request, "channels_ingest/oauth_failed.html", {"message": message}, status=400)
 
 
+def _oauth_callback(request: HttpRequest, network: str,
+                    finish: Callable[[HttpRequest, oauth_flow.Flow, Tenant], HttpResponse]) -> HttpResponse:
+    """The login this callback answers, then `finish` in the brand's language.
+
+    The callback URL is outside /t/<slug>/ (one per installation), so until the tenant is known the page
+    follows the browser; from then on the messages read as on the brand's own pages, where they are shown.
+    """
+    try:
+        flow, tenant = _oauth_callback_tenant(request, network)
+    except OAuthError as exc:
+        return _oauth_failed(request, str(exc))
+    with translation.override(page_language(request, tenant)):
+        return finish(request, flow, tenant)
+
+
 @login_required
 @require_GET
 def oauth_x_callback(request: HttpRequest) -> HttpResponse:
-    try:
-        flow, tenant = _oauth_callback_tenant(request, "x")
-    except OAuthError as exc:
-        return _oauth_failed(request, str(exc))
+    return _oauth_callback(request, "x", _x_callback_finish)
+
+
+@login_required
+@require_GET
+def oauth_facebook_callback(request: HttpRequest) -> HttpResponse:
+    return _oauth_callback(request, "facebook", _facebook_callback_finish)
+
+
+def _x_callback_finish(request: HttpRequest, flow: oauth_flow.Flow, tenant: Tenant) -> HttpResponse:
     if request.GET.get("error") or not request.GET.get("code"):
-        return _oauth_failed(request, f"X did not authorize SAC ({request.GET.get('error') or 'no code'}): "
-                                      "nothing was connected.", tenant)
+        return _oauth_failed(request, _("X did not authorize SAC (%(error)s): nothing was connected.")
+                             % {"error": request.GET.get("error") or _("no code")}, tenant)
     try:
         tokens = oauth_x.exchange_code(code=request.GET["code"], verifier=flow.verifier,
                                        redirect_uri=flow.redirect_uri)
@@ -224,29 +256,28 @@ def oauth_x_callback(request: HttpRequest) -> HttpResponse:
         tenant=tenant, actor=request.user, platform=Platform.X, external_account_id=account["id"],
         name=f"@{account['username']} on X" if account["username"] else account["name"] or account["id"],
         handle=account["username"], api_base_url=oauth_x.api_base_url(), credentials=tokens.credentials())
-    messages.success(request, f"{channel.name} {'connected' if created else 'reconnected'}: "
-                              "the first poll runs within seconds.")
+    messages.success(request, _("%(channels)s: the first poll runs within seconds.")
+                     % {"channels": _connected(channel.name, created)})
     return redirect(reverse("channels_ingest:health", args=[tenant.slug, channel.pk]))
 
 
-@login_required
-@require_GET
-def oauth_facebook_callback(request: HttpRequest) -> HttpResponse:
-    try:
-        flow, tenant = _oauth_callback_tenant(request, "facebook")
-    except OAuthError as exc:
-        return _oauth_failed(request, str(exc))
+def _connected(name: str, created: bool) -> str:
+    return (_("%(name)s connected") if created else _("%(name)s reconnected")) % {"name": name}
+
+
+def _facebook_callback_finish(request: HttpRequest, flow: oauth_flow.Flow, tenant: Tenant) -> HttpResponse:
     if request.GET.get("error") or not request.GET.get("code"):
-        reason = request.GET.get("error_reason") or request.GET.get("error") or "no code"
-        return _oauth_failed(request, f"Facebook did not authorize SAC ({reason}): nothing was connected.", tenant)
+        reason = request.GET.get("error_reason") or request.GET.get("error") or _("no code")
+        return _oauth_failed(request, _("Facebook did not authorize SAC (%(reason)s): nothing was connected.")
+                             % {"reason": reason}, tenant)
     try:
         user_token = oauth_facebook.exchange_code(code=request.GET["code"], redirect_uri=flow.redirect_uri)
         pages = oauth_facebook.pages(user_token=user_token)
     except OAuthError as exc:
         return _oauth_failed(request, str(exc), tenant)
     if not pages:
-        return _oauth_failed(request, "This Facebook login manages no page SAC may use: check that the page was "
-                                      "selected in Facebook's dialog.", tenant)
+        return _oauth_failed(request, _("This Facebook login manages no page SAC may use: check that the page was "
+                                        "selected in Facebook's dialog."), tenant)
     oauth_flow.pages_keep(request.session, tenant_id=tenant.pk, user_id=request.user.pk, pages=pages)
     return redirect(reverse("channels_ingest:oauth_facebook_pages", args=[tenant.slug]))
 
@@ -262,13 +293,14 @@ def oauth_facebook_pages(request: TenantRequest) -> HttpResponse:
     """After Facebook Login: the admin picks the page to connect (and its Instagram account, if they want it)."""
     pages = oauth_flow.pages_pending(request.session, tenant_id=request.tenant.pk, user_id=request.user.pk)
     if not pages:
-        messages.error(request, "No Facebook login is waiting for a page choice: start with Connect with Facebook.")
+        messages.error(request, _("No Facebook login is waiting for a page choice: start with Connect with "
+                                  "Facebook."))
         return redirect(reverse("channels_ingest:connect", args=[request.tenant.slug]))
     form = PagePickForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         page = next((p for p in pages if p["id"] == form.cleaned_data["page_id"]), None)
         if page is None:
-            form.add_error("page_id", "Pick one of the pages listed.")
+            form.add_error("page_id", _("Pick one of the pages listed."))
         else:
             return _facebook_page_connect(request, page, with_instagram=form.cleaned_data["instagram"])
     return render(request, "channels_ingest/oauth_facebook_pages.html",
@@ -290,16 +322,17 @@ def _facebook_page_connect(request: TenantRequest, page: dict[str, str], *, with
         tenant=request.tenant, actor=request.user, platform=Platform.FACEBOOK, external_account_id=page["id"],
         name=page["name"], handle="", api_base_url=oauth_facebook.api_base_url(),
         credentials=meta_credentials)
-    done = [f"{channel.name} {'connected' if created else 'reconnected'}"]
+    done = [_connected(channel.name, created)]
     if instagram is not None:
         ig, ig_created = oauth_services.channel_oauth_connect(
             tenant=request.tenant, actor=request.user, platform=Platform.INSTAGRAM,
             external_account_id=instagram["id"], name=f"@{instagram['username'] or instagram['id']} on Instagram",
             handle=instagram["username"], api_base_url=oauth_facebook.api_base_url(),
             credentials=meta_credentials)
-        done.append(f"{ig.name} {'connected' if ig_created else 'reconnected'}")
+        done.append(_connected(ig.name, ig_created))
     elif with_instagram:
-        messages.warning(request, "This page has no Instagram business account linked: only the page was connected.")
+        messages.warning(request, _("This page has no Instagram business account linked: only the page was "
+                                    "connected."))
     oauth_flow.pages_forget(request.session)
-    messages.success(request, "; ".join(done) + ": the first poll runs within seconds.")
+    messages.success(request, _("%(channels)s: the first poll runs within seconds.") % {"channels": "; ".join(done)})
     return redirect(reverse("channels_ingest:health", args=[request.tenant.slug, channel.pk]))

@@ -4,6 +4,7 @@ social profiles and CRM records, and the case-summary pushes (rows with a state,
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from channels_ingest.models import SocialProfile
 from inbox.models import Case
@@ -13,8 +14,8 @@ from sac.models import Tenant
 
 class CrmConfig(models.Model):
     class Kind(models.TextChoices):
-        LOCAL = "local", "Local CRM (records kept in SAC)"
-        REST = "rest", "Generic REST CRM"
+        LOCAL = "local", gettext_lazy("Local CRM (records kept in SAC)")
+        REST = "rest", gettext_lazy("Generic REST CRM")
 
     tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="crm_config")
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.LOCAL)
@@ -82,10 +83,10 @@ class CrmPush(models.Model):
     """One push of a case's summary for one state of the case (resolved, then again when the CSAT arrives)."""
 
     class State(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", pgettext_lazy("crm push", "Queued")
+        SENDING = "sending", pgettext_lazy("crm push", "Sending")
+        SENT = "sent", pgettext_lazy("crm push", "Sent")
+        FAILED = "failed", pgettext_lazy("crm push", "Failed")
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="crm_pushes")
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="crm_pushes")

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from channels_ingest.errors import PermanentError, TransientError
 from channels_ingest.models import SocialProfile
@@ -73,14 +74,14 @@ def crm_config_save(*, tenant: Tenant, membership: Membership, values: dict[str,
                     auth_header: dict[str, str] | None = None) -> CrmConfig:
     """`auth_header` None keeps the stored secret (the form never shows it back)."""
     if not membership.has_role(Role.ADMIN):
-        raise CrmError("Only tenant admins change the CRM settings.")
+        raise CrmError(_("Only tenant admins change the CRM settings."))
     if values.get("kind") == CrmConfig.Kind.REST and not values.get("base_url"):
-        raise CrmError("A REST CRM needs its base URL.")
+        raise CrmError(_("A REST CRM needs its base URL."))
     for name in ("lookups", "field_mapping", "push"):
         if not isinstance(values.get(name, {}), dict):
-            raise CrmError(f"{name} must be a JSON object.")
+            raise CrmError(_("%(name)s must be a JSON object.") % {"name": name})
     with transaction.atomic():
-        config, _ = CrmConfig.objects.select_for_update().get_or_create(tenant=tenant)
+        config, _created = CrmConfig.objects.select_for_update().get_or_create(tenant=tenant)
         for key, value in values.items():
             setattr(config, key, value)
         if auth_header is not None:
@@ -100,16 +101,16 @@ CUSTOMER_CSV_COLUMNS = ["name", "email", "phone", "document", "external_ref"]
 def _clean_customer(data: dict[str, Any]) -> dict[str, Any]:
     name = (data.get("name") or "").strip()
     if not name:
-        raise CrmError("The name is required.")
+        raise CrmError(_("The name is required."))
     email = (data.get("email") or "").strip().lower()
     if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
-        raise CrmError(f"{email!r} is not an e-mail address.")
+        raise CrmError(_("%(email)r is not an e-mail address.") % {"email": email})
     document = normalize("document", data.get("document") or "")
     if document and len(document) not in (11, 14):
-        raise CrmError("A CPF has 11 digits and a CNPJ 14.")
+        raise CrmError(_("A CPF has 11 digits and a CNPJ 14."))
     attributes = data.get("attributes") or {}
     if not isinstance(attributes, dict):
-        raise CrmError("Attributes must be a JSON object.")
+        raise CrmError(_("Attributes must be a JSON object."))
     return {"name": name[:200], "email": email, "phone": normalize("phone", data.get("phone") or "")[:40],
             "document": document, "external_ref": (data.get("external_ref") or "").strip()[:64],
             "attributes": attributes}
@@ -118,7 +119,7 @@ def _clean_customer(data: dict[str, Any]) -> dict[str, Any]:
 def crm_customer_save(*, tenant: Tenant, membership: Membership, customer: CrmCustomer | None,
                       data: dict[str, Any]) -> CrmCustomer:
     if not membership.has_role(Role.SUPERVISOR):
-        raise CrmError("Only supervisors and admins edit customer records.")
+        raise CrmError(_("Only supervisors and admins edit customer records."))
     values = _clean_customer(data)
     try:
         with transaction.atomic():
@@ -131,7 +132,8 @@ def crm_customer_save(*, tenant: Tenant, membership: Membership, customer: CrmCu
                 verb = "crm_customer.updated"
             audit_record(tenant=tenant, actor=membership.user, verb=verb, obj=customer)
     except IntegrityError:
-        raise CrmError(f"Another customer already has the external ref {values['external_ref']!r}.") from None
+        raise CrmError(_("Another customer already has the external ref %(ref)r.")
+                       % {"ref": values["external_ref"]}) from None
     return customer
 
 
@@ -146,12 +148,12 @@ def crm_customers_import_csv(*, tenant: Tenant, membership: Membership, text: st
     """Columns name,email,phone,document,external_ref (+ any others, kept as attributes). A row with an
     external_ref already known updates that customer. Bad rows are reported by line and skipped."""
     if not membership.has_role(Role.ADMIN):
-        raise CrmError("Only tenant admins import customers.")
+        raise CrmError(_("Only tenant admins import customers."))
     reader = csv.DictReader(io.StringIO(text))
     fields = [(f or "").strip() for f in reader.fieldnames or []]
     if "name" not in fields:
-        raise CrmError("The CSV needs a header with at least 'name' "
-                       f"(known columns: {', '.join(CUSTOMER_CSV_COLUMNS)}).")
+        raise CrmError(_("The CSV needs a header with at least 'name' (known columns: %(columns)s).")
+                       % {"columns": ", ".join(CUSTOMER_CSV_COLUMNS)})
     created = updated = 0
     errors: list[str] = []
     with transaction.atomic():
@@ -161,10 +163,10 @@ def crm_customers_import_csv(*, tenant: Tenant, membership: Membership, text: st
             try:
                 values = _clean_customer(row)
             except CrmError as exc:
-                errors.append(f"line {reader.line_num}: {exc}")
+                errors.append(_("line %(line)s: %(error)s") % {"line": reader.line_num, "error": exc})
                 continue
             if values["external_ref"]:
-                _, was_created = CrmCustomer.objects.update_or_create(
+                _record, was_created = CrmCustomer.objects.update_or_create(
                     tenant=tenant, external_ref=values["external_ref"], defaults=values)
             else:
                 CrmCustomer.objects.create(tenant=tenant, **values)
@@ -182,9 +184,9 @@ def identity_link(*, tenant: Tenant, membership: Membership, profile: SocialProf
                   how: str = "manual") -> IdentityLink:
     """Link (or re-link) a social profile to a CRM record; the caller fetched both within the tenant."""
     if profile.tenant_id != tenant.pk:
-        raise CrmError("That profile does not belong to this brand.")
+        raise CrmError(_("That profile does not belong to this brand."))
     with transaction.atomic():
-        link, _ = IdentityLink.objects.update_or_create(
+        link, _created = IdentityLink.objects.update_or_create(
             tenant=tenant, profile=profile,
             defaults={"crm_ref": record.ref, "display_name": record.name[:200], "linked_by": membership.user,
                       "how": how[:40]},
@@ -196,7 +198,7 @@ def identity_link(*, tenant: Tenant, membership: Membership, profile: SocialProf
 
 def identity_unlink(*, tenant: Tenant, membership: Membership, profile: SocialProfile) -> None:
     with transaction.atomic():
-        deleted, _ = IdentityLink.objects.filter(tenant=tenant, profile=profile).delete()
+        deleted, _by_model = IdentityLink.objects.filter(tenant=tenant, profile=profile).delete()
         if deleted:
             audit_record(tenant=tenant, actor=membership.user, verb="crm.identity_unlinked", obj=profile)
 
@@ -317,7 +319,7 @@ def json_or_error(text: str, name: str) -> dict[str, Any]:
     try:
         value = json.loads(text or "{}")
     except ValueError as exc:
-        raise CrmError(f"{name} is not valid JSON: {exc}") from None
+        raise CrmError(_("%(name)s is not valid JSON: %(error)s") % {"name": name, "error": exc}) from None
     if not isinstance(value, dict):
-        raise CrmError(f"{name} must be a JSON object.")
+        raise CrmError(_("%(name)s must be a JSON object.") % {"name": name})
     return value

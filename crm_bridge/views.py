@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from inbox.selectors import access_case
@@ -44,7 +45,7 @@ def customer_edit(request: TenantRequest, customer_id: int | None = None) -> Htt
         except services.CrmError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, "Customer saved.")
+            messages.success(request, _("Customer saved."))
             return redirect(reverse("crm_bridge:customers", args=[request.tenant.slug]))
     return render(request, "crm_bridge/customer_form.html", {"form": form, "customer": customer},
                   status=400 if request.method == "POST" else 200)
@@ -65,8 +66,9 @@ def customer_import(request: TenantRequest) -> HttpResponse:
             errors = [str(exc)]
         else:
             errors = result.errors
-            messages.success(request, f"{result.created} created, {result.updated} updated"
-                                      f"{f', {len(errors)} line(s) skipped' if errors else ''}.")
+            counts = {"created": result.created, "updated": result.updated, "skipped": len(errors)}
+            messages.success(request, (_("%(created)s created, %(updated)s updated, %(skipped)s line(s) skipped.")
+                                       if errors else _("%(created)s created, %(updated)s updated.")) % counts)
             if not errors:
                 return redirect(reverse("crm_bridge:customers", args=[request.tenant.slug]))
     return render(request, "crm_bridge/customer_import.html", {"form": form, "errors": errors},
@@ -90,7 +92,8 @@ def settings_edit(request: TenantRequest) -> HttpResponse:
             if data["hubspot_preset"]:
                 parsed = {k: services.HUBSPOT_PRESET[k] for k in ("lookups", "field_mapping", "push")}
             else:
-                parsed = {k: services.json_or_error(data[k], k) for k in ("lookups", "field_mapping", "push")}
+                parsed = {k: services.json_or_error(data[k], str(form.fields[k].label))
+                          for k in ("lookups", "field_mapping", "push")}
             auth = None
             if data["auth_header_value"]:
                 auth = {"name": data["auth_header_name"] or "Authorization", "value": data["auth_header_value"]}
@@ -100,7 +103,7 @@ def settings_edit(request: TenantRequest) -> HttpResponse:
         except services.CrmError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, "CRM settings saved.")
+            messages.success(request, _("CRM settings saved."))
             return redirect(reverse("crm_bridge:settings", args=[request.tenant.slug]))
     return render(request, "crm_bridge/settings.html", {"form": form, "has_secret": bool(config.auth_header)},
                   status=400 if request.method == "POST" else 200)
@@ -133,7 +136,7 @@ def case_link(request: TenantRequest, case_id: int) -> HttpResponse:
     case = access_case(request.tenant, case_id)
     error = ""
     if case.customer is None:
-        error = "This case has no known author to link."
+        error = _("This case has no known author to link.")
     else:
         try:
             record = adapter_for(request.tenant.pk).lookup(Identity("ref", request.POST.get("ref", "")[:120]))
@@ -141,7 +144,7 @@ def case_link(request: TenantRequest, case_id: int) -> HttpResponse:
             error = str(exc)
         else:
             if record is None:
-                error = "That CRM record no longer exists."
+                error = _("That CRM record no longer exists.")
             else:
                 services.identity_link(tenant=request.tenant, membership=request.membership, profile=case.customer,
                                        record=record, how=request.POST.get("how", "manual")[:40])

@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import pgettext_lazy
 
 from channels_ingest.models import ChannelAccount, SocialProfile
 from inbox.models import Case
@@ -50,11 +51,11 @@ class SurveyConfig(models.Model):
 
 class SurveyInvitation(models.Model):
     class State(models.TextChoices):
-        SCHEDULED = "scheduled", "Scheduled"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-        SKIPPED = "skipped", "Skipped"
+        SCHEDULED = "scheduled", pgettext_lazy("survey invitation", "Scheduled")
+        SENDING = "sending", pgettext_lazy("survey invitation", "Sending")
+        SENT = "sent", pgettext_lazy("survey invitation", "Sent")
+        FAILED = "failed", pgettext_lazy("survey invitation", "Failed")
+        SKIPPED = "skipped", pgettext_lazy("survey invitation", "Skipped")
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="survey_invitations")
     # One invitation per case, ever: a reopened and re-resolved case is not surveyed again.

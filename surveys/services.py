@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from channels_ingest.connectors import connector_for
 from channels_ingest.errors import DeliveryUnknown, PermanentError, TransientError
@@ -68,17 +69,17 @@ def survey_config_ensure(*, tenant: Tenant, **values: Any) -> SurveyConfig:
 
 def survey_config_save(*, tenant: Tenant, membership: Membership, values: dict[str, Any]) -> SurveyConfig:
     if not membership.has_role(Role.ADMIN):
-        raise SurveyError("Only tenant admins change the survey settings.")
+        raise SurveyError(_("Only tenant admins change the survey settings."))
     if not values.get("ask_csat") and not values.get("ask_nps"):
-        raise SurveyError("Ask at least one question: CSAT, NPS or both.")
+        raise SurveyError(_("Ask at least one question: CSAT, NPS or both."))
     for key in ("invitation_pt", "invitation_en"):
         if "{link}" not in values.get(key, "{link}"):
-            raise SurveyError("The invitation text must contain {link}, where the survey link goes.")
+            raise SurveyError(_("The invitation text must contain {link}, where the survey link goes."))
     unknown = set(values) - set(CONFIG_FIELDS)
     if unknown:
-        raise SurveyError(f"Unknown settings: {', '.join(sorted(unknown))}")
+        raise SurveyError(_("Unknown settings: %(names)s") % {"names": ", ".join(sorted(unknown))})
     with transaction.atomic():
-        config, _ = SurveyConfig.objects.select_for_update().get_or_create(tenant=tenant)
+        config, _created = SurveyConfig.objects.select_for_update().get_or_create(tenant=tenant)
         SurveyConfig.objects.filter(tenant=tenant, pk=config.pk).update(**values, updated_at=timezone.now())
         config.refresh_from_db()
         audit_record(tenant=tenant, actor=membership.user, verb="survey_config.updated", obj=config,
@@ -346,13 +347,13 @@ def survey_answer(*, token: str, csat: int | None, nps: int | None, comment: str
 
 def followup_close(*, tenant: Tenant, membership: Membership, followup: FollowUp, outcome: str) -> FollowUp:
     if not membership.has_role(Role.SUPERVISOR):
-        raise SurveyError("Only supervisors close follow-ups.")
+        raise SurveyError(_("Only supervisors close follow-ups."))
     with transaction.atomic():
         if not FollowUp.objects.filter(tenant=tenant, pk=followup.pk, status=FollowUp.Status.OPEN).update(
             status=FollowUp.Status.DONE, outcome=outcome.strip()[:2000], closed_by=membership.user,
             closed_at=timezone.now(),
         ):
-            raise SurveyError("This follow-up is already done.")
+            raise SurveyError(_("This follow-up is already done."))
         followup.refresh_from_db()
         audit_record(tenant=tenant, actor=membership.user, verb="survey.followup_closed", obj=followup.case,
                      data={"followup": followup.pk})
@@ -382,23 +383,34 @@ def deflection_parse_csv(text: str) -> tuple[list[DeflectionRow], list[str]]:
     reader = csv.DictReader(io.StringIO(text))
     missing = set(DEFLECTION_COLUMNS) - {(name or "").strip() for name in reader.fieldnames or []}
     if missing:
-        raise SurveyError(f"The CSV needs the columns {', '.join(DEFLECTION_COLUMNS)}; "
-                          f"missing: {', '.join(sorted(missing))}.")
+        raise SurveyError(_("The CSV needs the columns %(columns)s; missing: %(missing)s.")
+                          % {"columns": ", ".join(DEFLECTION_COLUMNS), "missing": ", ".join(sorted(missing))})
     rows, errors = [], []
     for raw in reader:
         row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
         try:
-            rows.append(DeflectionRow(day=date.fromisoformat(row["date"]), calls=_count(row["calls"]),
+            rows.append(DeflectionRow(day=_day(row["date"]), calls=_count(row["calls"]),
                                       site_visits=_count(row["site_visits"] or "0")))
         except ValueError as exc:
-            errors.append(f"line {reader.line_num}: {exc}")
+            errors.append(_("line %(line)s: %(error)s") % {"line": reader.line_num, "error": exc})
     return rows, errors
 
 
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        # Python's own message ("Invalid isoformat string") would reach the admin in English.
+        raise ValueError(_("%(value)r is not a date (YYYY-MM-DD)") % {"value": value}) from None
+
+
 def _count(value: str) -> int:
-    number = int(value)
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(_("%(value)r is not a whole number") % {"value": value}) from None
     if number < 0:
-        raise ValueError(f"{value} is negative")
+        raise ValueError(_("%(value)s is negative") % {"value": value})
     return number
 
 
@@ -406,7 +418,7 @@ def deflection_import(*, tenant: Tenant, membership: Membership, rows: list[Defl
                       errors: list[str] | None = None) -> DeflectionImportResult:
     """Upsert one row per day (importing a day again replaces its figures)."""
     if not membership.has_role(Role.ADMIN):
-        raise SurveyError("Only tenant admins import contact-centre figures.")
+        raise SurveyError(_("Only tenant admins import contact-centre figures."))
     with transaction.atomic():
         for row in rows:
             DeflectionDay.objects.update_or_create(tenant=tenant, day=row.day,

@@ -7,6 +7,8 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from sac.models import Role
@@ -17,6 +19,9 @@ from . import selectors, services
 from .forms import DeflectionUploadForm, SurveyConfigForm
 
 PERIODS = {"7": 7, "30": 30, "90": 90}
+# What the breakdown's links and column say; the query keeps the English key (?by=channel).
+DIMENSION_LABELS = {"channel": gettext_lazy("channel"), "team": gettext_lazy("team"), "agent": gettext_lazy("agent"),
+                    "category": gettext_lazy("category")}
 
 
 @tenant_view(Role.SUPERVISOR)
@@ -29,6 +34,7 @@ def dashboard(request: TenantRequest) -> HttpResponse:
     f = selectors.filter_from_query(request.GET, days)
     return render(request, "surveys/dashboard.html", {
         "days": days, "periods": PERIODS, "dimension": dimension, "dimensions": selectors.DIMENSIONS,
+        "dimension_labels": {key: DIMENSION_LABELS.get(key, key) for key in selectors.DIMENSIONS},
         **selectors.dashboard_context(request.tenant, days, f), "filters": f,
         "channels": selectors.channels_of(request.tenant), "teams": teams_of(request.tenant),
         "members": members_of(request.tenant), "categories": selectors.categories_of(request.tenant),
@@ -49,7 +55,8 @@ def followup_close(request: TenantRequest, followup_id: int) -> HttpResponse:
     try:
         services.followup_close(tenant=request.tenant, membership=request.membership, followup=followup,
                                 outcome=request.POST.get("outcome", ""))
-        messages.success(request, f"Follow-up of case {followup.case.protocol} marked done.")
+        messages.success(request, _("Follow-up of case %(protocol)s marked done.")
+                         % {"protocol": followup.case.protocol})
     except services.SurveyError as exc:
         messages.error(request, str(exc))
     return redirect(reverse("surveys:dashboard", args=[request.tenant.slug]))
@@ -67,7 +74,7 @@ def settings_edit(request: TenantRequest) -> HttpResponse:
         except services.SurveyError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, "Survey settings saved.")
+            messages.success(request, _("Survey settings saved."))
             return redirect(reverse("surveys:settings", args=[request.tenant.slug]))
     return render(request, "surveys/settings.html", {"form": form},
                   status=400 if request.method == "POST" else 200)
@@ -88,8 +95,9 @@ def deflection_import(request: TenantRequest) -> HttpResponse:
         except services.SurveyError as exc:
             errors = [str(exc)]
         else:
-            messages.success(request, f"{result.saved} day(s) imported"
-                                      f"{f', {len(errors)} line(s) skipped' if errors else ''}.")
+            messages.success(request, (_("%(saved)s day(s) imported, %(skipped)s line(s) skipped.") if errors
+                                       else _("%(saved)s day(s) imported.")) % {"saved": result.saved,
+                                                                                "skipped": len(errors)})
             if not errors:
                 return redirect(reverse("surveys:deflection", args=[request.tenant.slug]))
     today = timezone.localdate()

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 import requests
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from .errors import OAuthError
 
@@ -40,15 +41,16 @@ def _get(path: str, params: dict[str, str]) -> dict[str, Any]:
         response = requests.get(url, params=params, timeout=settings.SAC_HTTP_TIMEOUT_SECONDS)
         body = response.json()
     except (requests.RequestException, ValueError) as exc:
-        raise OAuthError(f"Facebook could not be reached ({exc.__class__.__name__}). Try again.") from exc
+        raise OAuthError(_("Facebook could not be reached (%(error)s). Try again.")
+                         % {"error": exc.__class__.__name__}) from exc
     if not isinstance(body, dict):
-        raise OAuthError("Facebook answered something unreadable. Try again.")
+        raise OAuthError(_("Facebook answered something unreadable. Try again."))
     error = body.get("error")
     if response.status_code != 200 or error:
         detail = error.get("message") if isinstance(error, dict) else f"HTTP {response.status_code}"
         code = error.get("code") if isinstance(error, dict) else None
-        raise OAuthError(f"Facebook refused the sign-in ({detail}{f', code {code}' if code else ''}). "
-                         "Start again from the Connect page.")
+        raise OAuthError(_("Facebook refused the sign-in (%(detail)s). Start again from the Connect page.")
+                         % {"detail": f"{detail}, code {code}" if code else detail})
     return body
 
 
@@ -60,7 +62,7 @@ def exchange_code(*, code: str, redirect_uri: str) -> str:
                                        "fb_exchange_token": str(short.get("access_token") or "")})
     token = str(long.get("access_token") or "")
     if not token:
-        raise OAuthError("Facebook answered without an access token. Start again from the Connect page.")
+        raise OAuthError(_("Facebook answered without an access token. Start again from the Connect page."))
     return token
 
 

@@ -13,6 +13,8 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from sac.crypto import decrypt_json, encrypt_json
 
 from .errors import OAuthError
@@ -52,12 +54,12 @@ def flow_finish(session: Any, *, network: str, state: str, user_id: int) -> Flow
     stored = flows.pop(state, None) if state else None
     session[SESSION_KEY] = flows
     if stored is None:
-        raise OAuthError("This sign-in answer is unknown or was already used. Start again from the Connect page.")
+        raise OAuthError(_("This sign-in answer is unknown or was already used. Start again from the Connect page."))
     flow = Flow(**stored)
     if flow.network != network or flow.user_id != user_id:
-        raise OAuthError("This sign-in answer belongs to another login. Start again from the Connect page.")
+        raise OAuthError(_("This sign-in answer belongs to another login. Start again from the Connect page."))
     if flow.created_at < time.time() - FLOW_TTL_SECONDS:
-        raise OAuthError("This sign-in took too long and expired. Start again from the Connect page.")
+        raise OAuthError(_("This sign-in took too long and expired. Start again from the Connect page."))
     return flow
 
 

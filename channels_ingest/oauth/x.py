@@ -15,8 +15,10 @@ from urllib.parse import urlencode
 
 import requests
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from channels_ingest.errors import AuthError, PermanentError, TransientError
+from channels_ingest.texts import stored_text
 from channels_ingest.x.client import X_API_HOST
 
 from .errors import OAuthError
@@ -98,11 +100,13 @@ def exchange_code(*, code: str, verifier: str, redirect_uri: str) -> XTokens:
                                "code_verifier": verifier})
     except TokenRefused as exc:
         if exc.error == "invalid_client":
-            raise OAuthError("X refused SAC's client credentials (invalid_client): the operator must check "
-                             "SAC_X_OAUTH_CLIENT_ID and SAC_X_OAUTH_CLIENT_SECRET.") from exc
-        raise OAuthError(f"X refused the sign-in ({exc}). Start again from the Connect page.") from exc
+            raise OAuthError(_("X refused SAC's client credentials (invalid_client): the operator must check "
+                               "SAC_X_OAUTH_CLIENT_ID and SAC_X_OAUTH_CLIENT_SECRET.")) from exc
+        raise OAuthError(_("X refused the sign-in (%(error)s). Start again from the Connect page.")
+                         % {"error": exc}) from exc
     except TransientError as exc:
-        raise OAuthError(f"{exc}. Try again in a moment.") from exc
+        # The same request renews tokens in workers, where its English text is stored; here a person reads it.
+        raise OAuthError(_("%(error)s. Try again in a moment.") % {"error": stored_text(str(exc))}) from exc
 
 
 def refresh(refresh_token: str) -> XTokens:
@@ -125,8 +129,10 @@ def me(*, access_token: str) -> dict[str, str]:
                                 timeout=settings.SAC_HTTP_TIMEOUT_SECONDS)
         body = response.json()
     except (requests.RequestException, ValueError) as exc:
-        raise OAuthError(f"X did not tell who signed in ({exc.__class__.__name__}). Try again.") from exc
+        raise OAuthError(_("X did not tell who signed in (%(error)s). Try again.")
+                         % {"error": exc.__class__.__name__}) from exc
     data = body.get("data") if isinstance(body, dict) else None
     if response.status_code != 200 or not isinstance(data, dict) or not data.get("id"):
-        raise OAuthError(f"X did not tell who signed in (HTTP {response.status_code}). Try again.")
+        raise OAuthError(_("X did not tell who signed in (%(error)s). Try again.")
+                         % {"error": f"HTTP {response.status_code}"})
     return {"id": str(data["id"]), "username": str(data.get("username") or ""), "name": str(data.get("name") or "")}

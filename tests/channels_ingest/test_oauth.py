@@ -124,10 +124,11 @@ def test_a_replayed_unknown_or_foreign_state_is_refused(kit_a, kit_b, oauth_host
     start = _start(client, "x")
     callback = _approve(start["Location"], "authorize-app")
     # Another tenant's admin (another session) cannot finish A's login, nor create anything with it.
-    foreign = login(kit_b.admin).get(callback)
+    # No brand is known yet on this page, so it speaks the browser's language (README, Languages).
+    foreign = login(kit_b.admin).get(callback, HTTP_ACCEPT_LANGUAGE="en")
     assert foreign.status_code == 400 and b"unknown or was already used" in foreign.content
     assert client.get(callback).status_code == 302
-    replay = client.get(callback)
+    replay = client.get(callback, HTTP_ACCEPT_LANGUAGE="en")
     assert replay.status_code == 400 and b"unknown or was already used" in replay.content
     unknown = client.get("/channels/oauth/x/callback/?state=forged&code=abc")
     assert unknown.status_code == 400

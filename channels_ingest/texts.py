@@ -1,0 +1,64 @@
+"""The channel pages' texts that ingest stores in English (poll-run notes, sources, why a channel stopped), shown
+in the reader's language.
+
+They are written by Celery workers, where no reader's language exists, and older rows keep their text; so the
+stored value stays English and is translated when a page shows it. A text that matches no known form (the
+network's own error message, a new wording) is shown as stored.
+"""
+
+import re
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy
+
+SOURCES = {
+    "poll": gettext_lazy("poll"),
+    "reconcile": gettext_lazy("reconcile"),  # the stored word, as English pages always showed it
+    "webhook": gettext_lazy("webhook"),
+    "replay": gettext_lazy("replay"),
+    "outbound": gettext_lazy("outbound"),
+}
+
+# (stored form, its translation with the captured value as %(a)s). Written by channels_ingest.services
+# (rate notes), the X and Graph connectors and the OAuth token renewal (why a channel needs re-authorisation).
+_PATTERNS: list[tuple[re.Pattern[str], Promise]] = [
+    (re.compile(r"rate limited: next poll in (?P<a>\d+) s"), gettext_lazy("rate limited: next poll in %(a)s s")),
+    (re.compile(r"webhooks live: next reconciliation poll in (?P<a>\d+) s"),
+     gettext_lazy("webhooks live: next reconciliation poll in %(a)s s")),
+    (re.compile(r"X budget: next poll in (?P<a>\d+) s"), gettext_lazy("X budget: next poll in %(a)s s")),
+    (re.compile(r"usage high: next poll in (?P<a>\d+) s"), gettext_lazy("usage high: next poll in %(a)s s")),
+    (re.compile(r"X refused the channel's credentials \(401\)"),
+     gettext_lazy("X refused the channel's credentials (401)")),
+    (re.compile(r"The X access token expired and there is no refresh token: connect the X account again\."),
+     gettext_lazy("The X access token expired and there is no refresh token: connect the X account again.")),
+    (re.compile(r"X refused to renew the channel's access \((?P<a>.*)\): connect the X account again\."),
+     gettext_lazy("X refused to renew the channel's access (%(a)s): connect the X account again.")),
+    (re.compile(r"The channel has no (?P<a>[\w, ]+): connect the X account again\."),
+     gettext_lazy("The channel has no %(a)s: connect the X account again.")),
+    (re.compile(r"The channel has no (?P<a>\w+) access token: connect it again\."),
+     gettext_lazy("The channel has no %(a)s access token: connect it again.")),
+    (re.compile(r"X rate limit reached"), gettext_lazy("X rate limit reached")),
+    (re.compile(r"X did not answer in time"), gettext_lazy("X did not answer in time")),
+    (re.compile(r"X server error (?P<a>\d+)"), gettext_lazy("X server error %(a)s")),
+    (re.compile(r"X unreachable: (?P<a>\w+)"), gettext_lazy("X unreachable: %(a)s")),
+    (re.compile(r"X could not be reached \((?P<a>\w+)\)"), gettext_lazy("X could not be reached (%(a)s)")),
+    (re.compile(r"X token endpoint answered (?P<a>\d+)"), gettext_lazy("X token endpoint answered %(a)s")),
+    (re.compile(r"X refused SAC's client credentials \(invalid_client\): check SAC_X_OAUTH_CLIENT_ID and "
+                r"SAC_X_OAUTH_CLIENT_SECRET\."),
+     gettext_lazy("X refused SAC's client credentials (invalid_client): check SAC_X_OAUTH_CLIENT_ID and "
+                  "SAC_X_OAUTH_CLIENT_SECRET.")),
+]
+
+
+def stored_text(text: str) -> str:
+    """The stored English text in the active language, when it has one of the known forms."""
+    for pattern, translated in _PATTERNS:
+        match = pattern.fullmatch(text)
+        if match:
+            return str(translated) % match.groupdict()
+    return text
+
+
+def source_label(source: str) -> str:
+    """What fed a poll run or a dead letter (poll, webhook…), in the active language."""
+    return str(SOURCES[source]) if source in SOURCES else source
