@@ -8,6 +8,8 @@ the project):
 - en, requires_response: Customer Support on Twitter (twcs head, the official sample, @SpotifyCares) and the
   IBM customer-care threads. A customer post that opened a thread and got a brand answer = needs an answer;
   a customer reply in a thread that nobody answered (the closer: "thanks", "ok will do") = does not.
+  "not scored above" then counts how many customer replies a brand did answer (none of them in the split) the
+  triage flags: the cost, on real follow-ups, of telling a reply from an opening post.
 - pt, requires_response: Reclame Aqui complaints (every one needs an answer) and Olist reviews with a
   comment (1–2 stars and the "Negativo" hand labels need one; 4–5 stars and "Positivo" do not).
 - sentiment: Olist stars (1–2 negative, 3 neutral, 4–5 positive) and hand labels, Reclame Aqui as negative.
@@ -29,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from inbox.triage import TriageInput, find_personal_data, triage  # noqa: E402
-from inbox.triage.datasets import SHARED, Post, eval_posts, split_of  # noqa: E402
+from inbox.triage.datasets import SHARED, Post, answered_followups, eval_posts, split_of  # noqa: E402
 
 # ------------------------------------------------------------------ generated personal data
 
@@ -163,7 +165,7 @@ def macro_f1(pairs: list[tuple[str, str]], labels: tuple[str, ...]) -> float:
     return sum(f1s) / len(f1s)
 
 
-def evaluate(posts: list[Post], pd_cases, split: str) -> None:
+def evaluate(posts: list[Post], pd_cases, split: str, followups: list[Post]) -> None:
     note = " (held out: never looked at while tuning)" if split == "test" else (
         " (tuning; the en requires_response head is trained on it)")
     print(f"\n== split: {split}{note} ==")
@@ -185,6 +187,10 @@ def evaluate(posts: list[Post], pd_cases, split: str) -> None:
         if subset:
             print(f"  negatives ({lang}) correctly left alone: {sum(not d.requires_response for d in subset)}"
                   f"/{len(subset)}")
+    if followups:
+        flagged = sum(triage(TriageInput(p.text)).requires_response for p in followups)
+        print(f"  not scored above: customer replies a brand did answer (en, twcs), flagged {flagged}/{len(followups)}"
+              f" = {flagged / len(followups):.3f}")
     pairs = [(p.sentiment, d.sentiment) for p, d in zip(posts, decisions, strict=True) if p.sentiment]
     counts = Counter(g for g, _ in pairs)
     print(f"sentiment (pt) macro-F1: {macro_f1(pairs, ('negative', 'neutral', 'positive')):.3f}   "
@@ -259,9 +265,11 @@ def main() -> int:
     unique = eval_posts(SHARED, skipped)
     print(f"triage_eval: {len(unique)} real posts ({dict(Counter(p.source for p in unique))}); "
           f"malformed rows skipped: {dict(skipped) or 0}")
+    followups = answered_followups(SHARED)
     for split, seed in (("dev", 1), ("test", 2)):
         if args.split in (split, "both"):
-            evaluate([p for p in unique if split_of(p.text) == split], personal_data_cases(seed), split)
+            evaluate([p for p in unique if split_of(p.text) == split], personal_data_cases(seed), split,
+                     [p for p in followups if split_of(p.text) == split])
     speed([p.text for p in unique if p.lang == "en"], "en tweets")
     speed([p.text for p in unique], "all real posts (incl. long Reclame Aqui complaints)")
     speed([t for t, _ in personal_data_cases(3)], "posts with personal data and decoys")

@@ -9,8 +9,9 @@ simulator's labelled post templates (channels_ingest/simulator, also written for
 rr_en.json (the English requires_response head): trained on the real customer threads of ../shared/datasets,
 read in place and never copied: only the `dev` half of the evaluation split (inbox/triage/datasets.py
 `split_of`) and @SpotifyCares replies the evaluation does not use, so bench/triage_eval.py's `test` figures stay
-held out. What ships is derived weights only: words that occur in at least two posts of two
-different data sets, no text. Without the shared data the committed rr_en.json is left as it is.
+held out. What ships is derived weights only, no text: words (and first words after the leading @handles) that
+pass `train._vocabulary` (three or more posts, not a handle, used about as often by every data set), the
+lexicon signals and the post's shape. Without the shared data the committed rr_en.json is left as it is.
 """
 
 import argparse

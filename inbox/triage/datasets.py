@@ -133,6 +133,28 @@ def eval_posts(shared: Path = SHARED, skipped: Counter | None = None) -> list[Po
     return [p for p in posts if not (p.text in seen or seen.add(p.text))]  # type: ignore[func-returns-value]
 
 
+def answered_followups(shared: Path = SHARED, skipped: Counter | None = None) -> list[Post]:
+    """Customer replies in a brand's thread that the brand answered (twcs head and official sample), minus any text
+    of the evaluation set. Not part of the split: every reply in it is a closer, so a head can score there by
+    telling openers from replies. The benchmark prints how many of these the triage still flags, to show what that
+    costs on the follow-ups that did need an answer. Nothing trains on them."""
+    skipped = Counter() if skipped is None else skipped
+    known = {p.text for p in eval_posts(shared, Counter())}
+    posts = []
+    for name in ("twcs_head_5000.csv", "kaggle_sample.csv"):
+        rows = _twcs_rows(shared / "twcs" / name, skipped)
+        by_id = {r["tweet_id"]: r for r in rows}
+        for r in rows:
+            parent = (r.get("in_response_to_tweet_id") or "").split(".")[0]
+            responses = [x for x in (r.get("response_tweet_id") or "").split(",") if x]
+            if (r["inbound"] == "True" and by_id.get(parent, {}).get("inbound") == "False"
+                    and any(by_id.get(x, {}).get("inbound") == "False" for x in responses)
+                    and r["text"] not in known):
+                known.add(r["text"])
+                posts.append(Post(r["text"], "en", name, needs_answer=True))
+    return posts
+
+
 def en_training_posts(shared: Path = SHARED) -> tuple[list[Post], list[Post]]:
     """What the English requires_response head learns from: the `dev` half of the evaluation's en posts, and,
     as extra closers, the @SpotifyCares replies nobody answered that the evaluation does not use (also

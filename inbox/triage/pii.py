@@ -39,7 +39,9 @@ def compile_custom(name: str, regex: str) -> CustomPattern:
 # Every built-in kind but e-mail needs 7+ digits close together (a PT postal code has 7); most posts have none,
 # and an @handle is not "x@".
 _EIGHT_DIGITS = re.compile(r"\d(?:[ ().-]{0,2}\d){6}")
-_EMAIL_HINT = re.compile(r"\w@")
+# "a word character, then @", written to start at the "@": the scan then jumps from "@" to "@" instead of trying
+# every letter of the post (a tenth of the time on tweets).
+_EMAIL_HINT = re.compile(r"@(?<=\w@)")
 EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])")
 CNPJ = re.compile(r"(?<![\d./-])(?:\d{2}\.\d{3}\.\d{3}/\d{4}-\d{2}|\d{14})(?![\d/-]|[.,]\d)")
 CPF = re.compile(r"(?<![\d./-])(?:\d{3}\.\d{3}\.\d{3}-\d{2}|\d{3}\.?\d{3}\.?\d{3}-?\d{2})(?![\d/-]|[.,]\d)")

@@ -116,6 +116,9 @@ class LabelledPost:
 
 
 _HANDLE = re.compile(r"@\w+")
+# Word features (any word of the post; the first word after its leading @handles): the vocabulary below decides
+# which of them the head may learn.
+_SPARSE = ("w:", "f:")
 
 
 def _vocabulary(feature_rows: list[dict[str, float]], sources: list[str], labels: list[bool], texts: list[str],
@@ -143,7 +146,7 @@ def _vocabulary(feature_rows: list[dict[str, float]], sources: list[str], labels
         size[group] = size.get(group, 0) + 1
         seen = per_group.setdefault(group, {})
         for f in row:
-            if f[:2] == "w:":
+            if f[:2] in _SPARSE:
                 seen[f] = seen.get(f, 0) + 1
                 total[f] = total.get(f, 0) + 1
     by_label = [[g for g in size if g[1] == label and size[g] >= min_group] for label in (True, False)]
@@ -160,7 +163,7 @@ def _vocabulary(feature_rows: list[dict[str, float]], sources: list[str], labels
 
 
 def _keep(row: dict[str, float], vocabulary: set[str]) -> dict[str, float]:
-    return {f: v for f, v in row.items() if f[:2] != "w:" or f in vocabulary}
+    return {f: v for f, v in row.items() if f[:2] not in _SPARSE or f in vocabulary}
 
 
 def fit_response_head(posts: list[LabelledPost], version: str, c: float = 0.3,

@@ -148,6 +148,9 @@ def test_the_baseline_model_ships_and_is_rebuilt_from_the_projects_own_corpus():
     ("@AcmeHelp ok will do", False),
     ("@AcmeHelp my order never arrived and nobody answers my emails, can you help?", True),
     ("@AcmeHelp why was I charged twice this month?", True),
+    ("my order never arrived and nobody answers @AcmeHelp", True),  # the brand tagged inside a complaint
+    ("@AcmeHelp hi, why was I charged twice?", True),
+    ("@AcmeHelp nope, it is the same thing", False),  # answers something said before
 ])
 def test_english_posts_go_through_the_learned_head_and_closers_need_no_answer(text, needs_answer):
     decision = triage(TriageInput(text))
@@ -163,12 +166,30 @@ def test_the_english_head_scores_exactly_what_it_was_trained_on():
 
     head = pipeline.RESPONSE_HEADS["en"]
     assert head is not None and "pt" not in pipeline.RESPONSE_HEADS  # Portuguese keeps the lexicon head
-    text = "@AcmeHelp still not working after the update?? https://t.co/x1 please fix it"
-    feats = response_head_features(text)
     weights = {**{"w:" + k: v for k, v in head.words.items()}, **{"s:" + k: v for k, v in head.signals.items()},
-               **head.shape}
-    z = head.intercept + sum(weights.get(f, 0.0) * v for f, v in feats.items())
-    assert triage(TriageInput(text)).requires_response_score == round(1 / (1 + math.exp(-z)), 3)
+               **{"f:" + k: v for k, v in head.starts.items()}, **head.shape}
+    for text in ("@AcmeHelp still not working after the update?? https://t.co/x1 please fix it",
+                 "Why is my bill so high this month #fail @AcmeHelp!", ".@AcmeHelp @bob, hi: can you help?",
+                 "@AcmeHelp", "nope 👎"):
+        feats = response_head_features(text)
+        z = head.intercept + sum(weights.get(f, 0.0) * v for f, v in feats.items())
+        assert triage(TriageInput(text)).requires_response_score == round(1 / (1 + math.exp(-z)), 3), text
+
+
+@pytest.mark.parametrize("text, first, tagged_inside", [
+    ("@AcmeHelp @bob yes, done", "yes", False),
+    (".@AcmeHelp, hi there", "hi", False),
+    ("Hi @AcmeHelp, my order never arrived", "hi", True),
+    ("my order never arrived @AcmeHelp", "my", True),
+    ("@AcmeHelp my order never arrived, cc @bob", "my", True),
+    ("@AcmeHelp 😡", "", False),
+])
+def test_conversation_cues_read_past_the_leading_handles(text, first, tagged_inside):
+    from inbox.triage.model import conversation_cues
+    from inbox.triage.text import fold, tokens
+
+    folded = fold(text)
+    assert conversation_cues(folded, tokens(folded)) == (first, tagged_inside)
 
 
 def test_the_english_head_ships_without_brand_handles_or_single_source_words():
@@ -177,6 +198,16 @@ def test_the_english_head_ships_without_brand_handles_or_single_source_words():
     words = pipeline.RESPONSE_HEADS["en"].words
     # Every @SpotifyCares post in the evaluation is a closer: the head must not learn the brand.
     assert not {"spotifycares", "spotify", "amazonhelp", "playlist", "burrito"} & set(words)
+
+
+def test_answered_follow_ups_are_read_from_the_threads_and_kept_out_of_the_split():
+    from inbox.triage.datasets import SHARED, answered_followups, eval_posts
+
+    if not (SHARED / "twcs").is_dir():
+        pytest.skip("../shared/datasets is not present: the follow-ups are read from the twcs threads there")
+    followups = answered_followups(SHARED)
+    assert len(followups) > 500 and all(p.needs_answer and p.lang == "en" for p in followups)
+    assert not {p.text for p in followups} & {p.text for p in eval_posts(SHARED)}
 
 
 def test_a_post_with_personal_data_always_needs_an_answer_whatever_the_head_says():
