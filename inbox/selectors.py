@@ -1,5 +1,7 @@
 """Tenant-scoped reads for the inbox. Every function takes the tenant first."""
 
+import functools
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -7,7 +9,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -33,6 +35,7 @@ from .models import (
     TriageCorrection,
     TriageModelVersion,
 )
+from .prepared import prepared
 from .triage import CATEGORIES, LinearModel, RouteRule, TriageConfig, compile_custom
 
 QUEUE_VIEWS = {
@@ -141,7 +144,7 @@ def case_queue(tenant: Tenant, membership: Membership, view: str,
     # The rows show the customer's handle and the assignee's name; nothing of the channel.
     qs = Case.objects.filter(tenant=tenant, status__in=statuses).select_related("customer", "assignee")
     if view == "mine":
-        qs = qs.filter(assignee=membership.user)
+        qs = qs.filter(assignee_id=membership.user_id)  # the id: membership.user would be one more query
     elif view == "unassigned":
         qs = qs.filter(assignee__isnull=True)
     elif view == "team":
@@ -169,9 +172,102 @@ def case_queue(tenant: Tenant, membership: Membership, view: str,
     return qs.order_by("-priority", "first_message_at", "pk")
 
 
-def queue_filter_choices(tenant: Tenant) -> dict[str, Any]:
-    from channels_ingest.selectors import channels_for
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    """What one queue row shows, as plain values. The queue polls its rows every 4 s: building 50 Case,
+    SocialProfile and User instances (every column, the triage JSON included) cost more CPU than the query."""
 
+    pk: int
+    protocol: str
+    priority: int
+    category: str
+    status: str
+    subject: str
+    personal_data: list[str]
+    spans: list[dict] | None  # where triage found personal data in the subject
+    first_response_due: datetime | None
+    first_response_at: datetime | None
+    customer_handle: str | None  # None when the case has no customer
+    assignee_username: str | None
+
+
+def queue_rows(tenant: Tenant, membership: Membership, view: str, filters: QueueFilters | None = None, *,
+               limit: int) -> list[QueueRow]:
+    """The first `limit` rows of case_queue (same filters, same order, same index), as QueueRows."""
+    if connection.vendor == "postgresql" and (filters is None or filters == QueueFilters()):
+        return _plain_queue_rows(tenant, membership, view, limit=limit)
+    qs = case_queue(tenant, membership, view, filters).annotate(
+        row_spans=F("triage__spans"), row_handle=F("customer__handle"), row_assignee=F("assignee__username"),
+    ).values_list(
+        "pk", "protocol", "priority", "category", "status", "subject", "personal_data", "row_spans",
+        "first_response_due", "first_response_at", "row_handle", "row_assignee",
+    )
+    return [QueueRow(*values) for values in qs[:limit]]
+
+
+@functools.cache
+def _plain_queue_rows_sql(view: str, limit: int) -> str:
+    case, teams = Case._meta.db_table, Membership.teams.through._meta.db_table
+    profiles = Case._meta.get_field("customer").related_model._meta.db_table
+    users = Case._meta.get_field("assignee").related_model._meta.db_table
+    statuses = ", ".join(f"'{status}'" for status in OPEN_STATUSES)  # constants of the code, not input
+    where = {
+        "mine": "c.assignee_id = %(user)s",
+        "unassigned": "c.assignee_id IS NULL",
+        "team": f"c.team_id IN (SELECT team_id FROM {teams} WHERE membership_id = %(membership)s)",
+        "all": "TRUE",
+    }[view]
+    # The customer and the assignee are joined by the ids on the tenant's own case rows.
+    return (f"SELECT c.id, c.protocol, c.priority, c.category, c.status, c.subject, c.personal_data, "
+            f"c.triage -> 'spans', c.first_response_due, c.first_response_at, p.handle, u.username "
+            f"FROM {case} c LEFT JOIN {profiles} p ON p.id = c.customer_id LEFT JOIN {users} u ON u.id = c.assignee_id "
+            f"WHERE c.tenant_id = %(tenant)s AND c.status IN ({statuses}) AND {where} "
+            # The limit in the text, not a parameter: then PostgreSQL keeps one plan for the prepared statement
+            # (with `LIMIT $n` it guesses a tenth of the table and plans again on every call).
+            f"ORDER BY c.priority DESC, c.first_message_at, c.id LIMIT {int(limit)}")
+
+
+def _plain_queue_rows(tenant: Tenant, membership: Membership, view: str, *, limit: int) -> list[QueueRow]:
+    """queue_rows without filters, the page every open queue polls every 4 s, as one hand-written statement:
+    the same rows in the same order as case_queue's (tests/inbox/test_queue_speed.py compares them), without
+    building and compiling that queryset each time, which cost more CPU than PostgreSQL spends on it."""
+    with connection.cursor() as cursor:
+        view = view if view in QUEUE_VIEWS else "all"  # as case_queue does
+        cursor.execute(*prepared(f"inbox_queue_rows_{view}_{int(limit)}", _plain_queue_rows_sql(view, limit), {
+            "tenant": tenant.pk, "user": membership.user_id, "membership": membership.pk}))
+        rows = cursor.fetchall()
+
+    def loads(value: Any) -> Any:  # jsonb arrives as text, as it does for the ORM's JSONField
+        return json.loads(value) if isinstance(value, str) else value
+
+    return [QueueRow(pk, protocol, priority, category, status, subject, loads(personal_data), loads(spans), *rest)
+            for pk, protocol, priority, category, status, subject, personal_data, spans, *rest in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    pk: int
+    name: str
+
+
+def _channels_and_tags(tenant: Tenant) -> tuple[list[Choice], list[Choice]]:
+    """The tenant's channels and live tags by name, in one round trip and without model instances (a
+    channel row would decrypt its credentials, which a filter menu never needs)."""
+    from channels_ingest.models import ChannelAccount
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 'channel', id, name FROM {ChannelAccount._meta.db_table} WHERE tenant_id = %s "
+            f"UNION ALL SELECT 'tag', id, name FROM {Tag._meta.db_table} WHERE tenant_id = %s AND NOT archived "
+            "ORDER BY 1, 3",
+            [tenant.pk, tenant.pk],
+        )
+        rows = cursor.fetchall()
+    return ([Choice(pk, name) for kind, pk, name in rows if kind == "channel"],
+            [Choice(pk, name) for kind, pk, name in rows if kind == "tag"])
+
+
+def queue_filter_choices(tenant: Tenant) -> dict[str, Any]:
     def distinct_values() -> dict[str, list[str]]:
         cases = Case.objects.filter(tenant=tenant)
         return {
@@ -181,11 +277,12 @@ def queue_filter_choices(tenant: Tenant) -> dict[str, Any]:
 
     # DISTINCT over all of a tenant's cases costs tens of ms at 100k cases and changes rarely.
     values = cache.get_or_set(f"t{tenant.pk}:queue-filter-values", distinct_values, timeout=300)
+    channels, tags = _channels_and_tags(tenant)
     return {
-        "channels": channels_for(tenant),
+        "channels": channels,
         "categories": values["categories"],
         "languages": values["languages"],
-        "tags": Tag.objects.filter(tenant=tenant, archived=False).order_by("name"),
+        "tags": tags,
         "statuses": Case.Status.choices,
     }
 
@@ -193,27 +290,35 @@ def queue_filter_choices(tenant: Tenant) -> dict[str, Any]:
 COUNT_CAP = 1000
 
 
+@functools.cache
+def _queue_counts_sql(cap: int) -> str:
+    case, teams = Case._meta.db_table, Membership.teams.through._meta.db_table
+    statuses = ", ".join(f"'{status}'" for status in OPEN_STATUSES)  # constants of the code, not input
+    capped = ("(SELECT count(*) FROM (SELECT 1 FROM {case} WHERE tenant_id = %(tenant)s AND status IN ({statuses}) "
+              "AND {where} LIMIT {cap}) capped)")  # in the text: see _plain_queue_rows_sql
+    views = {
+        "mine": "assignee_id = %(user)s",
+        "unassigned": "assignee_id IS NULL",
+        # The membership's teams: their ids came from this tenant's Team rows, and the cases are the tenant's.
+        "team": f"team_id IN (SELECT team_id FROM {teams} WHERE membership_id = %(membership)s)",
+        "all": "TRUE",
+    }
+    assert list(views) == list(QUEUE_VIEWS)
+    return "SELECT " + ", ".join(capped.format(case=case, statuses=statuses, where=w, cap=int(cap))
+                                 for w in views.values())
+
+
 def queue_counts(tenant: Tenant, membership: Membership) -> dict[str, int]:
     """Sidebar counts, capped at COUNT_CAP (shown as "999+"): exact counts over a big tenant's open
-    cases cost tens of ms on every poll, and nobody acts differently on 4,812 than on "999+"."""
-    open_cases = Case.objects.filter(tenant=tenant, status__in=OPEN_STATUSES)
-    views = {
-        "mine": open_cases.filter(assignee=membership.user),
-        "unassigned": open_cases.filter(assignee__isnull=True),
-        "team": open_cases.filter(team__in=membership.teams.all()),
-        "all": open_cases,
-    }
-    # One round trip for the four capped counts (the queue polls them every few seconds):
-    # SELECT (SELECT COUNT(*) FROM (… LIMIT 1000)), (…), … — each served by its own partial index.
-    parts, params = [], []
-    for qs in views.values():
-        sql, qs_params = qs.values("pk")[:COUNT_CAP].query.sql_with_params()
-        parts.append(f"(SELECT COUNT(*) FROM ({sql}) capped)")
-        params.extend(qs_params)
+    cases cost tens of ms on every poll, and nobody acts differently on 4,812 than on "999+".
+
+    One round trip for the four (the queue polls them every few seconds), each served by an index; written as
+    SQL because building the four querysets and compiling them cost more CPU than PostgreSQL spends counting."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {', '.join(parts)}", params)
+        cursor.execute(*prepared(f"inbox_queue_counts_{int(COUNT_CAP)}", _queue_counts_sql(int(COUNT_CAP)), {
+            "tenant": tenant.pk, "user": membership.user_id, "membership": membership.pk}))
         row = cursor.fetchone()
-    return dict(zip(views, row, strict=True))
+    return dict(zip(QUEUE_VIEWS, row, strict=True))
 
 
 @dataclass(frozen=True)
@@ -226,13 +331,16 @@ class ThreadEntry:
 
 def case_thread(tenant: Tenant, case: Case) -> list[ThreadEntry]:
     """The whole story of a case in time order: customer posts, our replies, notes, status changes."""
-    mentions = Mention.objects.filter(tenant=tenant, case_link__case=case).select_related("author")
+    # Not the network's whole payload (kilobytes a mention, decoded on every poll of the thread): only the
+    # media the parsers kept in it.
+    mentions = (Mention.objects.filter(tenant=tenant, case_link__case=case).select_related("author")
+                .defer("raw").annotate(sac_media=F("raw__sac_media")))
     replies = Reply.objects.filter(tenant=tenant, case=case).select_related("author")
     notes = Note.objects.filter(tenant=tenant, case=case).select_related("author")
     events = audit_events_for(tenant, object_type="inbox.case", object_id=str(case.pk)).filter(
         verb__in=["case.opened", "case.assigned", "case.status_changed", "case.tag_added", "case.tag_removed"]
     )
-    entries = [ThreadEntry(m.posted_at, "mention", m, mention_media(m)) for m in mentions]
+    entries = [ThreadEntry(m.posted_at, "mention", m, media_refs(m.sac_media)) for m in mentions]
     entries += [ThreadEntry(r.created_at, "reply", r) for r in replies]
     entries += [ThreadEntry(n.created_at, "note", n) for n in notes]
     entries += [ThreadEntry(e.created_at, "event", e) for e in events]
@@ -343,11 +451,16 @@ class MediaRef:
 
 
 def mention_media(mention: Mention) -> list[MediaRef]:
-    """Images and videos the connectors' parsers found (kept in the stored payload under `sac_media`).
-    Only http(s) addresses: anything else (javascript:, data:) in a payload is dropped, never rendered."""
-    found = []
+    """Images and videos the connectors' parsers found (kept in the stored payload under `sac_media`)."""
     raw = mention.raw if isinstance(mention.raw, dict) else {}
-    for item in raw.get("sac_media") or []:
+    return media_refs(raw.get("sac_media"))
+
+
+def media_refs(items: Any) -> list[MediaRef]:
+    """A payload's `sac_media` list as MediaRefs. Only http(s) addresses: anything else (javascript:, data:) in
+    a payload is dropped, never rendered."""
+    found = []
+    for item in items if isinstance(items, list) else []:
         if not isinstance(item, dict):
             continue
         url, preview = str(item.get("url") or ""), str(item.get("preview_url") or "")

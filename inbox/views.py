@@ -6,7 +6,7 @@ import uuid
 
 from django.contrib import messages
 from django.db.models import Count
-from django.http import HttpResponse
+from django.http import FileResponse, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -23,7 +23,8 @@ from sac.tenancy import TenantRequest, tenant_view
 from . import selectors, services
 from .forms import CannedReplyForm, InboxSettingsForm, NoteForm, ReplyForm, TagForm
 from .limits import check_length
-from .models import CannedReply, Case, Reply
+from .media import access_reply_attachment, image_route
+from .models import CannedReply, Case, Reply, ReplyAttachment
 from .panels import render_case_panels
 from .presence import presence_touch
 from .spelling import spelling_check
@@ -70,7 +71,7 @@ def _queue_context(request: TenantRequest) -> dict:
         "choices": SimpleLazyObject(lambda: selectors.queue_filter_choices(request.tenant)),
         "querystring": request.GET.urlencode(),
         # The most urgent first; an agent works the top of the queue, and a short page renders fast.
-        "cases": selectors.case_queue(request.tenant, request.membership, view, filters)[:QUEUE_PAGE_SIZE],
+        "cases": selectors.queue_rows(request.tenant, request.membership, view, filters, limit=QUEUE_PAGE_SIZE),
         "page_size": QUEUE_PAGE_SIZE,
         "counts": selectors.queue_counts(request.tenant, request.membership),
         "bulk": view == "all" and request.membership.has_role(Role.SUPERVISOR),
@@ -105,27 +106,51 @@ def claim_next(request: TenantRequest) -> HttpResponse:
     return redirect(reverse("inbox:case", args=[request.tenant.slug, case.pk]))
 
 
+def _image_routes(case: Case, thread: list) -> dict:
+    """Per visibility, whether the reply may carry an image (the route follows the customer's last message)."""
+    inbound = [e.obj for e in thread if e.kind == "mention" and e.obj.direction == "in"]
+    last = max(inbound, key=lambda m: (m.posted_at, m.pk)) if inbound else None
+    return {visibility: image_route(platform=case.channel.platform, visibility=visibility,
+                                    replied_kind=last.kind if last else "")
+            for visibility in Reply.Visibility.values}
+
+
 def _case_context(request: TenantRequest, case: Case, reply_form: ReplyForm | None = None) -> dict:
+    membership = request.membership
+    may_work = case.assignee_id == membership.user_id or membership.has_role(Role.SUPERVISOR)
+    thread = selectors.case_thread(request.tenant, case)
+    context = {
+        "case": case,
+        "thread": thread,
+        "history": selectors.customer_history(request.tenant, case),
+        **_tags_context(request, case, may_work=may_work),
+        "reply_form": reply_form,
+        "note_form": NoteForm(),
+        "may_work": may_work,
+        "transitions": [Case.Status(s) for s in services.TRANSITIONS[Case.Status(case.status)]],
+        "panels": render_case_panels(request, case),
+        "members": members_of(request.tenant),
+        "teams": teams_of(request.tenant),
+    }
+    if may_work and case.is_open:
+        context.update(_composer_context(request, case, thread, reply_form))
+    return context
+
+
+def _composer_context(request: TenantRequest, case: Case, thread: list, reply_form: ReplyForm | None) -> dict:
+    """What the reply composer and the one-click handoff need. The page shows them only to whoever may answer
+    the open case: a colleague looking at it pays for none of it (the private route reads the thread's last
+    message and the page's settings, the canned picker the bank)."""
     route = private_route(request.tenant, case)
     if reply_form is None:
         suggested = Reply.Visibility.PRIVATE if case.personal_data and route.allowed else Reply.Visibility.PUBLIC
         reply_form = ReplyForm(initial={"visibility": suggested, "idempotency_key": uuid.uuid4().hex,
                                         "seen_at": timezone.now().isoformat()})
-    membership = request.membership
     return {
-        "case": case,
-        "thread": selectors.case_thread(request.tenant, case),
-        "history": selectors.customer_history(request.tenant, case),
+        "reply_form": reply_form,
+        "images": _image_routes(case, thread),
         "canned": selectors.canned_picker(request.tenant, case, request.user),
         "private_route": route,
-        **_tags_context(request, case),
-        "reply_form": reply_form,
-        "note_form": NoteForm(),
-        "may_work": case.assignee_id == membership.user_id or membership.has_role(Role.SUPERVISOR),
-        "transitions": [Case.Status(s) for s in services.TRANSITIONS[Case.Status(case.status)]],
-        "panels": render_case_panels(request, case),
-        "members": members_of(request.tenant),
-        "teams": teams_of(request.tenant),
         "handoff": {
             "public": HANDOFF_PUBLIC.get(case.language, HANDOFF_PUBLIC["pt"]).format(
                 name=case.customer.first_name if case.customer else ""),
@@ -170,32 +195,58 @@ def case_claim(request: TenantRequest, case_id: int) -> HttpResponse:
 @require_POST
 def case_reply(request: TenantRequest, case_id: int) -> HttpResponse:
     case = selectors.access_case(request.tenant, case_id)
-    form = ReplyForm(request.POST)
+    form = ReplyForm(request.POST, request.FILES)
     if form.is_valid():
         canned = None
         if form.cleaned_data["canned_reply"]:
             canned = selectors.access_canned_reply(request.tenant, form.cleaned_data["canned_reply"],
                                                    user=request.user)
+        attachment = None
         try:
+            attachment = _reply_attachment(request, form)
             services.reply_create(
                 tenant=request.tenant, membership=request.membership, case=case,
                 text=form.cleaned_data["text"], visibility=form.cleaned_data["visibility"],
                 idempotency_key=form.cleaned_data["idempotency_key"], canned_reply=canned,
-                seen_at=form.cleaned_data["seen_at"],
+                seen_at=form.cleaned_data["seen_at"], attachment=attachment,
             )
         except services.ThreadChanged as exc:
-            # Show the thread as it is now and keep the draft; the next Send goes through.
+            # Show the thread as it is now and keep the draft (and its image); the next Send goes through.
             data = request.POST.copy()
             data["seen_at"] = timezone.now().isoformat()
+            data["attachment_id"] = str(attachment.pk) if attachment else ""
             form = ReplyForm(data)
             form.is_valid()
             form.add_error(None, str(exc))
         except services.CaseActionError as exc:
             form.add_error(None, str(exc))
+            if attachment is not None:
+                form.data = form.data.copy()
+                form.data["attachment_id"] = str(attachment.pk)
         else:
             messages.success(request, _("Reply queued; its delivery state shows in the thread."))
             return redirect(reverse("inbox:case", args=[request.tenant.slug, case.pk]))
     return render(request, "inbox/case.html", _case_context(request, case, form), status=400)
+
+
+def _reply_attachment(request: TenantRequest, form: ReplyForm) -> ReplyAttachment | None:
+    """The image sent with the form (stored now), or the one a refused send already stored (by its id)."""
+    if form.cleaned_data.get("attachment"):
+        return services.reply_attachment_store(membership=request.membership, upload=form.cleaned_data["attachment"])
+    if form.cleaned_data.get("attachment_id"):
+        return access_reply_attachment(request.tenant, form.cleaned_data["attachment_id"])
+    return None
+
+
+@tenant_view()
+@require_GET
+def reply_attachment(request: TenantRequest, attachment_id: int) -> FileResponse:
+    """An attached image, to the tenant's own people only (the file is never served as a static file)."""
+    attachment = access_reply_attachment(request.tenant, attachment_id)
+    response = FileResponse(attachment.file.open("rb"), content_type=attachment.content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 @tenant_view()
@@ -431,12 +482,14 @@ def my_canned_delete(request: TenantRequest, canned_id: int) -> HttpResponse:
 
 # ---------------------------------------------------------------- tags (#5)
 
-def _tags_context(request: TenantRequest, case: Case) -> dict:
+def _tags_context(request: TenantRequest, case: Case, *, may_work: bool) -> dict:
     present = list(case.tags.filter(tenant=request.tenant).order_by("name"))
     return {
         "case_tags": present,
         "available_tags": selectors.tags_of(request.tenant).exclude(pk__in=[t.pk for t in present]),
-        "missing_tags": services.case_missing_mandatory_tags(request.tenant, case) if case.is_open else [],
+        # Shown to whoever may resolve the case only (the tag card's menu and the resolve warning).
+        "missing_tags": services.case_missing_mandatory_tags(request.tenant, case) if case.is_open and may_work
+        else [],
     }
 
 
@@ -444,9 +497,10 @@ def _case_tags_response(request: TenantRequest, case: Case, error: str = "") -> 
     """htmx: the tag card again, and the resolve warning beside the status buttons out of band."""
     if request.headers.get("HX-Request"):
         membership = request.membership
+        may_work = case.assignee_id == membership.user_id or membership.has_role(Role.SUPERVISOR)
         return render(request, "inbox/_tags.html", {
-            "case": case, **_tags_context(request, case), "oob": True, "tag_error": error,
-            "may_work": case.assignee_id == membership.user_id or membership.has_role(Role.SUPERVISOR)})
+            "case": case, **_tags_context(request, case, may_work=may_work), "oob": True, "tag_error": error,
+            "may_work": may_work})
     if error:
         messages.error(request, error)
     return redirect(reverse("inbox:case", args=[request.tenant.slug, case.pk]))

@@ -10,5 +10,6 @@ def tenancy(request: HttpRequest) -> dict:
     return {
         "current_tenant": getattr(request, "tenant", None),
         "current_membership": getattr(request, "membership", None),
-        "my_memberships": memberships_for_user(user),
+        # tenant_view already read them for the page's own membership.
+        "my_memberships": getattr(request, "my_memberships", None) or memberships_for_user(user),
     }

@@ -13,13 +13,13 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from .i18n import chosen_language
 from .models import Membership, Role, Tenant
-from .selectors import access_membership_by_slug
+from .selectors import memberships_for_user
 
 
 class TenantRequest(HttpRequest):
@@ -70,7 +70,13 @@ def tenant_view(role: str = Role.AGENT) -> Callable[[Callable[..., HttpResponse]
         @login_required
         @wraps(view)
         def wrapped(request: HttpRequest, tenant_slug: str, *args: Any, **kwargs: Any) -> HttpResponse:
-            membership = access_membership_by_slug(request.user, tenant_slug)
+            # All the user's memberships in one query: this page's is among them, and the header lists them all
+            # (sac.context_processors.tenancy takes them from the request instead of asking again).
+            memberships = list(memberships_for_user(request.user))
+            membership = next((m for m in memberships if m.tenant.slug == tenant_slug), None)
+            if membership is None:
+                raise Http404("No such tenant.")  # not theirs and not there are the same 404
+            request.my_memberships = memberships  # type: ignore[attr-defined]
             require_role(membership, role)
             request.membership = membership  # type: ignore[attr-defined]
             request.tenant = membership.tenant  # type: ignore[attr-defined]

@@ -34,6 +34,10 @@ def _on_case_replied(sender: Any, *, case: Case, reply: Any, **kwargs: Any) -> N
 
 
 def _on_status_changed(sender: Any, *, case: Case, old_status: str, new_status: str, **kwargs: Any) -> None:
+    if old_status == Case.Status.NEW and new_status == Case.Status.OPEN:
+        # Taking a new case (claim-next, every claim's transaction) moves no clock: the first-response clock
+        # runs from the customer's message whoever holds the case, and only pending_customer pauses resolution.
+        return
     services.case_status_moved(case=case, old_status=old_status, new_status=new_status, at=timezone.now())
 
 

@@ -31,6 +31,7 @@ from ..models import (
     Note,
     Tag,
 )
+from ..prepared import prepared
 from ..selectors import author_complaints_by_author, triage_config_for
 from ..triage import TriageConfig, TriageDecision, TriageInput, triage
 from .common import CaseActionError, _may_work_on
@@ -290,7 +291,7 @@ def _open_load(tenant: Tenant, user: AbstractBaseUser, cap: int) -> int:
 
 
 @functools.cache
-def _claim_next_sql(*, languages: bool, platforms: bool) -> str:
+def _claim_next_sql(*, languages: bool, platforms: bool, cap: int) -> str:
     """claim-next as one statement: the agent's open cases counted up to their cap, the most urgent case they
     may take locked with SKIP LOCKED (read from the case_claim_order index), assigned, and its audit row
     written. Always one row: the agent's load, and the claimed case's columns (NULL when none was taken)."""
@@ -308,11 +309,11 @@ def _claim_next_sql(*, languages: bool, platforms: bool) -> str:
 WITH load AS (
     SELECT count(*) AS n FROM (
         SELECT 1 FROM {case} WHERE tenant_id = %(tenant)s AND assignee_id = %(user)s
-        AND status IN ({open_statuses}) LIMIT %(cap)s) mine
+        AND status IN ({open_statuses}) LIMIT {int(cap)}) mine
 ), picked AS (
     SELECT c.id, c.status FROM {case} c
     WHERE c.tenant_id = %(tenant)s AND c.assignee_id IS NULL AND c.status IN ('new', 'open')
-      AND (SELECT n FROM load) < %(cap)s
+      AND (SELECT n FROM load) < {int(cap)}
       -- An agent in teams takes their teams' cases and those of no team; an agent in none takes any.
       -- (The membership's teams are this tenant's; the link table has no tenant column of its own.)
       AND (c.team_id IS NULL
@@ -324,7 +325,8 @@ WITH load AS (
 ), claimed AS (
     UPDATE {case} c SET assignee_id = %(user)s, status = 'open'
     FROM picked WHERE c.tenant_id = %(tenant)s AND c.id = picked.id AND c.assignee_id IS NULL
-    RETURNING c.*, picked.status AS claim_old_status
+    RETURNING {", ".join(f"c.{field.column}" for field in Case._meta.concrete_fields)},
+              picked.status AS claim_old_status
 ), audit AS (
     INSERT INTO {AuditEvent._meta.db_table} (tenant_id, actor_id, verb, object_type, object_id, data, created_at)
     SELECT %(tenant)s, %(user)s, 'case.assigned', %(object_type)s, claimed.id::text,
@@ -340,13 +342,15 @@ def _claim_next_postgres(tenant: Tenant, membership: Membership) -> Case | None:
     ORM path below does, with the same guarantees (SKIP LOCKED, then the conditional update), and the same
     audit row and event."""
     cap = membership.max_open_cases
-    sql = _claim_next_sql(languages=bool(membership.languages), platforms=bool(membership.platforms))
-    params = {"tenant": tenant.pk, "user": membership.user_id, "membership": membership.pk, "cap": cap,
+    # The cap in the text (not a parameter) lets PostgreSQL keep one plan for the prepared statement.
+    sql = _claim_next_sql(languages=bool(membership.languages), platforms=bool(membership.platforms), cap=cap)
+    params = {"tenant": tenant.pk, "user": membership.user_id, "membership": membership.pk,
               "languages": [str(code) for code in membership.languages or []],
               "platforms": [str(code) for code in membership.platforms or []],
               "object_type": Case._meta.label_lower, "now": timezone.now()}
+    name = f"inbox_claim_next_{int(bool(membership.languages))}{int(bool(membership.platforms))}_{int(cap)}"
     with transaction.atomic():
-        (case,) = Case.objects.raw(sql, params)
+        (case,) = Case.objects.raw(*prepared(name, sql, params))
         if case.pk is None:
             if case.claim_load >= cap:  # type: ignore[attr-defined]
                 raise CaseActionError(

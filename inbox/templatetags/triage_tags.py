@@ -2,8 +2,8 @@
 
 from django import template
 
+from inbox.category_labels import category_label
 from inbox.models import Case
-from inbox.selectors import triage_categories
 from inbox.triage import find_personal_data
 from inbox.triage_forms import TriageCorrectionForm
 
@@ -25,10 +25,13 @@ def mask_spans(text: str, spans: list[tuple[int, int]]) -> str:
 def masked_subject(case: Case) -> str:
     """The case's subject with the personal data triage found blanked out (the subject is the first post's
     first 140 characters, so the stored spans apply; older decisions without spans are scanned again)."""
-    text = case.subject
-    if not case.personal_data:
+    return mask_subject(case.subject, case.personal_data, (case.triage or {}).get("spans"))
+
+
+def mask_subject(text: str, personal_data: list[str], stored: list[dict] | None) -> str:
+    """masked_subject from the values alone (the queue reads rows as values, not Case instances)."""
+    if not personal_data:
         return text
-    stored = (case.triage or {}).get("spans")
     if stored:
         return mask_spans(text, [(s["start"], s["end"]) for s in stored])
     return mask_spans(text, [(s.start, s.end) for s in find_personal_data(text)])
@@ -41,6 +44,12 @@ def triage_card(context, case: Case):
         "category": case.category, "priority": case.priority,
         "requires_response": "1" if decision.get("requires_response", True) else "0",
     })
+    # The form's menu holds the tenant's categories; the card reads no other list of them.
     return {"case": case, "d": decision, "form": form, "request": context.get("request"),
-            "csrf_token": context.get("csrf_token"), "current_tenant": context.get("current_tenant"),
-            "categories": triage_categories(case.tenant)}
+            "csrf_token": context.get("csrf_token"), "current_tenant": context.get("current_tenant")}
+
+
+@register.filter(name="category_label")
+def category_label_filter(name: str) -> str:
+    """A triage category as the reader's language calls it (a tenant's own categories as they are)."""
+    return category_label(name or "")

@@ -94,6 +94,13 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Images agents attach to replies (inbox/media.py): under <MEDIA_ROOT>/tenants/<tenant id>/, never served
+# as static files: only the tenant's own inbox view hands them out.
+MEDIA_ROOT = Path(env_str("SAC_MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
+
+# Sessions are read on every page (the queue polls every 4 s): from the cache, with the database behind it so
+# a cache restart logs nobody out. The demo's cache is in-process (LocMemCache); the database still holds them.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

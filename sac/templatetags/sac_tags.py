@@ -1,9 +1,10 @@
+from collections.abc import Callable
 from datetime import datetime
 
 from django import template
 from django.utils import timezone
-from django.utils.html import format_html
-from django.utils.timezone import localtime
+from django.utils.html import conditional_escape, escape
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 register = template.Library()
@@ -18,30 +19,41 @@ def _span(seconds: float) -> str:
     return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
 
 
-def _due_state(due: datetime | None, done_at: datetime | None) -> tuple[str, str]:
-    if due is None:
-        return "none", _("no target")
-    if done_at is not None:
-        if done_at <= due:
-            return "met", _("met")
-        return "missed", _("late by %(span)s") % {"span": _span((done_at - due).total_seconds())}
-    left = (due - timezone.now()).total_seconds()
-    if left < 0:
-        return "overdue", _("overdue %(span)s") % {"span": _span(left)}
-    return ("soon" if left < 15 * 60 else "ok"), _("%(span)s left") % {"span": _span(left)}
+def due_badges() -> Callable[..., str]:
+    """due_badge for a page of rows (the queue renders 50 every 4 s): the translated texts, the clock and the
+    time zone are looked up once, not once per row. Same markup as due_badge."""
+    texts = {"none": _("no target"), "met": _("met"), "missed": _("late by %(span)s"),
+             "overdue": _("overdue %(span)s"), "left": _("%(span)s left"), "title": _("%(label)s due %(when)s")}
+    now, zone = timezone.now(), timezone.get_current_timezone()
+
+    def badge(due: datetime | None, done_at: datetime | None = None, label: str = "") -> str:
+        if due is None:
+            state, text = "none", texts["none"]
+        elif done_at is not None:
+            state, text = ("met", texts["met"]) if done_at <= due else (
+                "missed", texts["missed"] % {"span": _span((done_at - due).total_seconds())})
+        else:
+            left = (due - now).total_seconds()
+            if left < 0:
+                state, text = "overdue", texts["overdue"] % {"span": _span(left)}
+            else:
+                state, text = ("soon" if left < 15 * 60 else "ok"), texts["left"] % {"span": _span(left)}
+        title = ""
+        if due:
+            when = due.astimezone(zone).strftime("%d/%m %H:%M")
+            title = f' title="{conditional_escape(texts["title"] % {"label": label, "when": when})}"'
+        # Plain escape, not format_html (same markup): a tenth of the cost, 50 times a refresh.
+        prefix = f"{conditional_escape(label)}: " if label else ""
+        return mark_safe(f'<span class="due due-{state}"{title}>{prefix}{escape(text)}</span>')  # noqa: S308
+
+    return badge
 
 
 @register.simple_tag
 def due_badge(due: datetime | None, done_at: datetime | None = None, label: str = "") -> str:
     """Time left before a deadline, or how late it is; 'met' once done in time. A simple tag (not an
     inclusion tag) because the queue renders one per row on every refresh."""
-    state, text = _due_state(due, done_at)
-    title = ""
-    if due:
-        when = localtime(due).strftime("%d/%m %H:%M")
-        title = format_html(' title="{}"', _("%(label)s due %(when)s") % {"label": label, "when": when})
-    return format_html('<span class="due due-{}"{}>{}{}</span>', state, title,
-                       format_html("{}: ", label) if label else "", text)
+    return due_badges()(due, done_at, label)
 
 
 @register.filter
