@@ -27,6 +27,11 @@ class DeliveryUnknown(PermanentError):
     Never re-sent blindly: a retry first looks for the post on the network where the API allows it."""
 
 
+class RecipientUnreachable(PermanentError):
+    """The network refused a private message to this person (on X: their DMs are not open to the brand).
+    Nothing was sent; sending again will not help until they open their DMs or write to the brand."""
+
+
 class AuthError(PermanentError):
     """The channel's credentials were refused: the channel needs re-authorisation."""
 

@@ -70,6 +70,9 @@ class SocialProfile(models.Model):
     verified = models.BooleanField(default=False)
     profile_url = models.URLField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # When the network last refused a private message to this person (X: DMs not open to the brand). The
+    # inbox then offers a public invitation instead of a DM; cleared when they write to the brand privately.
+    dms_closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -5,7 +5,7 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -183,6 +183,12 @@ def ingest_batch(*, channel: ChannelAccount, page: Page, run: PollRun, source: s
             returning=["id", "triaged_at", "external_id"],
         )
         stored_ids = [pk for pk, triaged, _ in inserted if triaged is None]
+        writers = {profile_ids[i.author.external_id] for i in items
+                   if i.kind == Mention.Kind.DIRECT and i.author and i.author.external_id in profile_ids
+                   and not outbound(i)}
+        if writers:  # someone who writes to the brand privately can be answered privately again
+            SocialProfile.objects.filter(tenant=tenant, pk__in=writers, dms_closed_at__isnull=False).update(
+                dms_closed_at=None)
         # A row just inserted from a change already holds that change; rows inserted from an add get it applied.
         inserted_now = {pk for pk, _, ext in inserted if by_id[ext].action != "add"}
         updated = _changes_apply(tenant, locked, changes, inserted_now) if changes else 0
@@ -208,6 +214,12 @@ def ingest_batch(*, channel: ChannelAccount, page: Page, run: PollRun, source: s
             )
     channel.cursor = locked.cursor
     return IngestResult(stored_ids=stored_ids, duplicates=max(0, duplicates), dead_lettered=len(page.bad_items))
+
+
+def profile_dms_closed(*, tenant_id: int, profile_id: int, at: datetime) -> None:
+    """The network refused a private message to this person: remember it, so the inbox offers a public
+    invitation to write privately instead of a DM that would be refused again."""
+    SocialProfile.objects.filter(tenant_id=tenant_id, pk=profile_id).update(dms_closed_at=at)
 
 
 def _lease_take(channel: ChannelAccount) -> bool:

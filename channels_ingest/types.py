@@ -59,6 +59,17 @@ class OutboundMessage:
     text: str
     in_reply_to_external_id: str = ""
     recipient_external_id: str = ""
+    # The network's id of an image uploaded for this message (connector.upload_media), sent with it.
+    media_id: str = ""
+
+
+@dataclass(frozen=True)
+class OutboundMedia:
+    """An image to upload before a message that carries it (the inbox checked type and size per network)."""
+
+    content: bytes
+    content_type: str
+    filename: str
 
 
 def media_ref(kind: str, url: Any, preview_url: Any = "") -> dict[str, str] | None:

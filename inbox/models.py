@@ -184,6 +184,31 @@ class CannedReply(models.Model):
         return f"/{self.shortcut} {self.title}"
 
 
+def _attachment_path(instance: "ReplyAttachment", filename: str) -> str:
+    # Content-addressed inside the tenant's own folder: one tenant's file can never be reached through
+    # another's path, and the same image uploaded twice is stored once.
+    ext = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp"}.get(
+        instance.content_type, "")
+    return f"tenants/{instance.tenant_id}/reply-media/{instance.sha256[:2]}/{instance.sha256}{ext}"
+
+
+class ReplyAttachment(models.Model):
+    """An image an agent attached to a reply, stored under MEDIA_ROOT in the tenant's folder
+    (served only by the tenant's inbox view, inbox/media.py)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="reply_attachments")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    file = models.FileField(upload_to=_attachment_path, max_length=200)
+    sha256 = models.CharField(max_length=64)
+    content_type = models.CharField(max_length=40)  # sniffed from the bytes, never the browser's word
+    size = models.PositiveIntegerField()
+    original_name = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "sha256"], name="replyattachment_unique_sha256")]
+
+
 class Reply(models.Model):
     class Visibility(models.TextChoices):
         PUBLIC = "public", _("Public reply")
@@ -214,6 +239,17 @@ class Reply(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     # When a transient failure asked us to wait (a 429's reset time): the sweep leaves the reply alone until then.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # An image sent with the reply. The network's id for the uploaded image is recorded before the post, so a
+    # retried send reuses it instead of uploading again; Messenger sends the image as its own message, whose
+    # id is recorded too so a retry after it never sends the image twice.
+    attachment = models.ForeignKey(ReplyAttachment, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="replies")
+    media_external_id = models.CharField(max_length=200, blank=True)
+    media_uploaded_at = models.DateTimeField(null=True, blank=True)
+    media_message_id = models.CharField(max_length=200, blank=True)
+    # The public half of a public-to-private handoff ("we sent you a message") waits for the private half:
+    # it goes out once that one is sent, as an invitation to write privately when the network refused it.
+    waits_for = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="waiting")
 
     class Meta:
         indexes = [
@@ -239,7 +275,11 @@ class Notification(models.Model):
                               related_name="+")
     case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     note = models.ForeignKey(Note, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications")
+    # What the notification says, in English: rows written before `message_key` existed show it as it is.
     text = models.CharField(max_length=300)
+    # Newer rows also keep which message it is and its values, so each reader sees it in their own language.
+    message_key = models.CharField(max_length=40, blank=True)
+    params = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
 
@@ -250,6 +290,13 @@ class Notification(models.Model):
             models.Index(fields=["tenant", "recipient"], name="notification_unread", condition=Q(read_at__isnull=True)),
         ]
         ordering = ["-created_at", "-pk"]
+
+    @property
+    def display_text(self) -> str:
+        """The text in the active language (the reader's), from its key and values; old rows as stored."""
+        from .notification_texts import render_notification
+
+        return render_notification(self.message_key, self.params) or self.text
 
 
 class InboxSettings(models.Model):
@@ -363,5 +410,5 @@ class TriageModelVersion(models.Model):
 
 __all__ = ["Case", "CaseMention", "CannedReply", "InboxSettings", "Membership", "MentionTriage", "Note", "Notification",
            "PersonalDataPattern",
-           "ProtocolSequence", "Reply", "RoutingRule", "Tag", "TriageCategory", "TriageCorrection",
+           "ProtocolSequence", "Reply", "ReplyAttachment", "RoutingRule", "Tag", "TriageCategory", "TriageCorrection",
            "TriageModelVersion"]

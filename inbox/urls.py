@@ -17,6 +17,7 @@ urlpatterns = [
     path("cases/<int:case_id>/transfer/", views.case_transfer, name="case_transfer"),
     path("cases/<int:case_id>/presence/", views.case_presence, name="case_presence"),
     path("cases/<int:case_id>/replies/<int:reply_id>/retry/", views.reply_retry, name="reply_retry"),
+    path("media/<int:attachment_id>/", views.reply_attachment, name="reply_attachment"),
     path("cases/<int:case_id>/handoff/", views.case_handoff, name="case_handoff"),
     path("cases/<int:case_id>/spelling/", views.case_spelling, name="case_spelling"),
     path("cases/bulk/reassign/", views.cases_bulk_reassign, name="cases_bulk_reassign"),

@@ -3,7 +3,9 @@
 - Messenger: a page may answer within 24 hours of the customer's last message; pages approved for the
   HUMAN_AGENT tag (an inbox setting per page) may answer for 7 days.
 - Facebook / Instagram comments: one private reply per comment, within 7 days of the comment.
-- X: a direct message (whether the customer's DMs are open is only known when X answers).
+- X: a direct message, unless X refused our last one to this customer (their DMs are not open to the brand;
+  X says so only when it answers, so the refusal is remembered on the customer's profile for
+  DMS_CLOSED_MEMORY, or until they write to the brand privately).
 
 The composer reads this before the agent types (the private option is disabled with the reason and the
 alternatives); reply_create checks it again, so the rule never depends on the page.
@@ -24,6 +26,8 @@ from .models import Case, InboxSettings, Reply
 MESSENGER_WINDOW = timedelta(hours=24)
 HUMAN_AGENT_WINDOW = timedelta(days=7)
 PRIVATE_REPLY_WINDOW = timedelta(days=7)
+# People open their DMs again: after this long a refused DM no longer stops the agent from trying one.
+DMS_CLOSED_MEMORY = timedelta(days=30)
 
 # A public answer that asks the customer to write privately, in the customer's language.
 INVITE_TO_DM = {
@@ -32,6 +36,24 @@ INVITE_TO_DM = {
     "en": "Hi {name}, so we can sort this out safely, please send our page a private message. "
           "Protocol {protocol}.",
 }
+# On X the brand cannot DM someone whose DMs are closed to it, but they can always DM the brand.
+INVITE_TO_DM_X = {
+    "pt": "Oi, {name}! Não conseguimos te enviar DM. Para cuidarmos disso com segurança, mande uma DM para "
+          "{brand}, por favor. Protocolo {protocol}.",
+    "en": "Hi {name}, we could not send you a DM. So we can sort this out safely, please send {brand} a DM. "
+          "Protocol {protocol}.",
+}
+
+
+def invite_text(case: Case) -> str:
+    """The public invitation to write privately, in the case's language, for the case's network."""
+    name = case.customer.first_name if case.customer else ""
+    if case.channel.platform in ("x", "simulator"):
+        handle = (case.channel.handle or "").lstrip("@")
+        brand = f"@{handle}" if handle else {"en": "us"}.get(case.language, "nós")
+        return INVITE_TO_DM_X.get(case.language, INVITE_TO_DM_X["pt"]).format(name=name, brand=brand,
+                                                                              protocol=case.protocol)
+    return INVITE_TO_DM.get(case.language, INVITE_TO_DM["pt"]).format(name=name, protocol=case.protocol)
 
 
 @dataclass(frozen=True)
@@ -58,9 +80,8 @@ def _age(delta: timedelta) -> str:
 
 
 def _alternatives(tenant: Tenant, case: Case) -> list[Alternative]:
-    name = case.customer.first_name if case.customer else ""
-    invite = INVITE_TO_DM.get(case.language, INVITE_TO_DM["pt"]).format(name=name, protocol=case.protocol)
-    found = [Alternative(label=_("Reply publicly inviting the customer to send a private message"), text=invite)]
+    found = [Alternative(label=_("Reply publicly inviting the customer to send a private message"),
+                         text=invite_text(case))]
     settings = InboxSettings.objects.filter(tenant=tenant).first()
     if settings is not None:
         if settings.contact_email:
@@ -87,6 +108,11 @@ def private_route(tenant: Tenant, case: Case, *, now: datetime | None = None) ->
         return closed(_("We do not know who the customer is on this network, so no private message."))
     platform = case.channel.platform
     if platform not in ("facebook", "instagram"):
+        refused = case.customer.dms_closed_at
+        if refused is not None and now - refused < DMS_CLOSED_MEMORY:
+            return closed(_("X refused our last direct message to %(who)s: they do not accept DMs from the "
+                            "brand. Invite them publicly to send the brand a DM; once they write, you can answer "
+                            "privately.") % {"who": case.customer})
         return PrivateRoute(allowed=True, how="dm", reason=_("A direct message on X."))
     network = "Facebook" if platform == "facebook" else "Instagram"
     # The same message reply_create answers: the customer's latest one.

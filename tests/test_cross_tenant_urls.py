@@ -11,7 +11,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from channels_ingest.models import DeadLetter
 from crm_bridge.models import CrmCustomer
-from inbox.models import CannedReply, Notification, PersonalDataPattern, Reply, RoutingRule, Tag
+from inbox.models import CannedReply, Notification, PersonalDataPattern, Reply, ReplyAttachment, RoutingRule, Tag
 from sac.services import api_token_create
 from sla.models import BusinessCalendar, SLAPolicy
 
@@ -73,6 +73,8 @@ def test_a_member_of_b_never_sees_or_changes_a(kit_a, kit_b):
     a_ids["notification_id"] = str(Notification.objects.create(tenant=kit_a.tenant, recipient=kit_a.agent.user,
                                                                 case=case_a, text="secret A").pk)
     a_ids["policy_id"] = str(SLAPolicy.objects.create(tenant=kit_a.tenant, name="secret A").pk)
+    a_ids["attachment_id"] = str(ReplyAttachment.objects.create(
+        tenant=kit_a.tenant, sha256="a" * 64, content_type="image/png", size=9, file="tenants/x/secret-A.png").pk)
     a_ids["calendar_id"] = str(BusinessCalendar.objects.create(tenant=kit_a.tenant, name="secret A",
                                                                windows={"0": [["08:00", "18:00"]]}).pk)
     checked = 0
@@ -81,7 +83,8 @@ def test_a_member_of_b_never_sees_or_changes_a(kit_a, kit_b):
             continue  # DRF's suffix variants of the same views
         unknown = set(params) - {"tenant_slug", "case_id", "canned_id", "pk", "reply_id", "followup_id", "token",
                                   "rule_id", "customer_id", "pattern_id", "channel_id", "dead_letter_id",
-                                  "webhook_key", "tag_id", "notification_id", "policy_id", "calendar_id"}
+                                  "webhook_key", "tag_id", "notification_id", "policy_id", "calendar_id",
+                                  "attachment_id"}
         assert not unknown, f"{name} ({route}) has parameters the walker does not know: {unknown}"
         if name in UNSCOPED or name.split(":")[-1] in UNSCOPED or not params and not route.startswith("api/"):
             continue

@@ -90,16 +90,22 @@ class GraphClient:
     def post(self, path: str, data: dict[str, Any]) -> dict[str, Any]:
         return self._request("POST", path, json_body=data, safe_to_repeat=False)
 
+    def upload(self, path: str, data: dict[str, str], files: dict[str, tuple[str, bytes, str]]) -> dict[str, Any]:
+        """A multipart upload (an unpublished photo, a Messenger attachment). It shows the customer nothing, so
+        repeating it after a doubtful answer is safe: failures are transient, not "delivery unknown"."""
+        return self._request("POST", path, form=data, files=files)
+
     def _request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                  json_body: dict[str, Any] | None = None, absolute: bool = False,
-                 safe_to_repeat: bool = True) -> dict[str, Any]:
+                 safe_to_repeat: bool = True, form: dict[str, str] | None = None,
+                 files: dict[str, tuple[str, bytes, str]] | None = None) -> dict[str, Any]:
         if not self.access_token:
             raise AuthError(f"The channel has no {self.network} access token: connect it again.")
         url = path if absolute else f"{self.base_url}/{path.lstrip('/')}"
         headers = {"Authorization": f"Bearer {self.access_token}"}
         try:
-            response = self.session.request(method, url, params=params, json=json_body, headers=headers,
-                                            timeout=self.timeout)
+            response = self.session.request(method, url, params=params, json=json_body, data=form, files=files,
+                                            headers=headers, timeout=self.timeout)
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
             if not safe_to_repeat and may_have_arrived(exc):
                 # The request reached Meta and we do not know if it was posted: a retry could post twice.
@@ -339,23 +345,70 @@ class FacebookConnector(MetaConnector):
         return Page(items=items + m_items, bad_items=bad + m_bad, cursor={**cursor, "feed_after": None},
                     more=False, next_poll_in_seconds=self.client.slow_down_seconds)
 
+    # Messenger attachment ids live 90 days, unpublished photos as long as the page keeps them: a retry within
+    # days reuses the recorded id.
+    media_id_lifetime = timedelta(days=30)
+
+    def upload_media(self, media: Any, *, message: Any) -> str:
+        """A public comment reply carries an unpublished page photo (`attachment_id`); a Messenger message an
+        attachment uploaded with the Attachment Upload API. Other routes take no image (the inbox refuses
+        them before queueing; this is the last guard)."""
+        from channels_ingest.errors import PermanentError
+
+        files = {"source": (media.filename or "image", media.content, media.content_type)}
+        page_id = self.channel.external_account_id
+        if message.visibility == "public":
+            body = self.client.upload(f"{page_id}/photos", {"published": "false"}, files)
+            key = "id"
+        elif self._messenger_target(message) is not None:
+            files = {"filedata": files["source"]}
+            body = self.client.upload(f"{page_id}/message_attachments", {
+                "message": json.dumps({"attachment": {"type": "image", "payload": {"is_reusable": True}}})}, files)
+            key = "attachment_id"
+        else:
+            raise PermanentError("A private reply to a Facebook comment is sent as text only.")
+        if not body.get(key):
+            raise MalformedPayload(f"Facebook answered an image upload without {key}", json.dumps(body))
+        return str(body[key])
+
+    def _messenger_target(self, message: Any) -> Any:
+        target = message.in_reply_to_external_id
+        replied = self._mention(target) if target else None
+        return replied if replied is not None and replied.kind == "direct" else None
+
+    def sends_media_apart(self, message: Any) -> bool:
+        """Messenger takes text or an attachment per message: the image goes first, as its own message."""
+        return bool(message.media_id) and message.visibility == "private" \
+            and self._messenger_target(message) is not None
+
+    def send_media_message(self, message: Any) -> str:
+        replied = self._messenger_target(message)
+        if replied is None:
+            from channels_ingest.errors import PermanentError
+
+            raise PermanentError("No Messenger conversation to send the image to.")
+        return self._messenger(replied, "", attachment_id=message.media_id)
+
     def send(self, message: Any) -> str:
         from channels_ingest.errors import PermanentError
 
         target = message.in_reply_to_external_id
         if message.visibility == "private":
-            replied = self._mention(target) if target else None
-            if replied is not None and replied.kind == "direct":
+            replied = self._messenger_target(message)
+            if replied is not None:
                 return self._messenger(replied, message.text)
             return self._private_reply(target, message.text)
         if not target:
             raise PermanentError("No post or comment to reply to.")
-        body = self.client.post(f"{target}/comments", {"message": message.text})
+        comment: dict[str, Any] = {"message": message.text}
+        if message.media_id:
+            comment["attachment_id"] = message.media_id
+        body = self.client.post(f"{target}/comments", comment)
         if not body.get("id"):
             raise MalformedPayload("Facebook answered a comment without its id", json.dumps(body))
         return self._record(str(body["id"]), "public_reply", target)
 
-    def _messenger(self, replied: Any, text: str) -> str:
+    def _messenger(self, replied: Any, text: str, *, attachment_id: str = "") -> str:
         from channels_ingest.errors import PermanentError
 
         psid = replied.author.external_id if replied.author_id else ""
@@ -363,7 +416,10 @@ class FacebookConnector(MetaConnector):
             raise PermanentError("The Messenger conversation has no customer id to answer.")
         from django.utils import timezone
 
-        payload: dict[str, Any] = {"recipient": {"id": psid}, "message": {"text": text}, "messaging_type": "RESPONSE"}
+        content: dict[str, Any] = {"text": text}
+        if attachment_id:
+            content = {"attachment": {"type": "image", "payload": {"attachment_id": attachment_id}}}
+        payload: dict[str, Any] = {"recipient": {"id": psid}, "message": content, "messaging_type": "RESPONSE"}
         if timezone.now() - replied.posted_at >= timedelta(hours=24):
             # Past Messenger's 24-hour window only the HUMAN_AGENT tag (7 days) may answer; the inbox allows
             # this only for pages its admin marked as approved for the tag, and Meta refuses it otherwise.

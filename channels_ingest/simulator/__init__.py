@@ -6,8 +6,11 @@
 - ``GET  /2/users/:id/tweets`` (the account's own tweets: since_id, start_time, max_results)
 - ``GET  /2/users/:id/mentions`` (since_id, until_id, max_results, pagination_token, start/end_time,
   expansions, tweet.fields, user.fields)
-- ``GET  /2/tweets/:id``; ``POST /2/tweets`` (optionally ``reply.in_reply_to_tweet_id``)
+- ``GET  /2/tweets/:id``; ``POST /2/tweets`` (optionally ``reply.in_reply_to_tweet_id``, ``media.media_ids``)
+- ``POST /2/media/upload`` (one-shot multipart: media, media_category, media_type); DMs take
+  ``attachments: [{media_id}]``; ``GET /_sim/media/:id`` serves an uploaded image (X or Graph)
 - ``POST /2/dm_conversations/with/:participant_id/messages``, ``POST /2/dm_conversations/:id/messages``
+  (a 403 for users whose DMs are closed to the brand: ``SimulatorServer.close_dms(user)``)
 - ``GET  /2/dm_events``, ``/2/dm_conversations/with/:participant_id/dm_events``,
   ``/2/dm_conversations/:id/dm_events``
 - ``GET  /_sim/`` (HTML), ``/_sim/sent.json``, ``/_sim/posts.json``, ``/_sim/requests.json``,

@@ -9,6 +9,10 @@ Served by SimulatorServer under ``/graph/v21.0/``:
 - ``POST /{page-id}/messages`` ``{recipient: {comment_id} | {id}, message: {text}}`` → ``{recipient_id,
   message_id}``; a second private reply to one comment is refused like Meta does (code 10, subcode 2018301)
 
+- ``POST /{page-id}/photos`` (multipart ``source``, published=false) → ``{id}``, usable as a comment's
+  ``attachment_id``; ``POST /{page-id}/message_attachments`` (multipart ``filedata``) → ``{attachment_id}``, usable
+  in a Messenger ``message.attachment`` of type image (tests/fixtures/media/, from Meta's reference)
+
 and for the demo, ``POST /_sim/fb/comments`` ``{text}`` and ``POST /_sim/fb/messages`` ``{text}``.
 The brand's Instagram account (media, comments, replies, webhooks) is ``GraphSim.instagram``: see instagram.py.
 Shapes follow the recordings in ../shared/fixtures/facebook (python-facebook testdata) and Meta's reference.
@@ -57,6 +61,8 @@ class GraphSim:
         self.conversations: dict[str, list[dict[str, Any]]] = {}  # psid -> messages
         self.private_replied: set[str] = set()
         self.sent: list[dict[str, Any]] = []
+        # Unpublished photos and Messenger attachments by id: {"content", "content_type", "kind"}.
+        self.media: dict[str, dict[str, Any]] = {}
         self._page_post("Nossa nova oferta de fibra chegou! Conte pra gente o que achou.")
         from .instagram import InstagramSim  # imported here: instagram.py builds on this module's GraphError
 
@@ -109,8 +115,32 @@ class GraphSim:
             self.conversations.setdefault(psid, []).insert(0, message)
             return message
 
+    def uploaded(self, media_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            return self.media.get(media_id)
+
+    def _upload(self, edge: str, body: dict[str, Any], files: dict[str, tuple[str, bytes, str]]) -> dict[str, Any]:
+        """POST /{page-id}/photos (source, published=false) → {id}; POST /{page-id}/message_attachments
+        (message={"attachment": {"type": "image", …}}, filedata) → {attachment_id}. Shapes from Meta's reference
+        (tests/fixtures/media/facebook_*.json)."""
+        field = "source" if edge == "photos" else "filedata"
+        upload = files.get(field)
+        if upload is None or not upload[1]:
+            raise GraphError(400, 324, f"(#324) Requires upload file ({field})")
+        if not upload[2].startswith("image/"):
+            raise GraphError(400, 100, "(#100) Invalid image: the file is not a supported image")
+        limit = 4 if edge == "photos" else 25
+        if len(upload[1]) > limit * 1024 * 1024:
+            raise GraphError(400, 100, f"(#100) The image is larger than {limit} MB")
+        if edge == "photos" and str(body.get("published", "true")).lower() != "false":
+            raise GraphError(400, 100, "(#100) The simulator only takes unpublished photos (published=false)")
+        media_id = self._id()
+        self.media[media_id] = {"content": upload[1], "content_type": upload[2], "kind": edge}
+        return {"id": media_id} if edge == "photos" else {"attachment_id": media_id}
+
     # -- API -----------------------------------------------------------------------------------------------
-    def route(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    def route(self, method: str, path: str, body: dict[str, Any],
+              files: dict[str, tuple[str, bytes, str]] | None = None) -> dict[str, Any]:
         parts = [p for p in path.split("/") if p]
         if len(parts) != 3 or parts[0] != "v21.0":
             raise GraphError(400, 100, f"Unknown path components: /{'/'.join(parts)}")
@@ -119,6 +149,8 @@ class GraphSim:
             return self.instagram.route(method, obj, edge, body)
         with self.lock:
             self._catch_up()
+            if method == "POST" and obj == self.page_id and edge in ("photos", "message_attachments"):
+                return self._upload(edge, body, files or {})
             if method == "GET" and obj == self.page_id and edge == "feed":
                 return {"data": [{**p, "comments": {"data": list(self.comments.get(p["id"], []))}}
                                  for p in self.posts[:25]]}
@@ -153,6 +185,9 @@ class GraphSim:
         text = body.get("message")
         if not isinstance(text, str) or not text:
             raise GraphError(400, 100, "(#100) The parameter message is required")
+        attachment_id = str(body.get("attachment_id") or "")
+        if attachment_id and (self.media.get(attachment_id) or {}).get("kind") != "photos":
+            raise GraphError(400, 100, f"(#100) Invalid attachment_id '{attachment_id}'")
         found = self._find_comment(obj)
         post_id = found[0] if found else obj
         if post_id not in self.comments:
@@ -160,14 +195,30 @@ class GraphSim:
         local = self._id()
         reply = {"id": f"{post_id.split('_')[1]}_{local}", "message": text, "created_time": graph_time(time.time()),
                  "from": {"id": self.page_id, "name": PAGE_NAME}, "parent": {"id": obj}}
+        if attachment_id:
+            reply["attachment"] = {"type": "photo", "target": {"id": attachment_id}}
         self.comments[post_id].append(reply)
-        self.sent.append({"kind": "comment", "in_reply_to": obj, "text": text, "id": reply["id"]})
+        self.sent.append({"kind": "comment", "in_reply_to": obj, "text": text, "id": reply["id"],
+                          "media_ids": [attachment_id] if attachment_id else []})
         return {"id": reply["id"]}
 
     def _send_message(self, body: dict[str, Any]) -> dict[str, Any]:
         recipient = body.get("recipient") if isinstance(body.get("recipient"), dict) else {}
-        text = (body.get("message") or {}).get("text") if isinstance(body.get("message"), dict) else None
-        if not text:
+        content = body.get("message") if isinstance(body.get("message"), dict) else {}
+        text = content.get("text")
+        attachment = content.get("attachment") if isinstance(content.get("attachment"), dict) else None
+        if text and attachment:
+            raise GraphError(400, 100, "(#100) Only one of the message text and the attachment can be set")
+        attachment_id = ""
+        if attachment is not None:
+            payload = attachment.get("payload") if isinstance(attachment.get("payload"), dict) else {}
+            attachment_id = str(payload.get("attachment_id") or "")
+            if attachment.get("type") != "image" or (self.media.get(attachment_id) or {}).get("kind") \
+                    != "message_attachments":
+                raise GraphError(400, 100, "(#100) Invalid attachment")
+            if recipient.get("comment_id"):
+                raise GraphError(400, 100, "(#100) The simulator takes private replies to comments as text only")
+        elif not text:
             raise GraphError(400, 100, "(#100) The parameter message[text] is required")
         if recipient.get("comment_id"):
             comment_id = str(recipient["comment_id"])
@@ -183,8 +234,12 @@ class GraphSim:
             psid = str(recipient["id"])
         else:
             raise GraphError(400, 100, "(#100) The parameter recipient is required")
-        message = {"id": f"m_{self._id()}", "message": text, "created_time": graph_time(time.time()),
+        message = {"id": f"m_{self._id()}", "message": text or "", "created_time": graph_time(time.time()),
                    "from": {"id": self.page_id, "name": PAGE_NAME}, "to": {"data": [{"id": psid}]}}
+        if attachment_id:
+            message["attachments"] = {"data": [{"id": attachment_id, "mime_type":
+                                                self.media[attachment_id]["content_type"]}]}
         self.conversations.setdefault(psid, []).insert(0, message)
-        self.sent.append({"kind": "message", "recipient": recipient, "text": text, "id": message["id"]})
+        self.sent.append({"kind": "message", "recipient": recipient, "text": text or "", "id": message["id"],
+                          "media_ids": [attachment_id] if attachment_id else []})
         return {"recipient_id": psid, "message_id": message["id"]}

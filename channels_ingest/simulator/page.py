@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from .graph import GraphSim
 from .store import SimStore
 
 TITLE = "SAC simulator — Acme Telecom on X"
@@ -31,6 +32,7 @@ background:#e8f5fd;color:#1d6fa5}
 .badge.praise{background:#e7f7ee;color:#1e7d45}
 .empty{color:#657786;font-style:italic}
 a{color:#1d6fa5}
+img.sent-media{display:block;max-width:320px;max-height:240px;margin:6px 0;border-radius:8px;border:1px solid #e1e8ed}
 """
 
 
@@ -63,7 +65,22 @@ def _sent_item(store: SimStore, item: dict[str, Any]) -> str:
         badge = '<span class="badge">reply</span>' if parent else '<span class="badge">tweet</span>'
     meta = f'{escape(target)} · {_when(item["at"])} · id {escape(item["id"])}'
     text = f'<div class="text">{escape(item["text"])}</div>'
-    return f'<li>{badge}<span class="meta">{meta}</span>{text}{context}</li>'
+    return f'<li>{badge}<span class="meta">{meta}</span>{text}{_images(item)}{context}</li>'
+
+
+def _images(item: dict[str, Any]) -> str:
+    """The images a sent item carries, shown from the simulator's own copy (GET /_sim/media/<id>)."""
+    return "".join(f'<a href="/_sim/media/{escape(m)}"><img class="sent-media" src="/_sim/media/{escape(m)}" '
+                   f'alt="image {escape(m)}" data-media-id="{escape(m)}"></a>' for m in item.get("media_ids") or [])
+
+
+def _graph_item(item: dict[str, Any]) -> str:
+    kind = "Messenger" if item["kind"] == "message" else "comment reply"
+    target = item.get("in_reply_to") or (item.get("recipient") or {}).get("id") \
+        or (item.get("recipient") or {}).get("comment_id") or ""
+    meta = f'{escape(kind)} → {escape(str(target))} · id {escape(item["id"])}'
+    text = f'<div class="text">{escape(item["text"])}</div>' if item.get("text") else ""
+    return f'<li><span class="badge">facebook</span><span class="meta">{meta}</span>{text}{_images(item)}</li>'
 
 
 def _post_item(store: SimStore, rec: dict[str, Any], answered: set[str]) -> str:
@@ -79,7 +96,12 @@ def _post_item(store: SimStore, rec: dict[str, Any], answered: set[str]) -> str:
             f'id {escape(rec["id"])}</span><div class="text">{escape(rec["text"])}</div></li>')
 
 
-def render_page(store: SimStore) -> str:
+def render_page(store: SimStore, graph: GraphSim | None = None) -> str:
+    graph_sent: list[dict[str, Any]] = []
+    if graph is not None:
+        with graph.lock:
+            graph_sent = list(reversed(graph.sent))
+    graph_html = "".join(_graph_item(item) for item in graph_sent)
     with store.lock:
         sent = list(reversed(store.sent))
         answered = {s["in_reply_to_tweet_id"] for s in store.sent if s.get("in_reply_to_tweet_id")}
@@ -99,6 +121,8 @@ def render_page(store: SimStore) -> str:
 <main>
 <section id="sent"><h2>Sent by the brand ({len(sent)})</h2>
 <ol>{sent_html or '<li class="empty">Nothing sent yet.</li>'}</ol></section>
+{f'<section id="facebook-sent"><h2>Sent on the Facebook page ({len(graph_sent)})</h2><ol>{graph_html}</ol></section>'
+   if graph_sent else ''}
 <section id="posts"><h2>Latest customer posts ({len(posts)})</h2>
 <ol>{posts_html or '<li class="empty">No posts yet.</li>'}</ol></section>
 </main></body></html>

@@ -9,6 +9,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -63,8 +65,25 @@ def _parse_body(raw: bytes) -> dict[str, Any]:
     return body
 
 
+def parse_multipart(raw: bytes, content_type: str) -> dict[str, tuple[str, bytes, str]]:
+    """A multipart/form-data body as {field: (file name, bytes, content type)} (standard library only)."""
+    if not content_type.lower().startswith("multipart/form-data"):
+        return {}
+    message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
+    parts: dict[str, tuple[str, bytes, str]] = {}
+    if not message.is_multipart():
+        return parts
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if isinstance(name, str):
+            payload = part.get_payload(decode=True)
+            parts[name] = (part.get_filename() or "", payload if isinstance(payload, bytes) else b"",
+                           part.get_content_type())
+    return parts
+
+
 # (method, path pattern, rate-limit bucket, limit per 15 min window, handler(sim, match, params, raw))
-_Route = tuple[str, re.Pattern[str], str, int, Callable[..., Any]]
+_Route = tuple[str, re.Pattern[str], str, int, Callable[..., Any] | None]
 _ROUTES: list[_Route] = [
     ("GET", re.compile(r"/2/users/me"), "users_me", 75,
      lambda s, m, p, raw: queries.get_user(s.store, p)),
@@ -80,6 +99,7 @@ _ROUTES: list[_Route] = [
      lambda s, m, p, raw: queries.search_recent(s.store, p)),
     ("GET", re.compile(r"/2/tweets/([^/]+)"), "tweet_lookup", 900,
      lambda s, m, p, raw: queries.get_tweet(s.store, m.group(1), p)),
+    ("POST", re.compile(r"/2/media/upload"), "media_upload", 500, None),  # multipart: parsed in _route
     ("POST", re.compile(r"/2/tweets"), "create_tweet", 200,
      lambda s, m, p, raw: s.store.create_tweet(_parse_body(raw))),
     ("POST", re.compile(r"/2/dm_conversations/with/([^/]+)/messages"), "dm_create", 200,
@@ -174,14 +194,30 @@ class SimulatorServer:
         """Inject a DM from a customer to the brand (a MessageCreate event)."""
         return dict(self.store.add_dm(text, author_username, lang))
 
-    def inject_fault(self, kind: str, count: int = 1) -> None:
-        """Make the next ``count`` matching API requests fail with ``kind`` (see FAULT_KINDS)."""
+    def close_dms(self, user: str, *, closed: bool = True) -> str:
+        """Make a user (a known username, or any user id) refuse DMs from the brand, or accept them again;
+        returns the user id."""
+        with self.store.lock:
+            user_id = user if user.isdigit() else self.store.by_username[user.lower()].id
+            (self.store.dms_closed.add if closed else self.store.dms_closed.discard)(user_id)
+        return user_id
+
+    def inject_fault(self, kind: str, count: int = 1, *, route: str = "") -> None:
+        """Make the next ``count`` matching API requests fail with ``kind`` (see FAULT_KINDS); with ``route``,
+        only requests to that route (an X rate-limit bucket such as ``create_tweet`` or ``media_upload``, or a
+        Graph edge such as ``photos`` or ``comments``)."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {', '.join(FAULT_KINDS)}")
         if int(count) < 1:
             raise ValueError("count must be >= 1")
         with self.store.lock:
-            self.store.faults.extend([kind] * int(count))
+            self.store.faults.extend([f"{kind}@{route}" if route else kind] * int(count))
+
+    def media(self, media_id: str) -> dict[str, Any] | None:
+        """An image uploaded to the simulated X or Graph API, by its id."""
+        with self.store.lock:
+            found = self.store.media.get(media_id)
+        return found or self.graph.uploaded(media_id)
 
     @property
     def pending_faults(self) -> list[str]:
@@ -220,13 +256,18 @@ class SimulatorServer:
         return {"x-rate-limit-limit": str(limit), "x-rate-limit-remaining": str(remaining),
                 "x-rate-limit-reset": str(reset)}
 
-    def _take_fault(self, is_mentions: bool, method: str = "GET", *, after_post_only: bool = False) -> str | None:
+    def _take_fault(self, is_mentions: bool, method: str = "GET", *, after_post_only: bool = False,
+                    route: str = "") -> str | None:
         with self.store.lock:
-            for i, kind in enumerate(self.store.faults):
+            for i, entry in enumerate(self.store.faults):
+                kind, _, only = entry.partition("@")
+                if only and only != route:
+                    continue
                 if kind in AFTER_POST_FAULTS and method != "POST" or after_post_only and kind not in AFTER_POST_FAULTS:
                     continue
                 if kind != "bad_item" or is_mentions:
-                    return self.store.faults.pop(i)
+                    self.store.faults.pop(i)
+                    return kind
         return None
 
     @staticmethod
@@ -242,7 +283,12 @@ class SimulatorServer:
             return _Reply(200, b"ok", "text/plain; charset=utf-8")
         if path in ("/_sim", "/_sim/") and method == "GET":
             self.store.catch_up()
-            return _Reply(200, render_page(self.store).encode(), "text/html; charset=utf-8")
+            return _Reply(200, render_page(self.store, self.graph).encode(), "text/html; charset=utf-8")
+        if path.startswith("/_sim/media/") and method == "GET":
+            found = self.media(path[len("/_sim/media/"):])
+            if found is None:
+                return _json_reply(404, {"error": "no such media"}, rate_key=("_sim", 10_000))
+            return _Reply(200, found["content"], found["content_type"], rate_key=("_sim", 10_000))
         if path.startswith(("/_sim/fb/", "/_sim/ig/")) and method == "POST":
             return self._route_sim_fb(path, raw)
         if path.startswith("/_sim/"):
@@ -252,7 +298,7 @@ class SimulatorServer:
         if oauth is not None:
             return _oauth_reply(oauth)
         if path.startswith("/graph/"):
-            return self._route_graph(method, path[len("/graph"):], raw, auth)
+            return self._route_graph(method, path[len("/graph"):], raw, auth, headers.get("Content-Type") or "")
         if not auth.startswith(("Bearer ", "OAuth ")) or self.oauth.x_bearer_refused(auth):
             return _json_reply(401, UNAUTHORIZED)
         self.store.catch_up()
@@ -261,7 +307,7 @@ class SimulatorServer:
             if match is None or route_method != method:
                 continue
             is_mentions = key == "mentions"
-            fault = self._take_fault(is_mentions, method)
+            fault = self._take_fault(is_mentions, method, route=key)
             if fault == "invalid_json":
                 return _Reply(200, _TRUNCATED_JSON, rate_key=(key, limit))
             if fault == "server_error":
@@ -270,7 +316,10 @@ class SimulatorServer:
                 return _json_reply(429, TOO_MANY_REQUESTS, rate_key=(key, limit),
                                    headers=self._rate_headers(key, limit, exhausted=True))
             try:
-                payload = handler(self, match, params, raw)
+                if key == "media_upload":
+                    payload = self.store.upload_media(parse_multipart(raw, headers.get("Content-Type") or ""))
+                else:
+                    payload = handler(self, match, params, raw)
             except ApiError as exc:
                 return _json_reply(exc.status, exc.body, rate_key=(key, limit))
             if fault == "bad_item":
@@ -278,7 +327,7 @@ class SimulatorServer:
             failed = self._after_post_fault(fault, _json_reply(500, INTERNAL_ERROR, rate_key=(key, limit)))
             if failed is not None:
                 return failed
-            if method == "POST":
+            if method == "POST" and key != "media_upload":
                 location = payload["data"].get("id") or payload["data"].get("dm_event_id")
                 where = "tweets" if key == "create_tweet" else "dm_events"
                 return _json_reply(201, payload, rate_key=(key, limit),
@@ -288,17 +337,25 @@ class SimulatorServer:
                                  "title": "Not Found Error", "detail": f"No route for {method} {path}",
                                  "type": "about:blank", "status": 404})
 
-    def _route_graph(self, method: str, path: str, raw: bytes, auth: str) -> _Reply:
+    def _route_graph(self, method: str, path: str, raw: bytes, auth: str, content_type: str = "") -> _Reply:
         key = ("graph", 10_000)
         if not auth.startswith("Bearer ") and "access_token=" not in path:
             return _json_reply(400, GraphError(400, 190, "An active access token must be used to query "
                                                          "information about the current user.").body, rate_key=key)
+        edge = path.rstrip("/").rsplit("/", 1)[-1]
         try:
-            body = json.loads(raw or b"{}") if method == "POST" else {}
+            files: dict[str, tuple[str, bytes, str]] = {}
+            if method == "POST" and content_type.lower().startswith("multipart/form-data"):
+                # Uploads (an unpublished photo, a Messenger attachment): form fields plus the file.
+                parts = parse_multipart(raw, content_type)
+                body = {name: value.decode(errors="replace") for name, (fname, value, _) in parts.items() if not fname}
+                files = {name: part for name, part in parts.items() if part[0]}
+            else:
+                body = json.loads(raw or b"{}") if method == "POST" else {}
             if not isinstance(body, dict):
                 raise GraphError(400, 100, "(#100) Request body is not a JSON object")
-            answer = self.graph.route(method, path, body)
-            failed = self._after_post_fault(self._take_fault(False, method, after_post_only=True),
+            answer = self.graph.route(method, path, body, files)
+            failed = self._after_post_fault(self._take_fault(False, method, after_post_only=True, route=edge),
                                             _json_reply(500, GRAPH_UNEXPECTED, rate_key=key))
             if failed is not None:
                 return failed

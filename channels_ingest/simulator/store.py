@@ -17,6 +17,8 @@ FAULT_KINDS = ("invalid_json", "bad_item", "server_error", "rate_limit", "error_
 # Taken only by a POST (X or Graph), which is processed first: the send happened, the client cannot know.
 AFTER_POST_FAULTS = ("error_after_post", "drop_after_post")
 RATE_WINDOW_SECONDS = 900
+MB = 1024 * 1024
+UPLOAD_CATEGORIES = ("tweet_image", "tweet_gif", "dm_image", "dm_gif")
 MAX_BURST = 500  # after a long pause (laptop sleep) do not flood the inbox with the whole backlog
 _TOKEN_PREFIX = "7140dibdnow9"
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -39,6 +41,15 @@ def invalid_request(param: str, value: str, message: str) -> ApiError:
         "title": "Invalid Request",
         "detail": "One or more parameters to your request was invalid.",
         "type": "https://api.twitter.com/2/problems/invalid-request",
+    })
+
+
+def dm_forbidden(participant_id: str) -> ApiError:
+    """X's answer to a DM the person does not accept from the brand. Built from the X API v2 error reference
+    (docs.x.com, "Error responses": a 403 problem with title, type and detail); no recording exists of it."""
+    return ApiError(403, {
+        "title": "Forbidden", "type": "about:blank", "status": 403,
+        "detail": f"You are not permitted to send Direct Messages to user {participant_id}.",
     })
 
 
@@ -127,8 +138,13 @@ class SimStore:
         self.tweets: dict[str, dict[str, Any]] = {}
         self.customer_ids: list[str] = []  # ascending, i.e. oldest first
         self.dm_events: list[dict[str, Any]] = []
+        # Users who do not accept DMs from the brand: creating a DM to them is refused with a 403.
+        self.dms_closed: set[str] = set()
         self.sent: list[dict[str, Any]] = []
+        # Each entry is a fault kind, or "kind@route" to hit only that route (e.g. "rate_limit@create_tweet").
         self.faults: list[str] = []
+        # Uploaded images by media id: {"content", "content_type", "category", "size"} (POST /2/media/upload).
+        self.media: dict[str, dict[str, Any]] = {}
         self.follow_ups: list[tuple[str, str, str]] = []  # (customer id, brand reply id, lang)
         self.requests: deque[dict[str, Any]] = deque(maxlen=300)
         self.rate_windows: dict[str, list[float]] = {}
@@ -270,10 +286,43 @@ class SimStore:
         return event
 
     # -- brand actions ----------------------------------------------------------------------------------
+    def upload_media(self, parts: dict[str, tuple[str, bytes, str]]) -> dict[str, Any]:
+        """POST /2/media/upload, one-shot multipart (media, media_category, media_type): the answer's shape is
+        the reference's (tests/fixtures/media/x_media_upload.json)."""
+        media = parts.get("media")
+        if media is None or not media[1]:
+            raise invalid_request("media", "", "The `media` field is required")
+        category = parts.get("media_category", ("", b"tweet_image", ""))[1].decode(errors="replace")
+        if category not in UPLOAD_CATEGORIES:
+            raise invalid_request("media_category", category, f"The `media_category` value [{category}] is not valid")
+        content_type = parts.get("media_type", ("", media[2].encode(), ""))[1].decode(errors="replace")
+        if not content_type.startswith("image/") or len(media[1]) > (15 if content_type == "image/gif" else 5) * MB:
+            raise invalid_request("media", content_type, "The media is not a supported image or is too large")
+        with self.lock:
+            media_id = self._new_id(time.time())
+            self.media[media_id] = {"content": media[1], "content_type": content_type, "category": category,
+                                    "size": len(media[1])}
+        return {"data": {"id": media_id, "media_key": f"3_{media_id}", "size": len(media[1]),
+                         "expires_after_secs": 86400, "image": {"image_type": content_type}}}
+
+    def _media_ids(self, ids: Any, *, prefix: str, param: str) -> list[str]:
+        """Uploaded ids of the right category (tweet_* for posts, dm_* for DMs), as X checks them."""
+        if not isinstance(ids, list) or not ids or len(ids) > 4:
+            raise invalid_request(param, str(ids), "Your media IDs are invalid.")
+        with self.lock:
+            for media_id in ids:
+                known = self.media.get(str(media_id))
+                if known is None or not known["category"].startswith(prefix):
+                    raise invalid_request(param, str(media_id), "Your media IDs are invalid.")
+        return [str(i) for i in ids]
+
     def create_tweet(self, body: dict[str, Any]) -> dict[str, Any]:
         text = body.get("text")
         if not isinstance(text, str) or not text.strip():
             raise invalid_request("text", str(text), "Tweet text must be a non-empty string")
+        media = body.get("media")
+        media_ids = self._media_ids(media.get("media_ids") if isinstance(media, dict) else None, prefix="tweet_",
+                                    param="media.media_ids") if media is not None else []
         reply = body.get("reply") or {}
         parent = None
         if isinstance(reply, dict) and reply.get("in_reply_to_tweet_id") is not None:
@@ -288,7 +337,7 @@ class SimStore:
             rec = self._create_tweet(text, self.brand, lang, "brand", time.time(), parent)
             self.sent.append({"kind": "reply" if parent else "tweet", "id": rec["id"], "text": text,
                               "in_reply_to_tweet_id": parent["id"] if parent else None,
-                              "at": rec["created_at"]})
+                              "at": rec["created_at"], "media_ids": media_ids})
             if parent and parent["author_id"] != self.brand.id:
                 self.follow_ups.append((parent["author_id"], rec["id"], parent["lang"]))
         return {"data": {"id": rec["id"], "text": text, "edit_history_tweet_ids": [rec["id"]]}}
@@ -307,10 +356,17 @@ class SimStore:
         text = body.get("text")
         if not isinstance(text, str) or not text.strip():
             raise invalid_request("text", str(text), "Direct Message text must be a non-empty string")
+        attachments = body.get("attachments")
+        media_ids = self._media_ids([a.get("media_id") for a in attachments if isinstance(a, dict)]
+                                    if isinstance(attachments, list) else None, prefix="dm_",
+                                    param="attachments") if attachments is not None else []
         with self.lock:
+            if participant_id in self.dms_closed:
+                raise dm_forbidden(participant_id)
             event = self._create_dm(text, sender_id=self.brand.id, participant_id=participant_id)
             self.sent.append({"kind": "dm", "id": event["id"], "text": text, "participant_id": participant_id,
-                              "dm_conversation_id": event["dm_conversation_id"], "at": event["created_at"]})
+                              "dm_conversation_id": event["dm_conversation_id"], "at": event["created_at"],
+                              "media_ids": media_ids})
         return {"data": {"dm_conversation_id": event["dm_conversation_id"], "dm_event_id": event["id"]}}
 
     # -- rendering --------------------------------------------------------------------------------------

@@ -16,10 +16,11 @@ from channels_ingest.errors import (
     DeliveryUnknown,
     MalformedPayload,
     PermanentError,
+    RecipientUnreachable,
     TransientError,
     may_have_arrived,
 )
-from channels_ingest.types import OutboundMessage, Page
+from channels_ingest.types import OutboundMedia, OutboundMessage, Page
 
 from . import parse
 
@@ -27,6 +28,21 @@ X_API_HOST = "https://api.twitter.com"
 # Posting (replies, DMs) needs OAuth 1.0a user context; reading mentions needs the app's bearer token.
 USER_AUTH_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 MAX_DM_PAGES = 5
+
+
+# 403 problem types that mean our app or token may not use the endpoint, not that the person refuses us.
+_APP_PROBLEMS = ("client-forbidden", "unsupported-authentication", "oauth1-permissions", "not-authorized-for-resource")
+
+
+def _app_forbidden(exc: tweepy.Forbidden) -> bool:
+    try:
+        problem = exc.response.json()
+    except ValueError:
+        return False
+    kinds = [str(problem.get("type", ""))] if isinstance(problem, dict) else []
+    if isinstance(problem, dict) and isinstance(problem.get("errors"), list):
+        kinds += [str(e.get("type", "")) for e in problem["errors"] if isinstance(e, dict)]
+    return any(kind.rstrip("/").endswith(name) for kind in kinds for name in _APP_PROBLEMS)
 
 
 class _RebasedSession(requests.Session):
@@ -152,17 +168,72 @@ class XClient:
             return _seconds_until(headers.get("x-rate-limit-reset"))
         return None
 
-    def reply(self, *, in_reply_to_tweet_id: str, text: str) -> str:
+    def reply(self, *, in_reply_to_tweet_id: str, text: str, media_id: str = "") -> str:
         self._require(*USER_AUTH_KEYS)
         body = self._call(self.api.create_tweet, text=text, in_reply_to_tweet_id=in_reply_to_tweet_id,
+                          media_ids=[media_id] if media_id else None,
                           user_auth=not self.oauth2, safe_to_repeat=False)
         return str(_data(body)["id"])
 
-    def direct_message(self, *, participant_id: str, text: str) -> str:
+    def direct_message(self, *, participant_id: str, text: str, media_id: str = "") -> str:
         self._require(*USER_AUTH_KEYS)
-        body = self._call(self.api.create_direct_message, participant_id=participant_id, text=text,
-                          user_auth=not self.oauth2, safe_to_repeat=False)
+        try:
+            body = self._call(self.api.create_direct_message, participant_id=participant_id, text=text,
+                              media_id=media_id or None, user_auth=not self.oauth2, safe_to_repeat=False)
+        except PermanentError as exc:
+            if isinstance(exc.__cause__, tweepy.Forbidden) and not _app_forbidden(exc.__cause__):
+                # X answers 403 when the person does not accept DMs from the brand (DMs closed, or open only
+                # to accounts they follow). Our app being refused the endpoint is a different 403 (its problem
+                # type says so) and stays a plain error.
+                raise RecipientUnreachable(
+                    f"X did not deliver the direct message: this customer does not accept DMs from the brand "
+                    f"({exc}). Invite them publicly to send the brand a DM instead.") from exc
+            raise
         return str(_data(body)["dm_event_id"])
+
+    def upload_media(self, *, content: bytes, content_type: str, filename: str, category: str) -> str:
+        """POST /2/media/upload (one request, multipart: media, media_category, media_type) → the media id.
+
+        tweepy's Client has no v2 upload (and its v1.1 one cannot use an OAuth 2.0 token), so the request is
+        made here on the same re-based session and credentials. An upload shows nothing to the customer:
+        repeating one after a doubtful answer only leaves an unused image that X discards, hence every
+        network failure is transient here, unlike a post."""
+        self._require(*USER_AUTH_KEYS)
+        auth, headers = None, {}
+        if self.oauth2:
+            headers["Authorization"] = f"Bearer {self.credentials['access_token']}"
+        else:
+            auth = tweepy.OAuth1UserHandler(
+                self.credentials["consumer_key"], self.credentials["consumer_secret"],
+                self.credentials["access_token"], self.credentials["access_token_secret"]).apply_auth()
+        try:
+            response = self.api.session.request(
+                "POST", f"{X_API_HOST}/2/media/upload", auth=auth, headers=headers,
+                data={"media_category": category, "media_type": content_type},
+                files={"media": (filename or "image", content, content_type)})
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+            raise TransientError(f"X media upload failed: {exc.__class__.__name__}") from exc
+        if response.status_code == 429:
+            raise TransientError("X rate limit reached",
+                                 retry_after_seconds=_seconds_until(response.headers.get("x-rate-limit-reset")))
+        if response.status_code == 401:
+            raise AuthError("X refused the channel's credentials (401)")
+        if response.status_code >= 500:
+            raise TransientError(f"X server error {response.status_code} on media upload")
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise MalformedPayload("X answered a media upload with invalid JSON", response.text[:100_000]) from exc
+        if response.status_code >= 400:
+            errors = body.get("errors") if isinstance(body, dict) else None
+            detail = "; ".join(str(e.get("message") or e.get("detail") or "")
+                               for e in errors or [] if isinstance(e, dict))
+            raise PermanentError(f"X refused the image ({response.status_code}): "
+                                 f"{detail or (body.get('detail') if isinstance(body, dict) else '')}")
+        media_id = _data(body).get("id")
+        if not media_id:
+            raise MalformedPayload("X answered a media upload without an id", json.dumps(body)[:100_000])
+        return str(media_id)
 
     def own_tweets(self, *, user_id: str, start_time: datetime) -> Any:
         """The account's own latest tweets since `start_time` (GET /2/users/:id/tweets), to find a reply whose
@@ -327,18 +398,31 @@ class XConnector:
                                 in_reply_to=message.in_reply_to_external_id)
         return found
 
+    # An uploaded image's id is good for 24 hours (`expires_after_secs` 86400): older ones are uploaded again.
+    media_id_lifetime = timedelta(hours=23)
+
+    def upload_media(self, media: OutboundMedia, *, message: OutboundMessage) -> str:
+        """Upload the image a reply carries; X wants dm_image for a DM, tweet_image for a post."""
+        category = "dm_image" if message.visibility == "private" else "tweet_image"
+        if media.content_type == "image/gif":
+            category = "dm_gif" if message.visibility == "private" else "tweet_gif"
+        return self.client.upload_media(content=media.content, content_type=media.content_type,
+                                        filename=media.filename, category=category)
+
     def send(self, message: OutboundMessage) -> str:
         from channels_ingest.services import sent_message_record
 
         if message.visibility == "private":
             if not message.recipient_external_id:
                 raise PermanentError("No customer id to send a direct message to.")
-            sent = self.client.direct_message(participant_id=message.recipient_external_id, text=message.text)
+            sent = self.client.direct_message(participant_id=message.recipient_external_id, text=message.text,
+                                              media_id=message.media_id)
             kind = "direct"
         else:
             if not message.in_reply_to_external_id:
                 raise PermanentError("No post to reply to.")
-            sent = self.client.reply(in_reply_to_tweet_id=message.in_reply_to_external_id, text=message.text)
+            sent = self.client.reply(in_reply_to_tweet_id=message.in_reply_to_external_id, text=message.text,
+                                     media_id=message.media_id)
             kind = "public_reply"
         self._bill(created=1)
         # Remembered so the reply coming back in the mentions timeline (or as a DM event) is known as ours.

@@ -22,6 +22,7 @@ from .cases import (
     protocol_next,
 )
 from .common import DELIVERY_UNKNOWN, MAX_SEND_ATTEMPTS, CaseActionError
+from .media import reply_attachment_store
 from .notifications import (
     mentioned_handles,
     notes_notify_mentions,
@@ -62,4 +63,5 @@ __all__ = [
     "CANNED_CSV_OPTIONAL", "case_missing_mandatory_tags", "case_require_mandatory_tags", "case_tag_add",
     "case_tag_remove", "inbox_settings_save", "mandatory_tags_for", "mentioned_handles", "notes_notify_mentions",
     "notification_mark_read", "notifications_mark_all_read", "tag_archive", "tag_save",
+    "reply_attachment_store",
 ]

@@ -16,6 +16,8 @@ log = logging.getLogger(__name__)
 MAX_SEND_ATTEMPTS = 6
 # Starts the error of a send whose outcome is unknown (the post may exist): never resent without a human.
 DELIVERY_UNKNOWN = "Delivery unknown:"
+# Starts the error of a private message the network refused for this person (X: DMs closed to the brand).
+RECIPIENT_UNREACHABLE = "Not deliverable:"
 
 
 class CaseActionError(Exception):

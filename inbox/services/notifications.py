@@ -10,6 +10,7 @@ from django.utils import timezone
 from sac.models import Membership, Tenant
 
 from ..models import Note, Notification
+from ..notification_texts import english
 
 # Django usernames are letters, digits and @.+-_ ; an e-mail address ("ana@acme.com") is not a mention,
 # hence the look-behind. A trailing full stop ends the sentence, not the name.
@@ -48,9 +49,10 @@ def notes_notify_mentions(*, tenant: Tenant, note: Note, actor: AbstractBaseUser
     for member in mentioned_members(tenant, note.text):
         if member.user_id == actor.pk:
             continue  # writing your own name is not news to you
+        params = {"who": who, "protocol": note.case.protocol, "excerpt": excerpt}
         created.append(Notification(
             tenant=tenant, recipient_id=member.user_id, actor=actor, case_id=note.case_id, note=note,
-            text=f"{who} mentioned you on case {note.case.protocol}: {excerpt}"[:300],
+            message_key="note_mention", params=params, text=english("note_mention", params)[:300],
         ))
     return Notification.objects.bulk_create(created)
 

@@ -3,6 +3,7 @@
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,21 +14,24 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from channels_ingest.connectors import connector_for
-from channels_ingest.errors import DeliveryUnknown, PermanentError, TransientError
+from channels_ingest.errors import DeliveryUnknown, PermanentError, RecipientUnreachable, TransientError
 from channels_ingest.models import Mention
-from channels_ingest.types import OutboundMessage
+from channels_ingest.services import profile_dms_closed
+from channels_ingest.types import OutboundMedia, OutboundMessage
 from sac.models import Membership, Tenant
 from sac.services import audit_record
 
 from .. import events
 from ..limits import check_length
+from ..media import image_route
 from ..models import (
     CannedReply,
     Case,
     Reply,
+    ReplyAttachment,
 )
-from ..windows import private_route
-from .common import DELIVERY_UNKNOWN, MAX_SEND_ATTEMPTS, CaseActionError, _may_work_on
+from ..windows import invite_text, private_route
+from .common import DELIVERY_UNKNOWN, MAX_SEND_ATTEMPTS, RECIPIENT_UNREACHABLE, CaseActionError, _may_work_on
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +65,12 @@ def thread_changes_since(*, tenant: Tenant, case: Case, since: datetime, user: A
 
 def reply_create(*, tenant: Tenant, membership: Membership, case: Case, text: str, visibility: str,
                  idempotency_key: str, canned_reply: CannedReply | None = None,
-                 seen_at: datetime | None = None) -> Reply:
+                 seen_at: datetime | None = None, attachment: ReplyAttachment | None = None,
+                 waits_for: Reply | None = None) -> Reply:
     """Queue a reply. The same idempotency key (a double click, a resubmitted form) returns the same reply.
+
+    `attachment` (stored by reply_attachment_store) goes out with it where the network takes an image on
+    this route, within the network's type and size limits (inbox/media.py); elsewhere the reply is refused.
 
     `seen_at` is when the agent's page last showed the thread: if the customer or a colleague
     added to it since, the send stops with ThreadChanged so nobody answers a conversation they have not read.
@@ -99,6 +107,19 @@ def reply_create(*, tenant: Tenant, membership: Membership, case: Case, text: st
         route = private_route(tenant, case)
         if not route.allowed:
             raise CaseActionError(route.reason)
+    if attachment is not None:
+        if attachment.tenant_id != tenant.pk:
+            raise CaseActionError(_("That image is not in this brand's files."))
+        rule = image_route(platform=case.channel.platform, visibility=visibility,
+                           replied_kind=last_inbound.kind if last_inbound else "")
+        if not rule.allowed:
+            raise CaseActionError(rule.reason)
+        if attachment.content_type not in rule.types:
+            raise CaseActionError(_("%(network)s does not take this kind of image here; it takes %(hint)s.")
+                                  % {"network": case.channel.get_platform_display(), "hint": rule.hint})
+        if attachment.size > rule.limit_for(attachment.content_type):
+            raise CaseActionError(_("The image is too large for %(network)s here: %(hint)s.")
+                                  % {"network": case.channel.get_platform_display(), "hint": rule.hint})
     if seen_at is not None:
         changes = thread_changes_since(tenant=tenant, case=case, since=seen_at, user=membership.user)
         if changes:
@@ -107,12 +128,14 @@ def reply_create(*, tenant: Tenant, membership: Membership, case: Case, text: st
         with transaction.atomic():
             reply = Reply.objects.create(
                 tenant=tenant, case=case, author=membership.user, visibility=visibility, text=text,
-                in_reply_to=last_inbound, canned_reply=canned_reply, idempotency_key=key,
+                in_reply_to=last_inbound, canned_reply=canned_reply, idempotency_key=key, attachment=attachment,
+                waits_for=waits_for,
             )
             if canned_reply is not None:
                 CannedReply.objects.filter(tenant=tenant, pk=canned_reply.pk).update(usage_count=F("usage_count") + 1)
             audit_record(tenant=tenant, actor=membership.user, verb="reply.queued", obj=case,
-                         data={"reply": reply.pk, "visibility": visibility})
+                         data={"reply": reply.pk, "visibility": visibility,
+                               **({"attachment": attachment.pk} if attachment else {})})
             from .. import tasks
 
             transaction.on_commit(lambda: tasks.reply_deliver.delay(tenant.pk, reply.pk))
@@ -155,14 +178,20 @@ def reply_retry(*, tenant: Tenant, membership: Membership, reply: Reply, outcome
 def case_handoff_private(*, tenant: Tenant, membership: Membership, case: Case, public_text: str,
                          private_text: str, idempotency_key: str) -> tuple[Reply, Reply]:
     """One click from a public complaint to a private conversation: a short public answer
-    ("we sent you a message") and the private message itself, both queued together or not at all."""
+    ("we sent you a message") and the private message itself, both queued together or not at all.
+
+    The public answer waits for the private message: it is posted once that one is sent, so it never
+    announces a message that did not arrive. When the network refuses the private message because the
+    customer does not accept it (X DMs closed to the brand), the public answer becomes an invitation to write
+    to the brand privately (reply_deliver)."""
     if case.customer is None:
         raise CaseActionError(_("We do not know who the customer is on this network, so no private message."))
     with transaction.atomic():
-        public = reply_create(tenant=tenant, membership=membership, case=case, text=public_text,
-                              visibility=Reply.Visibility.PUBLIC, idempotency_key=f"{idempotency_key}:public")
         private = reply_create(tenant=tenant, membership=membership, case=case, text=private_text,
                                visibility=Reply.Visibility.PRIVATE, idempotency_key=f"{idempotency_key}:private")
+        public = reply_create(tenant=tenant, membership=membership, case=case, text=public_text,
+                              visibility=Reply.Visibility.PUBLIC, idempotency_key=f"{idempotency_key}:public",
+                              waits_for=private)
     return public, private
 
 def _outbound(reply: Reply) -> OutboundMessage:
@@ -172,6 +201,43 @@ def _outbound(reply: Reply) -> OutboundMessage:
         in_reply_to_external_id=reply.in_reply_to.external_id if reply.in_reply_to else "",
         recipient_external_id=reply.case.customer.external_id if reply.case.customer else "",
     )
+
+
+def _with_media(connector: Any, reply: Reply, message: OutboundMessage) -> OutboundMessage:
+    """The message with its image's network id: uploaded once, the id recorded on the row before anything is
+    posted, so a retry after a failed post reuses it (until the network forgets it) instead of uploading again.
+    Where the image travels as its own message (Messenger), that message is sent once and its id recorded too.
+
+    Runs while this worker owns the row (state `sending`); a failure raises like a failed post and the row
+    goes back to the queue or fails as any send does.
+    """
+    upload = getattr(connector, "upload_media", None)
+    if upload is None:
+        raise PermanentError(_("%(network)s takes no images from SAC.")
+                             % {"network": reply.case.channel.get_platform_display()})
+    now = timezone.now()
+    lifetime = getattr(connector, "media_id_lifetime", timedelta(hours=23))
+    media_id = reply.media_external_id
+    if not media_id or reply.media_uploaded_at is None or now - reply.media_uploaded_at > lifetime:
+        attachment = reply.attachment
+        with attachment.file.open("rb") as handle:
+            content = handle.read()
+        media_id = upload(OutboundMedia(content=content, content_type=attachment.content_type,
+                                        filename=attachment.original_name or attachment.file.name.rsplit("/", 1)[-1]),
+                          message=message)
+        Reply.objects.filter(tenant_id=reply.tenant_id, pk=reply.pk, state=Reply.State.SENDING).update(
+            media_external_id=media_id, media_uploaded_at=now)
+        reply.media_external_id, reply.media_uploaded_at = media_id, now
+    message = replace(message, media_id=media_id)
+    apart = getattr(connector, "sends_media_apart", None)
+    if apart is not None and apart(message) and not reply.media_message_id:
+        sent = connector.send_media_message(message)
+        Reply.objects.filter(tenant_id=reply.tenant_id, pk=reply.pk, state=Reply.State.SENDING).update(
+            media_message_id=sent)
+        reply.media_message_id = sent
+    if apart is not None and apart(message):
+        message = replace(message, media_id="")  # the image is out: the text follows on its own
+    return message
 
 
 def _look_up(connector: Any) -> Callable[..., str | None] | None:
@@ -197,9 +263,10 @@ def reply_deliver(*, tenant_id: int, reply_id: int) -> Reply | None:
     )
     if not taken:
         return None
-    reply = Reply.objects.select_related("case__channel", "case__customer", "in_reply_to", "tenant").get(
-        tenant_id=tenant_id, pk=reply_id
-    )
+    reply = Reply.objects.select_related("case__channel", "case__customer", "in_reply_to", "tenant",
+                                         "attachment").get(tenant_id=tenant_id, pk=reply_id)
+    if reply.waits_for_id is not None and not _handoff_public_ready(reply):
+        return None
     message = _outbound(reply)
     was_unknown = reply.error.startswith(DELIVERY_UNKNOWN)
     posting = False  # until the post itself is attempted, a failure leaves an unknown outcome unknown
@@ -214,6 +281,8 @@ def reply_deliver(*, tenant_id: int, reply_id: int) -> Reply | None:
                 audit_record(tenant=reply.tenant, actor=None, verb="reply.adopted", obj=reply.case,
                              data={"reply": reply.pk, "external_id": external_id})
         if not external_id:
+            if reply.attachment_id:
+                message = _with_media(connector, reply, message)
             posting = True
             external_id = connector.send(message)
     except TransientError as exc:
@@ -228,15 +297,21 @@ def reply_deliver(*, tenant_id: int, reply_id: int) -> Reply | None:
         )
         if give_up:
             _reply_failed_audit(reply, error)
+            _release_waiting(reply)
             return reply
         raise
     except PermanentError as exc:
         unknown = isinstance(exc, DeliveryUnknown) or (was_unknown and not posting)
         error = f"{DELIVERY_UNKNOWN} {exc}" if unknown else str(exc)
+        if isinstance(exc, RecipientUnreachable):
+            error = f"{RECIPIENT_UNREACHABLE} {exc}"
+            if reply.case.customer_id is not None:  # the composer offers the public invitation from now on
+                profile_dms_closed(tenant_id=tenant_id, profile_id=reply.case.customer_id, at=now)
         Reply.objects.filter(tenant_id=tenant_id, pk=reply_id, state=Reply.State.SENDING).update(
             state=Reply.State.FAILED, error=error
         )
         _reply_failed_audit(reply, str(exc))
+        _release_waiting(reply)
         if isinstance(exc, DeliveryUnknown) and connector is not None and _look_up(connector) is not None:
             from .. import tasks
 
@@ -283,6 +358,44 @@ def reply_outcome_check(*, tenant_id: int, reply_id: int) -> Reply | None:
     return reply
 
 
+def _handoff_public_ready(reply: Reply) -> bool:
+    """The public half of a handoff, taken for sending: may it go now? It goes once the private message is
+    sent; as an invitation to write privately when the network refused that one for this customer; not at all
+    (failed, saying why) when the private message failed otherwise; later when that one is still under way."""
+    tenant_id = reply.tenant_id
+    waited = Reply.objects.filter(tenant_id=tenant_id, pk=reply.waits_for_id).values("state", "error").first()
+    if waited is None or waited["state"] == Reply.State.SENT:
+        return True
+    if waited["state"] in (Reply.State.QUEUED, Reply.State.SENDING) or waited["error"].startswith(DELIVERY_UNKNOWN):
+        # Back in the queue, as it was: the private message's outcome releases it (_release_waiting), also
+        # when that outcome is in doubt until someone (or the outcome check) finds the message sent.
+        Reply.objects.filter(tenant_id=tenant_id, pk=reply.pk, state=Reply.State.SENDING).update(
+            state=Reply.State.QUEUED, sending_started_at=None, attempts=F("attempts") - 1)
+        return False
+    if waited["error"].startswith(RECIPIENT_UNREACHABLE):
+        text = invite_text(reply.case)
+        Reply.objects.filter(tenant_id=tenant_id, pk=reply.pk, state=Reply.State.SENDING).update(text=text)
+        audit_record(tenant=reply.tenant, actor=None, verb="reply.rewritten", obj=reply.case,
+                     data={"reply": reply.pk, "why": "private message not deliverable", "text": text})
+        reply.text = text
+        return True
+    error = _("Not sent: it announces a private message that was not sent (%(error)s). Send the private "
+              "message again, then this one.") % {"error": waited["error"]}
+    Reply.objects.filter(tenant_id=tenant_id, pk=reply.pk, state=Reply.State.SENDING).update(
+        state=Reply.State.FAILED, error=error)
+    _reply_failed_audit(reply, error)
+    return False
+
+
+def _release_waiting(reply: Reply) -> None:
+    """The reply's outcome is known: the replies waiting for it (a handoff's public half) may go now."""
+    from .. import tasks
+
+    for pk in Reply.objects.filter(tenant_id=reply.tenant_id, waits_for_id=reply.pk,
+                                   state=Reply.State.QUEUED).values_list("pk", flat=True):
+        transaction.on_commit(lambda pk=pk: tasks.reply_deliver.delay(reply.tenant_id, pk))
+
+
 def _reply_failed_audit(reply: Reply, error: str) -> None:
     audit_record(tenant=reply.tenant, actor=None, verb="reply.failed", obj=reply.case,
                  data={"reply": reply.pk, "error": error})
@@ -301,6 +414,7 @@ def _reply_sent(reply: Reply, external_id: str) -> None:
         audit_record(tenant=tenant, actor=reply.author, verb="reply.sent", obj=case,
                      data={"reply": reply.pk, "external_id": external_id, "visibility": reply.visibility})
         events.case_replied.send(sender=Case, case=case, actor=reply.author, reply=reply)
+        _release_waiting(reply)
 
 
 def replies_stale_sweep(*, older_than: timedelta = timedelta(seconds=30)) -> list[tuple[int, int]]:

@@ -32,7 +32,7 @@ def test_one_click_handoff_answers_publicly_and_opens_the_private_conversation(k
     public, private = case_handoff_private(tenant=kit_a.tenant, membership=kit_a.agent, case=case,
                                            public_text="Te mandamos DM!", private_text="Oi, conta mais por aqui?",
                                            idempotency_key="h1")
-    for reply in (public, private):
+    for reply in (private, public):  # the public answer waits for the DM it announces
         reply_deliver(tenant_id=kit_a.tenant.pk, reply_id=reply.pk)
     sent = {s["kind"]: s for s in kit_a.simulator.sent}
     assert sent["reply"]["text"] == "Te mandamos DM!"
