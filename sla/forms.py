@@ -8,15 +8,20 @@ from typing import Any
 import holidays as holidays_lib
 from django import forms
 from django.core.validators import MinValueValidator
+from django.utils.dates import WEEKDAYS as DJANGO_WEEKDAYS
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from inbox.category_labels import category_label
 from inbox.selectors import triage_categories
 from sac.models import Tenant
 
 from .hours import CalendarError, Hours
 from .models import BusinessCalendar, SLAPolicy
 
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-COUNTRIES = [("", "none"), ("BR", "Brazil"), ("PT", "Portugal")] + sorted(
+# Django's own translated names ("Segunda-feira"); the settings page shows their first three letters.
+WEEKDAYS = tuple(DJANGO_WEEKDAYS[day] for day in range(7))
+COUNTRIES = [("", gettext_lazy("none")), ("BR", gettext_lazy("Brazil")), ("PT", gettext_lazy("Portugal"))] + sorted(
     (code, code) for code in holidays_lib.list_supported_countries() if code not in ("BR", "PT"))
 _WINDOW = re.compile(r"^\s*(\d{1,2}:\d{2})\s*[-–]\s*(\d{1,2}:\d{2})\s*$")
 
@@ -26,22 +31,31 @@ class SLAPolicyForm(forms.ModelForm):
         model = SLAPolicy
         fields = ["name", "min_priority", "channel", "category", "first_response_minutes", "next_response_minutes",
                   "resolution_minutes", "calendar", "warn_percent"]
-        labels = {"min_priority": "Priority at least", "first_response_minutes": "First response (minutes)",
-                  "next_response_minutes": "Next response (minutes)", "resolution_minutes": "Resolution (minutes)",
-                  "calendar": "Business hours", "warn_percent": "Near-breach at (% of a target)"}
-        help_texts = {"min_priority": "0–100; empty = any priority",
-                      "next_response_minutes": "The oldest unanswered customer message; empty = not tracked",
-                      "calendar": "Empty = calendar hours (24/7); otherwise the targets count business minutes"}
+        # Here, not on the model: labels and help texts there would need a migration for each wording change.
+        labels = {"name": gettext_lazy("Name"), "min_priority": gettext_lazy("Priority at least"),
+                  "channel": gettext_lazy("Channel"),
+                  "first_response_minutes": gettext_lazy("First response (minutes)"),
+                  "next_response_minutes": gettext_lazy("Next response (minutes)"),
+                  "resolution_minutes": gettext_lazy("Resolution (minutes)"),
+                  "calendar": gettext_lazy("Business hours"),
+                  "warn_percent": gettext_lazy("Near-breach at (% of a target)")}
+        help_texts = {"min_priority": gettext_lazy("0–100; empty = any priority"),
+                      "next_response_minutes": gettext_lazy(
+                          "The oldest unanswered customer message; empty = not tracked"),
+                      "calendar": gettext_lazy(
+                          "Empty = calendar hours (24/7); otherwise the targets count business minutes"),
+                      "warn_percent": gettext_lazy("Near-breach at this share of a target")}
 
     def __init__(self, *args: Any, tenant: Tenant, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.tenant = tenant
         self.fields["channel"].queryset = tenant.channels.order_by("name")
-        self.fields["channel"].empty_label = "any channel"
+        self.fields["channel"].empty_label = _("any channel")
         self.fields["calendar"].queryset = BusinessCalendar.objects.filter(tenant=tenant).order_by("name")
-        self.fields["calendar"].empty_label = "calendar hours (24/7)"
+        self.fields["calendar"].empty_label = _("calendar hours (24/7)")
         self.fields["category"] = forms.ChoiceField(
-            choices=[("", "any category")] + [(c, c) for c in triage_categories(tenant)], required=False)
+            choices=[("", _("any category"))] + [(c, category_label(c)) for c in triage_categories(tenant)],
+            required=False, label=_("Category"))
         for name in ("first_response_minutes", "next_response_minutes", "resolution_minutes"):
             self.fields[name].validators.append(MinValueValidator(1))
             self.fields[name].widget.attrs["min"] = 1
@@ -53,19 +67,19 @@ class SLAPolicyForm(forms.ModelForm):
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()
         if SLAPolicy.objects.filter(tenant=self.tenant, name=name).exclude(pk=self.instance.pk).exists():
-            raise forms.ValidationError("Another policy already has this name.")
+            raise forms.ValidationError(_("Another policy already has this name."))
         return name
 
     def clean_min_priority(self) -> int | None:
         value = self.cleaned_data.get("min_priority")
         if value is not None and not 0 <= value <= 100:
-            raise forms.ValidationError("Between 0 and 100.")
+            raise forms.ValidationError(_("Between 0 and 100."))
         return value
 
     def clean_warn_percent(self) -> int:
         value = self.cleaned_data["warn_percent"]
         if not 1 <= value <= 99:
-            raise forms.ValidationError("Between 1 and 99.")
+            raise forms.ValidationError(_("Between 1 and 99."))
         return value
 
     def clean(self) -> dict[str, Any]:
@@ -73,7 +87,7 @@ class SLAPolicyForm(forms.ModelForm):
         for name in ("first_response_minutes", "resolution_minutes", "next_response_minutes"):
             value = data.get(name)
             if value is not None and value > 60 * 24 * 365:
-                self.add_error(name, "At most a year.")
+                self.add_error(name, _("At most a year."))
         return data
 
 
@@ -81,12 +95,14 @@ class BusinessCalendarForm(forms.Form):
     """Windows are typed per weekday as `08:00-12:00, 14:00-18:00`; an end not after its start runs past
     midnight (`22:00-06:00`)."""
 
-    name = forms.CharField(max_length=80)
-    country = forms.ChoiceField(choices=COUNTRIES, required=False, help_text="National holidays")
-    subdivision = forms.CharField(max_length=10, required=False, label="State / region",
-                                  help_text="Regional holidays too, e.g. SP for São Paulo")
-    extra_holidays = forms.CharField(required=False, label="Own days off", widget=forms.Textarea(attrs={"rows": 3}),
-                                     help_text="One date per line, e.g. 2026-12-24")
+    name = forms.CharField(max_length=80, label=gettext_lazy("Name"))
+    country = forms.ChoiceField(choices=COUNTRIES, required=False, label=gettext_lazy("Country"),
+                                help_text=gettext_lazy("National holidays"))
+    subdivision = forms.CharField(max_length=10, required=False, label=gettext_lazy("State / region"),
+                                  help_text=gettext_lazy("Regional holidays too, e.g. SP for São Paulo"))
+    extra_holidays = forms.CharField(required=False, label=gettext_lazy("Own days off"),
+                                     widget=forms.Textarea(attrs={"rows": 3}),
+                                     help_text=gettext_lazy("One date per line, e.g. 2026-12-24"))
 
     def __init__(self, *args: Any, tenant: Tenant, instance: BusinessCalendar | None = None, **kwargs: Any) -> None:
         if instance is not None and "initial" not in kwargs:
@@ -100,7 +116,7 @@ class BusinessCalendarForm(forms.Form):
         for day, label in enumerate(WEEKDAYS):
             self.fields[f"day{day}"] = forms.CharField(
                 required=False, label=label, max_length=200,
-                widget=forms.TextInput(attrs={"placeholder": "closed" if day >= 5 else "08:00-12:00, 14:00-18:00"}))
+                widget=forms.TextInput(attrs={"placeholder": _("closed") if day >= 5 else "08:00-12:00, 14:00-18:00"}))
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()
@@ -108,7 +124,7 @@ class BusinessCalendarForm(forms.Form):
         if self.instance is not None:
             others = others.exclude(pk=self.instance.pk)
         if others.exists():
-            raise forms.ValidationError("Another calendar already has this name.")
+            raise forms.ValidationError(_("Another calendar already has this name."))
         return name
 
     def clean_subdivision(self) -> str:
@@ -121,7 +137,8 @@ class BusinessCalendarForm(forms.Form):
                 try:
                     days.append(date.fromisoformat(line.strip()).isoformat())
                 except ValueError:
-                    raise forms.ValidationError(f"Line {n}: {line.strip()!r} is not a date like 2026-12-24.") from None
+                    raise forms.ValidationError(_("Line %(n)s: %(text)s is not a date like 2026-12-24.")
+                                                % {"n": n, "text": repr(line.strip())}) from None
         return sorted(set(days))
 
     def _windows(self, day: int) -> list[list[str]]:
@@ -133,9 +150,11 @@ class BusinessCalendarForm(forms.Form):
                     raise ValueError
                 a, b = (time.fromisoformat(t.zfill(5)) for t in match.groups())
             except ValueError:
-                raise forms.ValidationError(f"{part!r} is not a window like 08:00-12:00.") from None
+                raise forms.ValidationError(_("%(part)s is not a window like 08:00-12:00.")
+                                            % {"part": repr(part)}) from None
             if a == b:
-                raise forms.ValidationError(f"{part!r} is empty: start and end are the same time.")
+                raise forms.ValidationError(_("%(part)s is empty: start and end are the same time.")
+                                            % {"part": repr(part)})
             pairs.append([a.strftime("%H:%M"), b.strftime("%H:%M")])
         return sorted(pairs)
 
@@ -153,18 +172,18 @@ class BusinessCalendarForm(forms.Form):
         if self.errors:
             return data
         if not windows:
-            raise forms.ValidationError("Give at least one working window, or use calendar hours (no calendar).")
+            raise forms.ValidationError(_("Give at least one working window, or use calendar hours (no calendar)."))
         if data.get("subdivision") and not data.get("country"):
-            self.add_error("subdivision", "Pick the country first.")
+            self.add_error("subdivision", _("Pick the country first."))
             return data
         try:
             Hours.from_config(tz=self.tenant.time_zone, windows=windows, country=data.get("country", ""),
                               subdivision=data.get("subdivision", ""), extra_holidays=data.get("extra_holidays", []))
         except CalendarError as exc:
             if data.get("subdivision"):
-                self.add_error("subdivision", f"Not a state or region of {data.get('country') or 'that country'}: "
-                                              f"{exc}")
+                self.add_error("subdivision", _("Not a state or region of %(country)s: %(reason)s")
+                               % {"country": data.get("country") or _("that country"), "reason": exc})
             else:
-                raise forms.ValidationError(f"This calendar cannot be used: {exc}") from None
+                raise forms.ValidationError(_("This calendar cannot be used: %(reason)s") % {"reason": exc}) from None
         data["windows"] = windows
         return data

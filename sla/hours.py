@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays as holidays_lib
+from django.utils.translation import gettext as _
 
 # A target further than this in the future is a configuration mistake (e.g. a calendar with no windows).
 MAX_DAYS = 800
@@ -59,7 +60,7 @@ class Hours:
         for key, pairs in (windows or {}).items():
             weekday = int(key)
             if not 0 <= weekday <= 6:
-                raise CalendarError(f"weekday {key!r} is not 0 (Monday) … 6 (Sunday)")
+                raise CalendarError(_("weekday %(key)s is not 0 (Monday) … 6 (Sunday)") % {"key": repr(key)})
             parsed[weekday] = tuple(sorted((time.fromisoformat(a), time.fromisoformat(b)) for a, b in pairs))
         if country:
             _public_holidays(country, subdivision)  # fails now, on a bad country/state, not in the sweep
@@ -79,7 +80,7 @@ class Hours:
         assert self.windows is not None
         day = start.astimezone(self.tz).date() - timedelta(days=1)  # yesterday's night shift may still run
         last_end = start
-        for _ in range(MAX_DAYS):
+        for _day_number in range(MAX_DAYS):
             if not self.is_holiday(day):
                 for a, b in self.windows.get(day.weekday(), ()):
                     begin = datetime.combine(day, a, tzinfo=self.tz).astimezone(UTC)
@@ -90,7 +91,8 @@ class Hours:
                         yield begin, end
                         last_end = end
             day += timedelta(days=1)
-        raise CalendarError(f"no working time within {MAX_DAYS} days of {start.isoformat()}")
+        raise CalendarError(_("no working time within %(days)s days of %(start)s")
+                            % {"days": MAX_DAYS, "start": start.isoformat()})
 
     def add(self, start: datetime, minutes: float) -> datetime:
         """The instant `minutes` of working time after `start`."""

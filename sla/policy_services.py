@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Max
+from django.utils.translation import gettext as _
 
 from sac.models import Membership, Role, Tenant
 from sac.services import audit_record
@@ -14,12 +15,12 @@ from .models import BusinessCalendar, SLAPolicy
 
 
 class SLAConfigError(Exception):
-    """A user-facing refusal, shown as it is."""
+    """A user-facing refusal, shown as it is (in the language active when it was raised: the page's)."""
 
 
 def _require_admin(membership: Membership) -> None:
     if not membership.has_role(Role.ADMIN):
-        raise SLAConfigError("Only tenant admins change SLA policies and business hours.")
+        raise SLAConfigError(_("Only tenant admins change SLA policies and business hours."))
 
 
 POLICY_FIELDS = ("name", "min_priority", "channel", "category", "first_response_minutes", "next_response_minutes",
@@ -33,7 +34,7 @@ def sla_policy_save(*, tenant: Tenant, membership: Membership, policy: SLAPolicy
     values = {k: fields[k] for k in POLICY_FIELDS if k in fields}
     for key in ("channel", "calendar"):  # the form limits choices to the tenant; this is the second line
         if values.get(key) is not None and values[key].tenant_id != tenant.pk:
-            raise SLAConfigError("Pick one of your own channels and calendars.")
+            raise SLAConfigError(_("Pick one of your own channels and calendars."))
     with transaction.atomic():
         if policy is None:
             last = (SLAPolicy.objects.filter(tenant=tenant, is_default=False).aggregate(m=Max("position"))["m"])
@@ -51,7 +52,7 @@ def sla_policy_move(*, tenant: Tenant, membership: Membership, policy: SLAPolicy
     """Swap a policy with its neighbour in the admin's order; the default policy always stays last."""
     _require_admin(membership)
     if policy.is_default:
-        raise SLAConfigError("The default policy applies when no other matches: it stays last.")
+        raise SLAConfigError(_("The default policy applies when no other matches: it stays last."))
     with transaction.atomic():
         policies = list(SLAPolicy.objects.select_for_update().filter(tenant=tenant, is_default=False)
                         .order_by("position", "pk"))
@@ -68,7 +69,7 @@ def sla_policy_move(*, tenant: Tenant, membership: Membership, policy: SLAPolicy
 def sla_policy_delete(*, tenant: Tenant, membership: Membership, policy: SLAPolicy) -> None:
     _require_admin(membership)
     if policy.is_default:
-        raise SLAConfigError("The default policy cannot be deleted: edit its targets instead.")
+        raise SLAConfigError(_("The default policy cannot be deleted: edit its targets instead."))
     with transaction.atomic():
         audit_record(tenant=tenant, actor=membership.user, verb="sla.policy_deleted", obj=policy,
                      data={"name": policy.name})
@@ -99,7 +100,8 @@ def business_calendar_delete(*, tenant: Tenant, membership: Membership, calendar
     _require_admin(membership)
     used_by = list(SLAPolicy.objects.filter(tenant=tenant, calendar=calendar).values_list("name", flat=True))
     if used_by:
-        raise SLAConfigError(f"Policies use this calendar: {', '.join(used_by)}. Change them first.")
+        raise SLAConfigError(_("Policies use this calendar: %(names)s. Change them first.")
+                             % {"names": ", ".join(used_by)})
     with transaction.atomic():
         audit_record(tenant=tenant, actor=membership.user, verb="sla.calendar_deleted", obj=calendar,
                      data={"name": calendar.name})

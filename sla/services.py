@@ -13,7 +13,8 @@ from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext, ngettext, pgettext
 
 from channels_ingest.models import ChannelAccount, Mention, Platform, SocialProfile
 from inbox.models import OPEN_STATUSES, Case, CaseMention, MentionTriage, Reply
@@ -521,14 +522,40 @@ def sla_digest_send(*, now: datetime | None = None) -> int:
             SLANotification.objects.filter(user=user, pk__in=[r.pk for r in rows]).update(emailed_at=now)
             if not user.email:
                 continue
-            body = _digest_body(rows)
-            crises = sum(1 for r in rows if r.crisis_id)
-            parts = [(crises, "crisis alert"), (len(rows) - crises, "SLA alert")]
-            subject = "SAC: " + ", ".join(f"{n} {what}{'s' if n != 1 else ''}" for n, what in parts if n)
+            with translation.override(_digest_language(rows)):
+                body = _digest_body(rows)
+                subject = _digest_subject(rows)
             transaction.on_commit(lambda s=subject, b=body, to=user.email: send_mail(
                 s, b, settings.DEFAULT_FROM_EMAIL, [to], fail_silently=False))
             sent += 1
     return sent
+
+
+def _digest_language(rows: list[SLANotification]) -> str:
+    """The brand's locale (Tenant.locale), as on its pages. A user's own pick is a browser cookie (sac.i18n), not
+    known here. Someone in several brands gets one e-mail: in the locale of the first brand it lists."""
+    try:
+        return translation.get_supported_language_variant(rows[0].tenant.locale)
+    except LookupError:
+        return settings.LANGUAGE_CODE
+
+
+def _digest_subject(rows: list[SLANotification]) -> str:
+    crises = sum(1 for r in rows if r.crisis_id)
+    others = len(rows) - crises
+    parts = []
+    if crises:
+        parts.append(ngettext("%(count)s crisis alert", "%(count)s crisis alerts", crises) % {"count": crises})
+    if others:
+        parts.append(ngettext("%(count)s SLA alert", "%(count)s SLA alerts", others) % {"count": others})
+    return "SAC: " + ", ".join(parts)
+
+
+def _target_label(alert: SLAAlert) -> str:
+    # "Promise" alone is translated as the verb (the case page's button); here it is the noun.
+    if alert.target == Target.PROMISE:
+        return pgettext("SLA target", "Promise")
+    return gettext(alert.get_target_display())
 
 
 def _digest_body(rows: list[SLANotification]) -> str:
@@ -537,18 +564,22 @@ def _digest_body(rows: list[SLANotification]) -> str:
         tz = ZoneInfo(row.tenant.time_zone)
         if row.crisis_id:
             crisis = row.crisis
-            lines = [f"- CRISIS: {crisis.count} negative mentions in the hour to "
-                     f"{crisis.detected_at.astimezone(tz):%Y-%m-%d %H:%M} (usually {crisis.baseline:g} at that hour)"]
+            headline = gettext("CRISIS: %(count)s negative mentions in the hour to %(time)s (usually %(baseline)s at "
+                               "that hour)") % {"count": crisis.count,
+                                                "time": f"{crisis.detected_at.astimezone(tz):%Y-%m-%d %H:%M}",
+                                                "baseline": f"{crisis.baseline:g}"}
+            lines = [f"- {headline}"]
             lines += [f"    @{p['handle']}: {p['text'][:100]}" for p in crisis.posts[:5]]
             by_tenant[row.tenant.name].extend(lines)
             continue
         alert = row.alert
         by_tenant[row.tenant.name].append(
-            f"- {alert.case.protocol} {alert.get_target_display()}: {alert.get_level_display().lower()} "
-            f"(due {alert.due_at.astimezone(tz):%Y-%m-%d %H:%M}) {alert.case.subject[:60]}"
+            f"- {alert.case.protocol} {_target_label(alert)}: {gettext(alert.get_level_display()).lower()} "
+            + gettext("(due %(time)s)") % {"time": f"{alert.due_at.astimezone(tz):%Y-%m-%d %H:%M}"}
+            + f" {alert.case.subject[:60]}"
         )
     parts = [f"{name}\n" + "\n".join(lines) for name, lines in by_tenant.items()]
-    return "SLA alerts since the last digest:\n\n" + "\n\n".join(parts) + "\n"
+    return gettext("SLA alerts since the last digest:") + "\n\n" + "\n\n".join(parts) + "\n"
 
 
 def sla_crises_record(*, now: datetime | None = None) -> int:

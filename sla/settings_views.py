@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from sac.models import Role
@@ -28,12 +29,13 @@ def settings(request: TenantRequest) -> HttpResponse:
             try:
                 policy = policy_services.sla_policy_save(tenant=request.tenant, membership=request.membership,
                                                          policy=None, fields=form.cleaned_data)
-                messages.success(request, f"Policy “{policy.name}” added: it applies to cases opened from now on.")
+                messages.success(request, _("Policy “%(name)s” added: it applies to cases opened from now on.")
+                                 % {"name": policy.name})
                 return redirect(_settings_url(request))
             except policy_services.SLAConfigError as exc:
                 messages.error(request, str(exc))
         else:
-            messages.error(request, "The policy was not saved: see the marked fields.")
+            messages.error(request, _("The policy was not saved: see the marked fields."))
     return render(request, "sla/settings.html", {
         "policies": selectors.policies_for_admin(request.tenant), "form": form,
         "calendars": selectors.calendars_of(request.tenant), "weekdays": WEEKDAYS,
@@ -50,12 +52,12 @@ def policy_edit(request: TenantRequest, policy_id: int) -> HttpResponse:
             try:
                 policy_services.sla_policy_save(tenant=request.tenant, membership=request.membership, policy=policy,
                                                 fields=form.cleaned_data)
-                messages.success(request, "Policy saved: it applies to cases opened from now on.")
+                messages.success(request, _("Policy saved: it applies to cases opened from now on."))
                 return redirect(_settings_url(request))
             except policy_services.SLAConfigError as exc:
                 messages.error(request, str(exc))
         else:
-            messages.error(request, "The policy was not saved: see the marked fields.")
+            messages.error(request, _("The policy was not saved: see the marked fields."))
     return render(request, "sla/policy_form.html", {"policy": policy, "form": form},
                   status=400 if form.errors else 200)
 
@@ -78,7 +80,7 @@ def policy_delete(request: TenantRequest, policy_id: int) -> HttpResponse:
     policy = selectors.access_policy(request.tenant, policy_id)
     try:
         policy_services.sla_policy_delete(tenant=request.tenant, membership=request.membership, policy=policy)
-        messages.success(request, f"Policy “{policy.name}” deleted.")
+        messages.success(request, _("Policy “%(name)s” deleted.") % {"name": policy.name})
     except policy_services.SLAConfigError as exc:
         messages.error(request, str(exc))
     return redirect(_settings_url(request))
@@ -91,12 +93,12 @@ def _calendar_page(request: TenantRequest, calendar: BusinessCalendar | None) ->
             try:
                 saved = policy_services.business_calendar_store(
                     tenant=request.tenant, membership=request.membership, calendar=calendar, fields=form.cleaned_data)
-                messages.success(request, f"Business hours “{saved.name}” saved.")
+                messages.success(request, _("Business hours “%(name)s” saved.") % {"name": saved.name})
                 return redirect(_settings_url(request))
             except policy_services.SLAConfigError as exc:
                 messages.error(request, str(exc))
         else:
-            messages.error(request, "The calendar was not saved: see the marked fields.")
+            messages.error(request, _("The calendar was not saved: see the marked fields."))
     return render(request, "sla/calendar_form.html", {"calendar": calendar, "form": form},
                   status=400 if form.errors else 200)
 
@@ -120,7 +122,7 @@ def calendar_delete(request: TenantRequest, calendar_id: int) -> HttpResponse:
     try:
         policy_services.business_calendar_delete(tenant=request.tenant, membership=request.membership,
                                                  calendar=calendar)
-        messages.success(request, f"Business hours “{calendar.name}” deleted.")
+        messages.success(request, _("Business hours “%(name)s” deleted.") % {"name": calendar.name})
     except policy_services.SLAConfigError as exc:
         messages.error(request, str(exc))
     return redirect(_settings_url(request))
