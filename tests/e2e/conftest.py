@@ -34,3 +34,11 @@ def page(browser):
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+def browser_login(page, base_url: str, username: str) -> None:
+    """Sign in through the login form, as a person does (every test user's password is "pw")."""
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", "pw")
+    page.click("button[type=submit]")

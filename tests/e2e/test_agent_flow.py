@@ -10,14 +10,10 @@ from playwright.sync_api import expect
 from channels_ingest.services import channel_poll
 from inbox.models import CannedReply, Case
 
+from .conftest import browser_login
+
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-
-def _login(page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "pw")
-    page.click("button[type=submit]")
 
 
 def test_an_agent_answers_publicly_and_privately_and_resolves(live_server, page, kit_a):
@@ -32,7 +28,7 @@ def test_an_agent_answers_publicly_and_privately_and_resolves(live_server, page,
         body="Olá, {{customer.first_name}}! Sentimos muito. Protocolo {{case.protocol}}.",
     )
 
-    _login(page, live_server.url, "acme-agent")
+    browser_login(page, live_server.url, "acme-agent")
     expect(page.locator("#claim-next")).to_be_visible()
     expect(page.locator(".case-row")).to_have_count(0)  # "My cases" is empty before claiming
 
@@ -74,7 +70,7 @@ def test_an_agent_answers_publicly_and_privately_and_resolves(live_server, page,
 
 
 def test_new_mentions_appear_in_the_queue_without_a_reload(live_server, page, kit_a):
-    _login(page, live_server.url, "acme-agent")
+    browser_login(page, live_server.url, "acme-agent")
     page.goto(f"{live_server.url}/t/acme/?view=unassigned")
     expect(page.locator(".case-row")).to_have_count(0)
     kit_a.simulator.add_post("@acmetelecom fatura com cobrança indevida, quero estorno!", author_username="lia")
@@ -86,7 +82,7 @@ def test_new_mentions_appear_in_the_queue_without_a_reload(live_server, page, ki
 def test_an_over_long_public_reply_is_counted_live_and_refused_with_the_reason(live_server, page, kit_a):
     kit_a.simulator.add_post("@acmetelecom sem internet, não funciona!", author_username="ritaf")
     channel_poll(tenant_id=kit_a.tenant.pk, channel_id=kit_a.channel.pk)
-    _login(page, live_server.url, "acme-agent")
+    browser_login(page, live_server.url, "acme-agent")
     page.click("#claim-next")
     page.check("input[name=visibility][value=public]")
     page.locator("#id_text").press_sequentially("Já recebemo")
@@ -107,10 +103,10 @@ def test_two_people_on_one_case_see_each_other_and_a_late_message_stops_the_send
     agent_ctx, sup_ctx = browser.new_context(), browser.new_context()
     try:
         agent, sup = agent_ctx.new_page(), sup_ctx.new_page()
-        _login(agent, live_server.url, "acme-agent")
+        browser_login(agent, live_server.url, "acme-agent")
         agent.click("#claim-next")
         case_url = agent.url
-        _login(sup, live_server.url, "acme-supervisor")
+        browser_login(sup, live_server.url, "acme-supervisor")
         sup.goto(case_url)
         expect(agent.locator("#presence")).to_contain_text("acme-supervisor is viewing this case", timeout=12_000)
         sup.fill("#id_text", "deixa que eu respondo")
@@ -136,7 +132,7 @@ def test_keyboard_only_take_next_search_canned_with_slash_and_send(live_server, 
     channel_poll(tenant_id=kit_a.tenant.pk, channel_id=kit_a.channel.pk)
     CannedReply.objects.create(tenant=kit_a.tenant, title="Pedido de desculpas", shortcut="desculpas",
                                body="Sentimos muito, {{customer.first_name}}! Protocolo {{case.protocol}}.")
-    _login(page, live_server.url, "acme-agent")
+    browser_login(page, live_server.url, "acme-agent")
     expect(page.locator("#claim-next")).to_be_visible()
     page.wait_for_load_state("load")  # the shortcuts script is deferred
     page.keyboard.press("n")

@@ -11,21 +11,16 @@ from channels_ingest.services import channel_poll
 from inbox.models import Case
 
 from ..channels_ingest.test_oauth import oauth_hosts  # noqa: F401  (the fixture: hosts → simulator)
+from .conftest import browser_login
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-
-def _login_admin(page, base_url: str) -> None:
-    page.goto(f"{base_url}/accounts/login/")
-    page.fill("input[name=username]", "acme-admin")
-    page.fill("input[name=password]", "pw")
-    page.click("button[type=submit]")
 
 
 def test_an_admin_connects_x_with_oauth_and_the_first_poll_fills_the_inbox(live_server, page, kit_a, oauth_hosts):  # noqa: F811
     sim = oauth_hosts
     sim.add_post("@acmetelecom internet caiu e ninguém atende, absurdo!", author_username="bruna")
-    _login_admin(page, live_server.url)
+    browser_login(page, live_server.url, "acme-admin")
     page.goto(f"{live_server.url}/t/acme/channels/connect/")
     expect(page.locator("#oauth-simulated")).to_be_visible()  # the page says where the sign-in really goes
     page.click("#connect-x")
@@ -47,7 +42,7 @@ def test_an_admin_connects_x_with_oauth_and_the_first_poll_fills_the_inbox(live_
 def test_an_admin_connects_a_facebook_page_picked_after_login(live_server, page, kit_a, oauth_hosts):  # noqa: F811
     sim = oauth_hosts
     sim.graph.add_comment("Minha conta veio errada de novo, quero falar com alguém", "Paula")
-    _login_admin(page, live_server.url)
+    browser_login(page, live_server.url, "acme-admin")
     page.goto(f"{live_server.url}/t/acme/channels/connect/")
     page.click("#connect-facebook")
     expect(page.locator("h1")).to_have_text("SAC is requesting access to your Pages")

@@ -12,6 +12,8 @@ from crm_bridge.fake_crm import FakeCrmServer
 from crm_bridge.models import IdentityLink
 from crm_bridge.services import HUBSPOT_PRESET, crm_config_ensure
 
+from .conftest import browser_login
+
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
@@ -24,19 +26,13 @@ def fake_crm():
     server.stop()
 
 
-def _login(page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "pw")
-    page.click("button[type=submit]")
-
 
 def test_the_agent_sees_the_crm_record_and_links_it(live_server, page, kit_a, fake_crm):
     crm_config_ensure(tenant=kit_a.tenant, kind="rest", base_url=fake_crm.base_url, timeout_seconds=0.5,
                       auth_header={"name": "Authorization", "value": "Bearer demo"}, **HUBSPOT_PRESET)
     kit_a.simulator.add_post("@acmetelecom sem sinal desde ontem, absurdo!", author_username="marianaflores_")
     channel_poll(tenant_id=kit_a.tenant.pk, channel_id=kit_a.channel.pk)
-    _login(page, live_server.url, "acme-agent")
+    browser_login(page, live_server.url, "acme-agent")
     page.click("#claim-next")
     panel = page.locator("#crm-panel")
     expect(panel).to_contain_text("Suggested (same handle)")

@@ -12,15 +12,10 @@ from inbox.models import Case
 from inbox.services import case_claim, mentions_triage
 
 from ..factories import ingest
+from .conftest import browser_login
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-
-def _login(page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "pw")
-    page.click("button[type=submit]")
 
 
 def _x_case(kit, text: str, username: str) -> Case:
@@ -32,7 +27,7 @@ def _x_case(kit, text: str, username: str) -> Case:
 
 
 def _hand_off(page, base_url: str, case: Case) -> None:
-    _login(page, base_url, "acme-agent")
+    browser_login(page, base_url, "acme-agent")
     page.goto(f"{base_url}/t/acme/cases/{case.pk}/")
     handoff = page.locator("#handoff")
     expect(handoff).to_have_attribute("open", "")  # personal data in the post: the handoff is offered open

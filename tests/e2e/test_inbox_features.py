@@ -10,7 +10,7 @@ from inbox.services import case_claim_next, tag_save
 
 from ..factories import open_case
 from ..inbox.test_windows import _facebook, _fb_case
-from .test_agent_flow import _login
+from .conftest import browser_login
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -25,7 +25,7 @@ def test_mandatory_tags_block_resolving_until_the_agent_adds_them(live_server, p
     case = _claimed(kit_a)
     tag_save(tenant=kit_a.tenant, membership=kit_a.admin, tag=None, name="campaign: Black Friday", mandatory=True)
     tag_save(tenant=kit_a.tenant, membership=kit_a.admin, tag=None, name="Elogio")
-    _login(page, live_server.url, "acme-agent")
+    browser_login(page, live_server.url, "acme-agent")
     page.goto(f"{live_server.url}/t/acme/cases/{case.pk}/")
     expect(page.locator("#resolve-needs-tags")).to_contain_text("“campaign: Black Friday”")
 
@@ -50,12 +50,12 @@ def test_an_at_mention_in_a_note_reaches_the_colleagues_bell(live_server, page, 
     colleague = colleague_context.new_page()
     colleague.set_default_timeout(15_000)
     try:
-        _login(colleague, live_server.url, "acme-agent2")
+        browser_login(colleague, live_server.url, "acme-agent2")
         colleague.goto(f"{live_server.url}/t/acme/")
         expect(colleague.locator("#bell")).to_be_visible()
         expect(colleague.locator("#bell-count")).to_have_count(0)
 
-        _login(page, live_server.url, "acme-agent")
+        browser_login(page, live_server.url, "acme-agent")
         page.goto(f"{live_server.url}/t/acme/cases/{case.pk}/")
         page.fill("#id_note_text", "@acme-agent2 pode olhar a fatura deste cliente? @ninguem")
         page.click(".note-form button[type=submit]")
@@ -76,7 +76,7 @@ def test_an_at_mention_in_a_note_reaches_the_colleagues_bell(live_server, page, 
 def test_a_closed_messenger_window_disables_the_private_option_with_the_reason(live_server, page, kit_a):
     channel = _facebook(kit_a)
     case = _fb_case(kit_a, channel, kind="direct", hours_ago=30)
-    _login(page, live_server.url, "acme-agent")
+    browser_login(page, live_server.url, "acme-agent")
     page.goto(f"{live_server.url}/t/acme/cases/{case.pk}/")
     expect(page.locator("input[name=visibility][value=private]")).to_be_disabled()
     expect(page.locator("#private-closed-reason")).to_contain_text(

@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from .test_agent_flow import _login
+from .conftest import browser_login
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 def test_an_agent_switches_a_portuguese_inbox_to_english_and_it_stays(live_server, page, kit_a):
     kit_a.tenant.locale = "pt-br"
     kit_a.tenant.save(update_fields=["locale"])
-    _login(page, live_server.url, "acme-agent")
+    browser_login(page, live_server.url, "acme-agent")
     expect(page.locator("#claim-next")).to_contain_text("Pegar próximo caso")
     expect(page.locator("html")).to_have_attribute("lang", "pt-br")
 

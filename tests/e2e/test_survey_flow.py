@@ -12,16 +12,12 @@ from channels_ingest.services import channel_poll
 from surveys.models import SurveyResponse
 from surveys.services import survey_config_ensure
 
+from .conftest import browser_login
+
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 LINK = re.compile(r"https?://\S+/s/[A-Za-z0-9_-]+")
 
-
-def _login(page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "pw")
-    page.click("button[type=submit]")
 
 
 def test_resolve_invite_answer_and_the_supervisor_sees_it(live_server, page, browser, kit_a):
@@ -30,7 +26,7 @@ def test_resolve_invite_answer_and_the_supervisor_sees_it(live_server, page, bro
     sim.add_post("@acmetelecom três dias sem internet, absurdo! Quero solução", author_username="ritaf")
     channel_poll(tenant_id=kit_a.tenant.pk, channel_id=kit_a.channel.pk)
 
-    _login(page, live_server.url, "acme-supervisor")
+    browser_login(page, live_server.url, "acme-supervisor")
     page.goto(f"{live_server.url}/t/acme/surveys/")
     expect(page.locator("#kpi-rate .big")).to_have_text("—")
     expect(page.locator("#followups")).to_contain_text("No low scores waiting")
