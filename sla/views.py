@@ -9,6 +9,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.dates import WEEKDAYS_ABBR
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from channels_ingest.models import ChannelAccount
@@ -77,7 +78,7 @@ def dashboard(request: TenantRequest) -> HttpResponse:
         "channels": ChannelAccount.objects.filter(tenant=tenant).order_by("name"),
         "teams": teams_of(tenant), "members": members_of(tenant),
         "categories": triage_categories(tenant),
-        "query": _query(request), "periods": (("today", "Today"), ("7d", "7 days"), ("30d", "30 days")),
+        "query": _query(request), "periods": (("today", _("Today")), ("7d", _("7 days")), ("30d", _("30 days"))),
         "panels": render_dashboard_panels(request, tenant, period, filters),
     }
     return render(request, "sla/dashboard.html", context)

@@ -131,3 +131,15 @@ def test_the_digest_speaks_each_supervisors_brand_language(kit_a, kit_b):
     assert to_b[0].body.startswith("SLA alerts since the last digest:")
     assert "First response: breached (due " in to_b[0].body
     assert "Primeira resposta" not in to_b[0].body
+
+
+def test_the_dashboard_periods_and_priority_bands_follow_the_brand_language(kit_a):
+    open_case(kit_a, "Três dias sem internet, absurdo!")
+    _portuguese(kit_a)
+    page = login(kit_a.supervisor).get("/t/acme/sla/").content.decode()
+    for text in (">Hoje</a>", ">7 dias</a>", ">30 dias</a>", "<th>urgente</th>", "<th>baixa</th>"):
+        assert text in page, text
+    kit_a.tenant.locale = "en"
+    kit_a.tenant.save(update_fields=["locale"])
+    page = login(kit_a.supervisor).get("/t/acme/sla/").content.decode()
+    assert ">Today</a>" in page and "<th>urgent</th>" in page
