@@ -1,10 +1,11 @@
 """Test helpers that go through the real services (ingest → triage), never around them."""
 
 import itertools
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from channels_ingest.models import ChannelAccount, PollRun
+from channels_ingest.models import ChannelAccount, Mention, PollRun
 from channels_ingest.services import ingest_batch
 from channels_ingest.simulator import SimulatorServer
 from channels_ingest.types import MentionItem, Page, ProfileItem
@@ -49,7 +50,15 @@ def open_case(kit: TenantKit, text: str = "A internet caiu de novo, não funcion
     tweet = kit.simulator.add_post(text)
     result = ingest(kit.channel, [mention_item(text, external_id=tweet["id"], **kwargs)])
     # In transaction=True tests the on-commit announcement has already triaged it; this call is then a no-op.
+    # With a real worker (tests/test_celery_worker.py's fixture) the worker may hold the mention (SKIP LOCKED
+    # passes it over here) and commit its case a moment later: wait for that, a few seconds at most.
     mentions_triage(tenant_id=kit.tenant.pk, mention_ids=result.stored_ids)
-    case = Case.objects.filter(tenant=kit.tenant, case_mentions__mention_id__in=result.stored_ids).first()
+    deadline = time.monotonic() + 5
+    while True:
+        case = Case.objects.filter(tenant=kit.tenant, case_mentions__mention_id__in=result.stored_ids).first()
+        untriaged = Mention.objects.filter(pk__in=result.stored_ids, triaged_at__isnull=True).exists()
+        if case is not None or not untriaged or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert case is not None, f"triage ignored {text!r}"
     return case
