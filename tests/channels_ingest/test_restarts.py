@@ -80,8 +80,10 @@ def test_postgres_restarted_mid_ingest_worker_recovers_and_loses_nothing(stack, 
     pid = worker.proc.pid
     _first_poll(simulator, db, channel_id)
 
-    before = {simulator.add_post(f"@acmetelecom antes do restart {i}: sem sinal 📵")["id"] for i in range(300)}
-    # Restart while the worker is in the middle of those 300 (5 pages a poll, triage between polls).
+    # More than one poll's worth (a poll takes 5 pages of 100): a poll of 300 now ingests in less time than the
+    # check below takes to see it, and the restart would come after the work it is meant to interrupt.
+    before = {simulator.add_post(f"@acmetelecom antes do restart {i}: sem sinal 📵")["id"] for i in range(1500)}
+    # Restart while the worker is in the middle of those (5 pages a poll, triage between polls).
     stored_at_restart = wait_for(lambda: len(set(db.stored_ids(channel_id)) & before), timeout=60,
                                  what="ingest to start", every=0.05)
     restarted_at = db.query("SELECT now()")[0][0]
