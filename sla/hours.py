@@ -5,7 +5,7 @@ import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 import holidays as holidays_lib
 from django.utils.translation import gettext as _
@@ -18,9 +18,48 @@ class CalendarError(ValueError):
     """A business calendar that cannot be read (bad windows, unknown country or state)."""
 
 
+_ZONES = frozenset(available_timezones())
+
+
 @functools.lru_cache(maxsize=64)
 def _public_holidays(country: str, subdivision: str) -> holidays_lib.HolidayBase:
     return holidays_lib.country_holidays(country, subdiv=subdivision or None)
+
+
+def _weekday(key: object) -> int:
+    if not (isinstance(key, int) or (isinstance(key, str) and key.isdigit())) or not 0 <= int(key) <= 6:
+        raise CalendarError(_("weekday %(key)s is not 0 (Monday) … 6 (Sunday)") % {"key": repr(key)})
+    return int(key)
+
+
+def _wall_time(value: object) -> time:
+    try:
+        return time.fromisoformat(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise CalendarError(_("%(value)s is not a time (HH:MM)") % {"value": repr(value)}) from None
+
+
+def _day(value: object) -> date:
+    try:
+        return date.fromisoformat(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise CalendarError(_("%(value)s is not a date (YYYY-MM-DD)") % {"value": repr(value)}) from None
+
+
+def _zone(name: str) -> ZoneInfo:
+    if name not in _ZONES:
+        raise CalendarError(_("%(value)s is not a time zone") % {"value": repr(name)})
+    return ZoneInfo(name)
+
+
+def _check_region(country: str, subdivision: str) -> None:
+    """Against the holidays package's own list, instead of waiting for it to fail on an unknown one."""
+    supported = holidays_lib.list_supported_countries()
+    if country not in supported:
+        raise CalendarError(_("%(value)s is not a country SAC knows the holidays of") % {"value": repr(country)})
+    if subdivision and subdivision not in supported[country]:
+        raise CalendarError(_("%(value)s is not one of %(country)s's states or regions")
+                            % {"value": repr(subdivision), "country": country})
 
 
 @dataclass(frozen=True)
@@ -43,29 +82,14 @@ class Hours:
                     extra_holidays: list[str] | tuple[str, ...] = ()) -> "Hours":
         """Read a stored calendar. Anything wrong in it — a weekday, a time, a date, an unknown zone, country or
         state — is one CalendarError with the reason, so forms and the admin catch one thing."""
-        try:
-            return cls._from_config(tz=tz, windows=windows, country=country, subdivision=subdivision,
-                                    extra_holidays=extra_holidays)
-        except CalendarError:
-            raise
-        # The holidays package says "unknown country or state" with NotImplementedError (and KeyError in some
-        # versions); fromisoformat, int() and ZoneInfo with ValueError/TypeError/KeyError.
-        except (ValueError, TypeError, KeyError, NotImplementedError) as exc:
-            raise CalendarError(str(exc) or exc.__class__.__name__) from exc
-
-    @classmethod
-    def _from_config(cls, *, tz: str, windows: dict, country: str, subdivision: str,
-                     extra_holidays: list[str] | tuple[str, ...]) -> "Hours":
         parsed: dict[int, tuple[tuple[time, time], ...]] = {}
         for key, pairs in (windows or {}).items():
-            weekday = int(key)
-            if not 0 <= weekday <= 6:
-                raise CalendarError(_("weekday %(key)s is not 0 (Monday) … 6 (Sunday)") % {"key": repr(key)})
-            parsed[weekday] = tuple(sorted((time.fromisoformat(a), time.fromisoformat(b)) for a, b in pairs))
-        if country:
-            _public_holidays(country, subdivision)  # fails now, on a bad country/state, not in the sweep
-        return cls(tz=ZoneInfo(tz), windows=parsed, country=country, subdivision=subdivision,
-                   extra_holidays=frozenset(date.fromisoformat(d) for d in extra_holidays))
+            weekday = _weekday(key)
+            parsed[weekday] = tuple(sorted((_wall_time(a), _wall_time(b)) for a, b in pairs))
+        if country:  # checked now, not found out in the sweep
+            _check_region(country, subdivision)
+        return cls(tz=_zone(tz), windows=parsed, country=country, subdivision=subdivision,
+                   extra_holidays=frozenset(_day(d) for d in extra_holidays))
 
     def is_holiday(self, day: date) -> bool:
         if day in self.extra_holidays:
