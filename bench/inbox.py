@@ -23,7 +23,6 @@ import os
 import queue
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.loopback import free_port, percentile, run_clients  # noqa: E402  (needs the path above)
+
 BASE_URL = os.environ.get("SAC_BENCH_PG", "postgres://sac:sac@127.0.0.1:5432")
 # Another name (SAC_BENCH_INBOX_DB) for a copy: `CREATE DATABASE copy TEMPLATE sac_bench_inbox` seeds nothing.
 DB_NAME = os.environ.get("SAC_BENCH_INBOX_DB", "sac_bench_inbox")
@@ -40,11 +42,6 @@ TENANTS = 10
 AGENTS_PER_TENANT = 50
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * p
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def ensure_database() -> None:
@@ -198,44 +195,18 @@ def session_cookies(info: list[dict]) -> dict[int, str]:
     return cookies
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def load(port: int, paths: list[tuple[str, str]], clients: int, total: int) -> tuple[list[float], float, int]:
     """`total` requests spread over `clients` keep-alive connections. Returns latencies (ms), rps, errors."""
-    latencies: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
-    per_client = total // clients
 
-    def client(index: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    def requests_of(index: int):  # noqa: ANN202
         rng = random.Random(index)
-        mine = []
-        for _ in range(per_client):
+        for _ in range(total // clients):
             path, cookie = rng.choice(paths)
-            started = time.perf_counter()
-            conn.request("GET", path, headers={"Cookie": f"sessionid={cookie}"} if cookie else {})
-            response = conn.getresponse()
-            response.read()
-            mine.append((time.perf_counter() - started) * 1000)
-            if response.status != 200:
-                with lock:
-                    errors[0] += 1
-        conn.close()
-        with lock:
-            latencies.extend(mine)
+            yield "GET", path, None, {"Cookie": f"sessionid={cookie}"} if cookie else {}
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return latencies, len(latencies) / (time.perf_counter() - started), errors[0]
+    return run_clients(port, clients, requests_of)
 
 
 def bench_claims(info: list[dict], agents: int, claims: int, mode: str) -> tuple[list[float], int]:

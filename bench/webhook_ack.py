@@ -26,28 +26,19 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.loopback import free_port, percentile, run_clients  # noqa: E402  (needs the path above)
+
 PAGE_ID = "137542570280222"
 APP_SECRET = "bench-app-secret"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * p
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def body_for(i: int) -> bytes:
@@ -86,34 +77,14 @@ def start_redis(workdir: str) -> tuple[subprocess.Popen, str]:
 
 def send_all(port: int, path: str, bodies: list[bytes], clients: int) -> tuple[list[float], int]:
     """Each client takes every `clients`-th body on its own keep-alive connection. Returns latencies (ms), errors."""
-    latencies: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
 
-    def client(index: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        mine = []
+    def requests_of(index: int):  # noqa: ANN202
         for body in bodies[index::clients]:
             signature = "sha256=" + hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
-            started = time.perf_counter()
-            conn.request("POST", path, body=body, headers={"Content-Type": "application/json",
-                                                           "X-Hub-Signature-256": signature})
-            response = conn.getresponse()
-            response.read()
-            mine.append((time.perf_counter() - started) * 1000)
-            if response.status != 200:
-                with lock:
-                    errors[0] += 1
-        conn.close()
-        with lock:
-            latencies.extend(mine)
+            yield "POST", path, body, {"Content-Type": "application/json", "X-Hub-Signature-256": signature}
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return latencies, errors[0]
+    latencies, _rps, errors = run_clients(port, clients, requests_of)
+    return latencies, errors
 
 
 def main() -> None:
