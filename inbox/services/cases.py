@@ -31,7 +31,7 @@ from ..models import (
     Note,
     Tag,
 )
-from ..prepared import prepared
+from ..prepared import model_from_row, prepared
 from ..selectors import author_complaints_by_author, triage_config_for
 from ..triage import TriageConfig, TriageDecision, TriageInput, triage
 from .common import CaseActionError, _may_work_on
@@ -337,31 +337,6 @@ WITH load AS (
 SELECT load.n AS claim_load, claimed.* FROM load LEFT JOIN claimed ON TRUE"""
 
 
-@functools.cache
-def _case_converters() -> tuple[tuple[int, tuple], ...]:
-    """(column index, the converters the ORM applies when it reads that column) for Case's columns that have
-    any (JSON ones): worked out once, where a RawQuerySet works them out again for every query."""
-    found = []
-    for index, field in enumerate(Case._meta.concrete_fields):
-        column = field.get_col(Case._meta.db_table)
-        converters = (*connection.ops.get_db_converters(column), *field.get_db_converters(connection))
-        if converters:
-            found.append((index, tuple((converter, column) for converter in converters)))
-    return tuple(found)
-
-
-def _case_from_row(values: list) -> Case:
-    """A Case from its columns in `Case._meta.concrete_fields` order, converted as the ORM converts them.
-
-    claim-next reads one row per call, and building it through `Case.objects.raw` cost more Python than the
-    rest of the claim (1.5 ms of CPU a claim on the 2-core bench machine, columns described and converters
-    looked up each time); with 50 agents in one threaded worker that Python is what they queue for."""
-    for index, converters in _case_converters():
-        for converter, column in converters:
-            values[index] = converter(values[index], column, connection)
-    return Case.from_db(connection.alias, None, values)
-
-
 def _claim_next_postgres(tenant: Tenant, membership: Membership) -> Case | None:
     """case_claim_next in one statement and one round trip (it was 11 to 22 statements): what the
     ORM path below does, with the same guarantees (SKIP LOCKED, then the conditional update), and the same
@@ -386,7 +361,10 @@ def _claim_next_postgres(tenant: Tenant, membership: Membership) -> Case | None:
                 _("You already have %(count)s open cases: resolve one before taking another.") % {"count": cap}
             )
         return None
-    case = _case_from_row(columns)
+    # Built from the row as the ORM would (inbox.prepared.model_from_row): through Case.objects.raw, describing the
+    # columns and looking up their converters cost more Python than the rest of the claim (1.5 ms of CPU a claim
+    # on the 2-core bench machine), and with 50 agents in one threaded worker that Python is what they queue for.
+    case = model_from_row(Case, columns)
     case.tenant = tenant  # the sla receivers read case.tenant: no query for it
     if Membership.user.is_cached(membership):
         case.assignee = membership.user
