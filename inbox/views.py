@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from sac.models import Role
 from sac.parsing import parse_int, without_nul
-from sac.selectors import access_member, access_team, members_of, teams_of
+from sac.selectors import access_member, access_team, member_choices, members_of, teams_of
 from sac.tenancy import TenantRequest, tenant_view
 
 from . import selectors, services
@@ -129,7 +129,7 @@ def _case_context(request: TenantRequest, case: Case, reply_form: ReplyForm | No
         "may_work": may_work,
         "transitions": [Case.Status(s) for s in services.TRANSITIONS[Case.Status(case.status)]],
         "panels": render_case_panels(request, case),
-        "members": members_of(request.tenant),
+        "members": member_choices(request.tenant),
         "teams": teams_of(request.tenant),
     }
     if may_work and case.is_open:

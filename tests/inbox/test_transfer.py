@@ -72,3 +72,15 @@ def test_bulk_reassign_in_b_cannot_touch_as_cases(kit_a, kit_b):
                                  {"case": [case.pk], "to_member": kit_b.agent.pk})
     case.refresh_from_db()
     assert case.assignee == kit_a.agent.user
+
+
+def test_the_transfer_menu_lists_this_tenants_active_members_with_their_roles(kit_a, kit_b):
+    case = _claimed(kit_a)
+    kit_a.agent2.is_active = False
+    kit_a.agent2.save(update_fields=["is_active"])
+    html = login(kit_a.agent).get(reverse("inbox:case", args=["acme", case.pk])).content.decode()
+    menu = html.split('id="to-member"')[1].split("</select>")[0]
+    assert f'value="{kit_a.supervisor.pk}">acme-supervisor (Supervisor)' in menu
+    assert f'value="{kit_a.admin.pk}">acme-admin (Tenant admin)' in menu
+    assert "acme-agent2" not in menu  # no longer active here
+    assert kit_b.agent.user.username not in menu  # another tenant's people are never offered
