@@ -381,6 +381,40 @@ class FacebookConnector(MetaConnector):
         return bool(message.media_id) and message.visibility == "private" \
             and self._messenger_target(message) is not None
 
+    def find_sent_media(self, message: Any, *, since: datetime) -> str | None:
+        """After a send ended in doubt, before its image goes again: the id of the image message the page sent
+        this customer since `since` (then recorded as ours), else None.
+
+        On Messenger the image travels as a message of its own, with no text, so it cannot be matched by text
+        as find_sent matches answers. It is the page's textless message with an attachment, to this customer,
+        sent since the reply was written, that SAC has not recorded for any reply: an image another reply of
+        ours sent was recorded when it went, so it is never taken for this one."""
+        from channels_ingest.models import SentMessage
+
+        replied = self._messenger_target(message)
+        if replied is None or not replied.author_id:
+            return None
+        psid = replied.author.external_id
+        since = since - timedelta(minutes=1)  # slack for the two clocks
+        body = self.client.get(f"{self.channel.external_account_id}/conversations", {
+            "platform": self.messaging_platform, "user_id": psid, "limit": 25,
+            "fields": "messages.limit(25){id,message,attachments,from,to,created_time}"})
+        found = []
+        for conversation in _items(body):
+            messages = conversation.get("messages")
+            for item in _items(messages if isinstance(messages, dict) else None):
+                to = item.get("to") if isinstance(item.get("to"), dict) else {}
+                recipients = {str(r.get("id")) for r in _items(to) if isinstance(r, dict)}
+                if self._is_ours(item) and not item.get("message") and item.get("attachments") \
+                        and (not recipients or psid in recipients) and _graph_time(item.get("created_time")) >= since:
+                    found.append(str(item["id"]))
+        known = set(SentMessage.objects.filter(tenant_id=self.channel.tenant_id, channel=self.channel,
+                                               external_id__in=found).values_list("external_id", flat=True))
+        for external_id in reversed(found):  # newest first from Meta: the earliest unclaimed one is this reply's
+            if external_id not in known:
+                return self._record(external_id, "direct", replied.external_id)
+        return None
+
     def send_media_message(self, message: Any) -> str:
         replied = self._messenger_target(message)
         if replied is None:

@@ -231,7 +231,16 @@ def _with_media(connector: Any, reply: Reply, message: OutboundMessage) -> Outbo
     message = replace(message, media_id=media_id)
     apart = getattr(connector, "sends_media_apart", None)
     if apart is not None and apart(message) and not reply.media_message_id:
-        sent = connector.send_media_message(message)
+        # The image message itself may be what ended in doubt (its id is recorded only once an answer came):
+        # look for it before sending it again, as reply_deliver does for the text.
+        find = getattr(connector, "find_sent_media", None)
+        sent = find(message, since=reply.created_at) \
+            if find is not None and reply.error.startswith(DELIVERY_UNKNOWN) else None
+        if sent:
+            audit_record(tenant=reply.tenant, actor=None, verb="reply.adopted", obj=reply.case,
+                         data={"reply": reply.pk, "external_id": sent, "image": True})
+        else:
+            sent = connector.send_media_message(message)
         Reply.objects.filter(tenant_id=reply.tenant_id, pk=reply.pk, state=Reply.State.SENDING).update(
             media_message_id=sent)
         reply.media_message_id = sent

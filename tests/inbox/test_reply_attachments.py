@@ -294,3 +294,49 @@ def test_the_composer_sends_the_image_and_keeps_it_when_the_send_is_refused(kit_
     assert reply.attachment_id == kept.pk and reply.state == Reply.State.SENT
     thread = client.get(reverse("inbox:case_thread", args=["acme", case.pk])).content.decode()
     assert reverse("inbox:reply_attachment", args=["acme", kept.pk]) in thread
+
+
+def test_a_messenger_image_in_doubt_is_found_not_sent_again(kit_a):
+    """The image's own message left and no clear answer came back: the agent's confirmed resend finds it in the
+    conversation and sends only the text, so the customer never gets the image twice."""
+    case = _facebook_case(kit_a, messenger=True)
+    image = reply_attachment_store(membership=kit_a.agent, upload=_upload(png(9)))
+    reply = reply_create(tenant=kit_a.tenant, membership=kit_a.agent, case=case, text="Segue o comprovante.",
+                         visibility="private", idempotency_key="img-fb-doubt", attachment=image)
+    kit_a.simulator.inject_fault("error_after_post", route="messages")  # the image message is sent, then a 500
+    reply_deliver(tenant_id=kit_a.tenant.pk, reply_id=reply.pk)
+    reply.refresh_from_db()
+    assert reply.state == Reply.State.FAILED and reply.error.startswith("Delivery unknown:")
+    assert not reply.media_message_id
+    reply_retry(tenant=kit_a.tenant, membership=kit_a.agent, reply=reply, outcome_checked=True)
+    reply_deliver(tenant_id=kit_a.tenant.pk, reply_id=reply.pk)
+    reply.refresh_from_db()
+    sent = [s for s in kit_a.simulator.graph.sent if s["kind"] == "message"]
+    images = [s for s in sent if s["media_ids"]]
+    texts = [s for s in sent if s["text"] == "Segue o comprovante."]
+    assert reply.state == Reply.State.SENT and len(images) == 1 and len(texts) == 1
+    assert reply.media_message_id == images[0]["id"] and reply.external_id == texts[0]["id"]
+
+
+def test_a_messenger_image_in_doubt_that_never_left_is_sent_on_the_resend(kit_a):
+    case = _facebook_case(kit_a, messenger=True)
+    image = reply_attachment_store(membership=kit_a.agent, upload=_upload(png(10)))
+    reply = reply_create(tenant=kit_a.tenant, membership=kit_a.agent, case=case, text="Segue a segunda via.",
+                         visibility="private", idempotency_key="img-fb-lost", attachment=image)
+    kit_a.simulator.inject_fault("drop_after_post", route="messages")  # the connection drops: did it go?
+    reply_deliver(tenant_id=kit_a.tenant.pk, reply_id=reply.pk)
+    reply.refresh_from_db()
+    assert reply.state == Reply.State.FAILED and reply.error.startswith("Delivery unknown:")
+    # The simulator did take that message: forget it, as if the request had died before Meta saw it.
+    graph = kit_a.simulator.graph
+    lost = [s for s in graph.sent if s["kind"] == "message" and s["media_ids"]]
+    assert len(lost) == 1
+    for messages in graph.conversations.values():
+        messages[:] = [m for m in messages if m["id"] != lost[0]["id"]]
+    graph.sent.remove(lost[0])
+    reply_retry(tenant=kit_a.tenant, membership=kit_a.agent, reply=reply, outcome_checked=True)
+    reply_deliver(tenant_id=kit_a.tenant.pk, reply_id=reply.pk)
+    reply.refresh_from_db()
+    sent = [s for s in graph.sent if s["kind"] == "message"]
+    assert reply.state == Reply.State.SENT
+    assert len([s for s in sent if s["media_ids"]]) == 1 and len([s for s in sent if s["text"]]) == 1
