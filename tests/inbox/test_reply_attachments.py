@@ -181,6 +181,18 @@ def test_a_facebook_comment_reply_carries_an_unpublished_photo(kit_a):
     assert kit_a.simulator.media(reply.media_external_id)["kind"] == "photos"
 
 
+def _sent_once(kit, reply) -> tuple[dict, dict]:
+    """The reply is sent, and the customer got its image message and its text message once each (the ids the
+    row recorded): the simulator's record of the Messenger messages the page sent."""
+    reply.refresh_from_db()
+    sent = [s for s in kit.simulator.graph.sent if s["kind"] == "message"]
+    images = [s for s in sent if s["media_ids"]]
+    texts = [s for s in sent if s["text"] == reply.text]
+    assert reply.state == Reply.State.SENT and len(images) == 1 and len(texts) == 1
+    assert images[0]["id"] == reply.media_message_id and texts[0]["id"] == reply.external_id
+    return images[0], texts[0]
+
+
 def test_messenger_sends_the_image_once_even_when_the_text_must_be_retried(kit_a, monkeypatch):
     case = _facebook_case(kit_a, messenger=True)
     image = reply_attachment_store(membership=kit_a.agent, upload=_upload(png(8)))
@@ -202,12 +214,9 @@ def test_messenger_sends_the_image_once_even_when_the_text_must_be_retried(kit_a
     Reply.objects.filter(pk=reply.pk).update(next_attempt_at=None)
     reply_deliver(tenant_id=kit_a.tenant.pk, reply_id=reply.pk)
     reply.refresh_from_db()
-    sent = [s for s in kit_a.simulator.graph.sent if s["kind"] == "message"]
-    images = [s for s in sent if s["media_ids"]]
-    texts = [s for s in sent if s["text"] == "Aqui está a fatura certa."]
-    assert reply.state == Reply.State.SENT and len(images) == 1 and len(texts) == 1
-    assert images[0]["id"] == reply.media_message_id and texts[0]["id"] == reply.external_id
-    assert sent.index(images[0]) < sent.index(texts[0])  # the image first, then the text
+    image, text = _sent_once(kit_a, reply)
+    sent = kit_a.simulator.graph.sent
+    assert sent.index(image) < sent.index(text)  # the image first, then the text
 
 
 def test_a_private_reply_to_a_facebook_comment_refuses_an_image(kit_a):
@@ -311,11 +320,7 @@ def test_a_messenger_image_in_doubt_is_found_not_sent_again(kit_a):
     reply_retry(tenant=kit_a.tenant, membership=kit_a.agent, reply=reply, outcome_checked=True)
     reply_deliver(tenant_id=kit_a.tenant.pk, reply_id=reply.pk)
     reply.refresh_from_db()
-    sent = [s for s in kit_a.simulator.graph.sent if s["kind"] == "message"]
-    images = [s for s in sent if s["media_ids"]]
-    texts = [s for s in sent if s["text"] == "Segue o comprovante."]
-    assert reply.state == Reply.State.SENT and len(images) == 1 and len(texts) == 1
-    assert reply.media_message_id == images[0]["id"] and reply.external_id == texts[0]["id"]
+    _sent_once(kit_a, reply)
 
 
 def test_a_messenger_image_in_doubt_that_never_left_is_sent_on_the_resend(kit_a):
