@@ -1,3 +1,5 @@
+from datetime import date
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -27,6 +29,12 @@ class Tag(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def required_on(self, day: date) -> bool:
+        """Whether a case whose customer first wrote on `day` (the tenant's date) must carry this tag."""
+        return (self.mandatory and not self.archived
+                and (self.mandatory_from is None or self.mandatory_from <= day)
+                and (self.mandatory_until is None or self.mandatory_until >= day))
 
 
 class Case(models.Model):

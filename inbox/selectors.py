@@ -3,10 +3,11 @@
 import functools
 import json
 import re
+import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
@@ -16,7 +17,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from channels_ingest.models import Mention, SocialProfile
+from channels_ingest.models import ChannelAccount, Mention, SocialProfile
 from sac.models import AuditEvent, Membership, Tenant
 from sac.selectors import audit_events_for
 
@@ -50,14 +51,62 @@ QUEUE_VIEWS = {
 
 def access_case(tenant: Tenant, case_id: int) -> Case:
     """Another tenant's case and a case that does not exist are the same 404."""
-    try:
-        case = (Case.objects.select_related("channel", "customer", "assignee", "team")
-                .defer("channel__credentials").get(tenant=tenant, pk=case_id))
-    except Case.DoesNotExist:
-        raise Http404("No such case.") from None
+    if connection.vendor == "postgresql":
+        case = _access_case_prepared(tenant, case_id)
+    else:
+        try:
+            case = (Case.objects.select_related("channel", "customer", "assignee", "team")
+                    .defer("channel__credentials").get(tenant=tenant, pk=case_id))
+        except Case.DoesNotExist:
+            raise Http404("No such case.") from None
     # The case page and its panels read case.tenant several times: hand them the tenant we already hold
     # instead of one more query for it.
     case.tenant = tenant
+    return case
+
+
+@functools.cache
+def _access_case_parts() -> tuple[tuple[type, tuple[str, ...] | None], ...]:
+    """The models access_case reads, in the statement's order, each with the fields it reads (None: all): the
+    channel without its credentials (encrypted; decrypting them is for the network clients), the assignee
+    without the password hash."""
+    user = get_user_model()
+    return ((Case, None),
+            (ChannelAccount, tuple(f.attname for f in ChannelAccount._meta.concrete_fields
+                                   if f.attname != "credentials")),
+            (SocialProfile, None),
+            (user, tuple(f.attname for f in user._meta.concrete_fields if f.attname != "password")),
+            (Case._meta.get_field("team").related_model, None))
+
+
+@functools.cache
+def _access_case_sql() -> str:
+    (_case, _all), (channel, channel_fields), (profile, _), (user, user_fields), (team, _) = _access_case_parts()
+    return (f"SELECT {model_columns(Case, 'c')}, {model_columns(channel, 'ch', channel_fields)}, "
+            f"{model_columns(profile, 'p')}, {model_columns(user, 'u', user_fields)}, {model_columns(team, 't')} "
+            f"FROM {Case._meta.db_table} c JOIN {channel._meta.db_table} ch ON ch.id = c.channel_id "
+            f"LEFT JOIN {profile._meta.db_table} p ON p.id = c.customer_id "
+            f"LEFT JOIN {user._meta.db_table} u ON u.id = c.assignee_id "
+            f"LEFT JOIN {team._meta.db_table} t ON t.id = c.team_id "
+            "WHERE c.tenant_id = %(tenant)s AND c.id = %(case)s")
+
+
+def _access_case_prepared(tenant: Tenant, case_id: int) -> Case:
+    """access_case as one prepared statement: every page and every action on a case starts with it, and
+    building and compiling the four-join queryset cost more CPU than PostgreSQL spends finding the row."""
+    with connection.cursor() as cursor:
+        cursor.execute(*prepared("inbox_access_case", _access_case_sql(), {"tenant": tenant.pk, "case": case_id}))
+        row = cursor.fetchone()
+    if row is None:
+        raise Http404("No such case.")
+    parts = []
+    for model, fields in _access_case_parts():
+        width = len(fields) if fields is not None else len(model._meta.concrete_fields)
+        values, row = row[:width], row[width:]
+        parts.append(model_from_row(model, values, fields) if values[0] is not None else None)
+    case, channel, customer, assignee, team = parts
+    # As select_related leaves them: an absent customer, assignee or team is a cached None, not a query.
+    case.channel, case.customer, case.assignee, case.team = channel, customer, assignee, team
     return case
 
 
@@ -255,8 +304,6 @@ class Choice:
 def _channels_and_tags(tenant: Tenant) -> tuple[list[Choice], list[Choice]]:
     """The tenant's channels and live tags by name, in one round trip and without model instances (a
     channel row would decrypt its credentials, which a filter menu never needs)."""
-    from channels_ingest.models import ChannelAccount
-
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT 'channel', id, name FROM {ChannelAccount._meta.db_table} WHERE tenant_id = %s "
@@ -398,10 +445,18 @@ def _case_thread_prepared(tenant: Tenant, case: Case) -> list[ThreadEntry]:
     """case_thread as four prepared statements in one round trip. The thread is on every case page and each
     open page polls it every 3 s: building and compiling four querysets cost several times what PostgreSQL
     spends answering them."""
-    user = get_user_model()
+    return _thread_from_rows(prepared_batch(_case_thread_statements(tenant, case)))
+
+
+def _case_thread_statements(tenant: Tenant, case: Case) -> list[tuple[str, str, dict[str, Any]]]:
     params = {"tenant": tenant.pk, "case": case.pk, "object_id": str(case.pk)}
     names = ("inbox_thread_mentions", "inbox_thread_replies", "inbox_thread_notes", "inbox_thread_events")
-    rows = prepared_batch([(name, sql, params) for name, sql in zip(names, _case_thread_sql(), strict=True)])
+    return [(name, sql, params) for name, sql in zip(names, _case_thread_sql(), strict=True)]
+
+
+def _thread_from_rows(rows: list[list[tuple]]) -> list[ThreadEntry]:
+    """The thread from the rows of _case_thread_statements' four statements."""
+    user = get_user_model()
 
     def person(model: Any, fields: tuple[str, ...], values: tuple) -> Any:
         return model_from_row(model, values, fields) if values[0] is not None else None
@@ -414,30 +469,102 @@ def _case_thread_prepared(tenant: Tenant, case: Case) -> list[ThreadEntry]:
         mention.sac_media = json.loads(row[m_end]) if isinstance(row[m_end], str) else row[m_end]
         mention.author = person(SocialProfile, _PROFILE_FIELDS, row[m_end + 1:])
         mentions.append(mention)
-    replies = []
-    for row in rows[1]:
-        reply = model_from_row(Reply, row[:r_end])
-        reply.author = person(user, _USER_FIELDS, row[r_end:])
-        replies.append(reply)
-    notes = []
-    for row in rows[2]:
-        note = model_from_row(Note, row[:n_end])
-        note.author = person(user, _USER_FIELDS, row[n_end:])
-        notes.append(note)
-    events = []
-    for row in rows[3]:
-        event = model_from_row(AuditEvent, row[:e_end])
-        event.actor = person(user, _USER_FIELDS, row[e_end:])
-        events.append(event)
-    return _thread_entries(mentions, replies, notes, events)
+
+    def with_user(model: Any, end: int, attribute: str, model_rows: list[tuple]) -> list[Any]:
+        """Each row's object, with its author (or actor) as the colleague's id and username."""
+        found = []
+        for row in model_rows:
+            obj = model_from_row(model, row[:end])
+            setattr(obj, attribute, person(user, _USER_FIELDS, row[end:]))
+            found.append(obj)
+        return found
+
+    return _thread_entries(mentions, with_user(Reply, r_end, "author", rows[1]),
+                           with_user(Note, n_end, "author", rows[2]), with_user(AuditEvent, e_end, "actor", rows[3]))
 
 
-def customer_history(tenant: Tenant, case: Case) -> QuerySet[Case]:
+class HistoryRow(NamedTuple):
+    """One of the customer's earlier cases, as the case page lists it."""
+
+    pk: int
+    protocol: str
+    status_label: str
+
+
+HISTORY_LIMIT = 10
+
+
+def customer_history(tenant: Tenant, case: Case) -> list[HistoryRow]:
     if case.customer_id is None:
-        return Case.objects.none()
-    return Case.objects.filter(tenant=tenant, customer_id=case.customer_id).exclude(pk=case.pk).order_by(
-        "-created_at"
-    )[:10]
+        return []
+    rows = (Case.objects.filter(tenant=tenant, customer_id=case.customer_id).exclude(pk=case.pk)
+            .order_by("-created_at").values_list("pk", "protocol", "status")[:HISTORY_LIMIT])
+    return _history_rows(rows)
+
+
+def _history_rows(rows: Iterable[tuple[int, str, str]]) -> list[HistoryRow]:
+    labels = {value: str(label) for value, label in Case.Status.choices}  # in the request's language, once
+    return [HistoryRow(pk, protocol, labels.get(status, status)) for pk, protocol, status in rows]
+
+
+@dataclass(frozen=True)
+class CasePageReads:
+    """What the case page reads besides the case and its panels."""
+
+    thread: list[ThreadEntry]
+    history: list[HistoryRow]  # the customer's earlier cases, newest first
+    tags: list[Tag]  # on the case, by name
+    tag_menu: list[Tag] | None  # the tenant's live tags by name, when the page offers to add one
+    categories: list[str]  # triage_categories: what the triage card's correction menu offers
+
+
+@functools.cache
+def _case_page_sql() -> dict[str, str]:
+    cases, tags, links = Case._meta.db_table, Tag._meta.db_table, Case.tags.through._meta.db_table
+    # The rows of customer_history, the case's tags (_tags_context), tags_of and triage_categories. The
+    # earlier cases are the customer's within the tenant; a case without customer (NULL) matches none.
+    return {
+        "inbox_page_history": (f"SELECT c.id, c.protocol, c.status FROM {cases} c WHERE c.tenant_id = %(tenant)s "
+                               "AND c.customer_id = %(customer)s AND c.id <> %(case)s "
+                               f"ORDER BY c.created_at DESC LIMIT {int(HISTORY_LIMIT)}"),
+        "inbox_page_tags": (f"SELECT {model_columns(Tag, 't')} FROM {tags} t JOIN {links} l ON l.tag_id = t.id "
+                            "WHERE l.case_id = %(case)s AND t.tenant_id = %(tenant)s ORDER BY t.name"),
+        "inbox_page_categories": (f"SELECT name FROM {TriageCategory._meta.db_table} WHERE tenant_id = %(tenant)s "
+                                  "ORDER BY name"),
+        "inbox_page_tag_menu": (f"SELECT {model_columns(Tag, 't')} FROM {tags} t "
+                                "WHERE t.tenant_id = %(tenant)s AND NOT t.archived ORDER BY t.name"),
+    }
+
+
+def case_page_reads(tenant: Tenant, case: Case, *, tag_menu: bool) -> CasePageReads:
+    """The case page's own reads in one round trip of prepared statements (PostgreSQL): the thread, the
+    customer's earlier cases, the tags and the triage categories. Each was its own ORM query, and building and
+    compiling those cost more CPU than PostgreSQL spends answering them."""
+    if connection.vendor != "postgresql":
+        return CasePageReads(
+            thread=case_thread(tenant, case), history=customer_history(tenant, case),
+            tags=list(case.tags.filter(tenant=tenant).order_by("name")),
+            tag_menu=list(tags_of(tenant)) if tag_menu else None, categories=triage_categories(tenant))
+    sql = _case_page_sql()
+    params = {"tenant": tenant.pk, "case": case.pk, "customer": case.customer_id}
+    names = ["inbox_page_history", "inbox_page_tags", "inbox_page_categories"]
+    names += ["inbox_page_tag_menu"] if tag_menu else []
+    rows = prepared_batch(_case_thread_statements(tenant, case) + [(name, sql[name], params) for name in names])
+    thread_rows, (history, tags, categories, *menu) = rows[:4], rows[4:]
+    return CasePageReads(
+        thread=_thread_from_rows(thread_rows), history=_history_rows(history),
+        tags=[model_from_row(Tag, values) for values in tags],
+        tag_menu=[model_from_row(Tag, values) for values in menu[0]] if menu else None,
+        categories=_with_builtin_categories(name for (name,) in categories))
+
+
+def case_missing_tags(tenant: Tenant, case: Case, *, tags: list[Tag], tag_menu: list[Tag]) -> list[Tag]:
+    """inbox.services.case_missing_mandatory_tags from the tags the page already read (the case's, and the
+    tenant's live ones by name): the live mandatory tags whose campaign dates, if any, include the day the
+    customer first wrote (Tag.required_on, as services.mandatory_tags_for), and that the case does not carry."""
+    day = case.first_message_at.astimezone(zoneinfo.ZoneInfo(tenant.time_zone)).date()
+    present = {t.pk for t in tags}
+    return [t for t in tag_menu if t.pk not in present and t.required_on(day)]
 
 
 def canned_replies_for(tenant: Tenant, *, language: str = "") -> QuerySet[CannedReply]:
@@ -461,12 +588,16 @@ def _variant_fit(canned: CannedReply, case: Case) -> tuple[int, int]:
 def canned_picker(tenant: Tenant, case: Case, user: Any) -> dict[str, list[CannedReply]]:
     """What the composer offers for this case: the agent's own replies and the bank's, one per shortcut
     (the variant that fits the case's channel, network and language best), most used first."""
-    usable = (CannedReply.objects.filter(tenant=tenant)
-              .filter(Q(owner__isnull=True) | Q(owner=user))
-              .filter(Q(platform="") | Q(platform=case.channel.platform))
-              .filter(Q(channel__isnull=True) | Q(channel=case.channel_id)))
-    if case.language:  # a case of unknown language is offered every language
-        usable = usable.filter(Q(language="") | Q(language=case.language))
+    usable: Iterable[CannedReply]
+    if connection.vendor == "postgresql":
+        usable = _canned_usable_prepared(tenant, case, user)
+    else:
+        usable = (CannedReply.objects.filter(tenant=tenant)
+                  .filter(Q(owner__isnull=True) | Q(owner=user))
+                  .filter(Q(platform="") | Q(platform=case.channel.platform))
+                  .filter(Q(channel__isnull=True) | Q(channel=case.channel_id)))
+        if case.language:  # a case of unknown language is offered every language
+            usable = usable.filter(Q(language="") | Q(language=case.language))
     best: dict[tuple[bool, str], CannedReply] = {}
     for canned in usable:
         key = (canned.owner_id is not None, canned.shortcut)
@@ -474,6 +605,27 @@ def canned_picker(tenant: Tenant, case: Case, user: Any) -> dict[str, list[Canne
             best[key] = canned
     ordered = sorted(best.values(), key=lambda c: (-c.usage_count, c.title))
     return {"mine": [c for c in ordered if c.owner_id], "bank": [c for c in ordered if not c.owner_id]}
+
+
+@functools.cache
+def _canned_usable_sql() -> str:
+    # canned_picker's queryset: the bank's and the user's own replies for the case's network, channel and
+    # language (a case of unknown language, '', is offered every language).
+    return (f"SELECT {model_columns(CannedReply, 'c')} FROM {CannedReply._meta.db_table} c "
+            "WHERE c.tenant_id = %(tenant)s AND (c.owner_id IS NULL OR c.owner_id = %(user)s) "
+            "AND (c.platform = '' OR c.platform = %(platform)s) "
+            "AND (c.channel_id IS NULL OR c.channel_id = %(channel)s) "
+            "AND (%(language)s = '' OR c.language = '' OR c.language = %(language)s) ORDER BY c.id")
+
+
+def _canned_usable_prepared(tenant: Tenant, case: Case, user: Any) -> list[CannedReply]:
+    """canned_picker's candidates as one prepared statement: the picker is on the page of every case its agent
+    answers, and its four-filter queryset cost more to build and compile than to run."""
+    with connection.cursor() as cursor:
+        cursor.execute(*prepared("inbox_canned_usable", _canned_usable_sql(), {
+            "tenant": tenant.pk, "user": user.pk, "platform": case.channel.platform, "channel": case.channel_id,
+            "language": case.language or ""}))
+        return [model_from_row(CannedReply, values) for values in cursor.fetchall()]
 
 
 def inbox_settings_of(tenant: Tenant) -> InboxSettings:
@@ -603,9 +755,12 @@ def triage_config_for(tenant: Tenant) -> TriageConfig:
 
 
 def triage_categories(tenant: Tenant) -> list[str]:
+    return _with_builtin_categories(TriageCategory.objects.filter(tenant=tenant).values_list("name", flat=True))
 
-    return list(CATEGORIES) + [c for c in TriageCategory.objects.filter(tenant=tenant).values_list("name", flat=True)
-                               if c not in CATEGORIES]
+
+def _with_builtin_categories(names: Iterable[str]) -> list[str]:
+    """The built-in categories, then the tenant's own (by name) that are not one of them."""
+    return list(CATEGORIES) + [c for c in names if c not in CATEGORIES]
 
 
 def author_complaints_by_author(tenant: Tenant, author_ids: set[int], *, now: datetime | None = None) -> dict[int, int]:

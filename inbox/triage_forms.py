@@ -19,9 +19,11 @@ class TriageCorrectionForm(forms.Form):
                                                coerce=lambda v: v == "1")
     priority = forms.IntegerField(min_value=0, max_value=100, required=False)
 
-    def __init__(self, *args, tenant: Tenant, **kwargs):
+    def __init__(self, *args, tenant: Tenant, categories: list[str] | None = None, **kwargs):
+        """`categories`: triage_categories(tenant), when the caller read them already."""
         super().__init__(*args, **kwargs)
-        self.fields["category"].choices = [(c, c) for c in triage_categories(tenant)]
+        self.fields["category"].choices = [(c, c) for c in (categories if categories is not None
+                                                            else triage_categories(tenant))]
 
 
 class RoutingRuleForm(forms.ModelForm):

@@ -17,14 +17,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from sac.models import Role
 from sac.parsing import parse_int, without_nul
-from sac.selectors import access_member, access_team, member_choices, members_of, teams_of
+from sac.selectors import access_member, access_team, members_of, transfer_choices
+from sac.templatetags.sac_tags import options_html
 from sac.tenancy import TenantRequest, tenant_view
 
 from . import selectors, services
 from .forms import CannedReplyForm, InboxSettingsForm, NoteForm, ReplyForm, TagForm
 from .limits import check_length
 from .media import access_reply_attachment, image_route
-from .models import CannedReply, Case, Reply, ReplyAttachment
+from .models import CannedReply, Case, Reply, ReplyAttachment, Tag
 from .panels import render_case_panels
 from .presence import presence_touch
 from .spelling import spelling_check
@@ -118,22 +119,26 @@ def _image_routes(case: Case, thread: list) -> dict:
 def _case_context(request: TenantRequest, case: Case, reply_form: ReplyForm | None = None) -> dict:
     membership = request.membership
     may_work = case.assignee_id == membership.user_id or membership.has_role(Role.SUPERVISOR)
-    thread = selectors.case_thread(request.tenant, case)
+    reads = selectors.case_page_reads(request.tenant, case, tag_menu=may_work)
     context = {
         "case": case,
-        "thread": thread,
-        "history": selectors.customer_history(request.tenant, case),
-        **_tags_context(request, case, may_work=may_work),
+        "thread": reads.thread,
+        "history": reads.history,
+        **_tags_context(request, case, may_work=may_work, tags=reads.tags, tag_menu=reads.tag_menu),
+        "triage_categories": reads.categories,
         "reply_form": reply_form,
         "note_form": NoteForm(),
         "may_work": may_work,
-        "transitions": [Case.Status(s) for s in services.TRANSITIONS[Case.Status(case.status)]],
+        # In the statuses' own order: TRANSITIONS holds sets, whose order changed from one worker to the next.
+        "transitions": [s for s in Case.Status if s in services.TRANSITIONS[Case.Status(case.status)]],
         "panels": render_case_panels(request, case),
-        "members": member_choices(request.tenant),
-        "teams": teams_of(request.tenant),
     }
     if may_work and case.is_open:
-        context.update(_composer_context(request, case, thread, reply_form))
+        # The transfer menus show only with the composer: a colleague's view reads neither list.
+        menus = transfer_choices(request.tenant)
+        context["member_options"] = options_html((m.pk, f"{m.username} ({m.role_label})") for m in menus.members)
+        context["team_options"] = options_html((t.pk, t.name) for t in menus.teams)
+        context.update(_composer_context(request, case, reads.thread, reply_form))
     return context
 
 
@@ -148,6 +153,7 @@ def _composer_context(request: TenantRequest, case: Case, thread: list, reply_fo
                                         "seen_at": timezone.now().isoformat()})
     return {
         "reply_form": reply_form,
+        "reply_inputs": reply_form.composer_inputs(),
         "images": _image_routes(case, thread),
         "canned": selectors.canned_picker(request.tenant, case, request.user),
         "private_route": route,
@@ -482,14 +488,21 @@ def my_canned_delete(request: TenantRequest, canned_id: int) -> HttpResponse:
 
 # ---------------------------------------------------------------- tags (#5)
 
-def _tags_context(request: TenantRequest, case: Case, *, may_work: bool) -> dict:
-    present = list(case.tags.filter(tenant=request.tenant).order_by("name"))
+def _tags_context(request: TenantRequest, case: Case, *, may_work: bool, tags: list[Tag] | None = None,
+                  tag_menu: list[Tag] | None = None) -> dict:
+    """The tag card's context, from the case's tags and the tenant's live ones when the caller read them
+    already (the case page reads them with the rest of the page)."""
+    if tags is None:
+        tags = list(case.tags.filter(tenant=request.tenant).order_by("name"))
+    if tag_menu is None and may_work:
+        tag_menu = list(selectors.tags_of(request.tenant))
+    present = {t.pk for t in tags}
     return {
-        "case_tags": present,
-        "available_tags": selectors.tags_of(request.tenant).exclude(pk__in=[t.pk for t in present]),
-        # Shown to whoever may resolve the case only (the tag card's menu and the resolve warning).
-        "missing_tags": services.case_missing_mandatory_tags(request.tenant, case) if case.is_open and may_work
-        else [],
+        "case_tags": tags,
+        # The menu and the resolve warning are shown to whoever may work the case only.
+        "available_tags": [t for t in tag_menu if t.pk not in present] if may_work else [],
+        "missing_tags": selectors.case_missing_tags(request.tenant, case, tags=tags, tag_menu=tag_menu)
+        if case.is_open and may_work else [],
     }
 
 

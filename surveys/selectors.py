@@ -1,10 +1,12 @@
 """Tenant-scoped reads for surveys: the metrics the dashboard and the API show. Tenant first, always."""
 
+import functools
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate, TruncWeek
 from django.http import Http404
@@ -12,6 +14,7 @@ from django.utils import timezone
 
 from channels_ingest.models import ChannelAccount
 from inbox.models import Case
+from inbox.prepared import model_columns, model_from_row, prepared
 from sac.models import Tenant
 from sac.parsing import parse_int
 from sla.selectors import resolved_count
@@ -178,7 +181,36 @@ def survey_config_for(tenant: Tenant) -> SurveyConfig:
 
 
 def case_survey(tenant: Tenant, case: Case) -> SurveyInvitation | None:
+    """The case's invitation with its response (or a cached None) read along, as select_related("response")."""
+    if connection.vendor == "postgresql":
+        return _case_survey_prepared(tenant, case)
     return SurveyInvitation.objects.filter(tenant=tenant, case=case).select_related("response").first()
+
+
+@functools.cache
+def _case_survey_sql() -> str:
+    return (f"SELECT {model_columns(SurveyInvitation, 'i')}, {model_columns(SurveyResponse, 'r')} "
+            f"FROM {SurveyInvitation._meta.db_table} i LEFT JOIN {SurveyResponse._meta.db_table} r "
+            "ON r.invitation_id = i.id AND r.tenant_id = %(tenant)s "
+            "WHERE i.tenant_id = %(tenant)s AND i.case_id = %(case)s ORDER BY i.id LIMIT 1")
+
+
+def _case_survey_prepared(tenant: Tenant, case: Case) -> SurveyInvitation | None:
+    """case_survey as a prepared statement: the survey panel is on every case page, and building and compiling
+    the queryset cost more CPU than PostgreSQL spends on it (a case has one invitation at most)."""
+    with connection.cursor() as cursor:
+        cursor.execute(*prepared("surveys_case_survey", _case_survey_sql(), {"tenant": tenant.pk, "case": case.pk}))
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    width = len(SurveyInvitation._meta.concrete_fields)
+    invitation = model_from_row(SurveyInvitation, row[:width])
+    response = model_from_row(SurveyResponse, row[width:]) if row[width] is not None else None
+    # Cached either way, as select_related leaves it: `invitation.response` then costs no query.
+    SurveyInvitation.response.related.set_cached_value(invitation, response)
+    if response is not None:
+        SurveyResponse.invitation.field.set_cached_value(response, invitation)
+    return invitation
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ import zoneinfo
 from datetime import date
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -101,12 +100,8 @@ def mandatory_tags_for(tenant: Tenant, case: Case) -> list[Tag]:
     """The tenant's mandatory tags that apply to this case: always-mandatory ones, and campaign ones whose dates
     include the day the customer first wrote (a Black Friday complaint still needs its tag after the campaign)."""
     day = case.first_message_at.astimezone(zoneinfo.ZoneInfo(tenant.time_zone)).date()
-    return list(
-        Tag.objects.filter(tenant=tenant, mandatory=True, archived=False)
-        .filter(Q(mandatory_from__isnull=True) | Q(mandatory_from__lte=day))
-        .filter(Q(mandatory_until__isnull=True) | Q(mandatory_until__gte=day))
-        .order_by("name")
-    )
+    return [t for t in Tag.objects.filter(tenant=tenant, mandatory=True, archived=False).order_by("name")
+            if t.required_on(day)]
 
 
 def case_missing_mandatory_tags(tenant: Tenant, case: Case) -> list[Tag]:

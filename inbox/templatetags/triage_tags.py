@@ -3,6 +3,7 @@
 from django import template
 
 from inbox.category_labels import category_label
+from inbox.forms import input_html, select_html
 from inbox.models import Case
 from inbox.triage import find_personal_data
 from inbox.triage_forms import TriageCorrectionForm
@@ -38,14 +39,18 @@ def mask_subject(text: str, personal_data: list[str], stored: list[dict] | None)
 
 
 @register.inclusion_tag("inbox/triage/_card.html", takes_context=True)
-def triage_card(context, case: Case):
+def triage_card(context, case: Case, categories: list[str] | None = None):
+    """`categories`: triage_categories(tenant) when the page read them already."""
     decision = case.triage or {}
-    form = TriageCorrectionForm(tenant=case.tenant, initial={
+    form = TriageCorrectionForm(tenant=case.tenant, categories=categories, initial={
         "category": case.category, "priority": case.priority,
         "requires_response": "1" if decision.get("requires_response", True) else "0",
     })
-    # The form's menu holds the tenant's categories; the card reads no other list of them.
-    return {"case": case, "d": decision, "form": form, "request": context.get("request"),
+    # The form's menu holds the tenant's categories; the card reads no other list of them. Its controls are
+    # rendered without Django's widget templates (inbox.forms.input_html): the card is on every case page.
+    controls = {"category": select_html(form["category"]), "requires_response": select_html(form["requires_response"]),
+                "priority": input_html(form["priority"])}
+    return {"case": case, "d": decision, "form": controls, "request": context.get("request"),
             "csrf_token": context.get("csrf_token"), "current_tenant": context.get("current_tenant")}
 
 

@@ -84,3 +84,10 @@ def test_the_transfer_menu_lists_this_tenants_active_members_with_their_roles(ki
     assert f'value="{kit_a.admin.pk}">acme-admin (Tenant admin)' in menu
     assert "acme-agent2" not in menu  # no longer active here
     assert kit_b.agent.user.username not in menu  # another tenant's people are never offered
+
+
+def test_the_status_buttons_come_in_the_statuses_order(kit_a):
+    case = _claimed(kit_a)  # open: to pending customer, resolved or ignored
+    html = login(kit_a.agent).get(reverse("inbox:case", args=["acme", case.pk])).content.decode()
+    shown = [html.index(f'data-status="{s}"') for s in ("pending_customer", "resolved", "ignored")]
+    assert shown == sorted(shown)  # the same on every worker (the transitions are sets)
