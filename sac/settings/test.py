@@ -11,7 +11,7 @@ DATABASES = {"default": database_from_url(env_str("DATABASE_URL", "postgres://sa
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/15")
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+CACHES = {"default": {"BACKEND": "sac.cache.RedisCache", "LOCATION": REDIS_URL,
                       "KEY_PREFIX": "sac-test"}}
 CELERY_BROKER_URL = REDIS_URL
 # Most tests call tasks eagerly; tests/test_celery_worker.py runs a real worker on Redis.
