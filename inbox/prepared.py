@@ -89,6 +89,19 @@ def model_from_row(model: type[Model], values: Sequence[Any], fields: Sequence[s
     return model.from_db(connection.alias, [f.attname for f in chosen], values)
 
 
+def models_from_row(row: Sequence[Any], parts: Sequence[tuple[type[Model], Sequence[str] | None]]) -> list[Any]:
+    """The instances of several models selected side by side in one row (each with model_columns, in `parts`'
+    order, with the fields given there): None for a part whose id is NULL (a LEFT JOIN that found nothing)."""
+    found: list[Any] = []
+    start = 0
+    for model, fields in parts:
+        end = start + len(_fields(model, fields))
+        values = row[start:end]
+        found.append(model_from_row(model, values, fields) if values[0] is not None else None)
+        start = end
+    return found
+
+
 @functools.cache
 def _fields(model: type[Model], fields: Sequence[str] | None) -> tuple[Field, ...]:
     if fields is None:

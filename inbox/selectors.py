@@ -38,7 +38,7 @@ from .models import (
     TriageCorrection,
     TriageModelVersion,
 )
-from .prepared import model_columns, model_from_row, prepared, prepared_batch
+from .prepared import model_columns, model_from_row, models_from_row, prepared, prepared_batch
 from .triage import CATEGORIES, LinearModel, RouteRule, TriageConfig, compile_custom
 
 QUEUE_VIEWS = {
@@ -99,12 +99,7 @@ def _access_case_prepared(tenant: Tenant, case_id: int) -> Case:
         row = cursor.fetchone()
     if row is None:
         raise Http404("No such case.")
-    parts = []
-    for model, fields in _access_case_parts():
-        width = len(fields) if fields is not None else len(model._meta.concrete_fields)
-        values, row = row[:width], row[width:]
-        parts.append(model_from_row(model, values, fields) if values[0] is not None else None)
-    case, channel, customer, assignee, team = parts
+    case, channel, customer, assignee, team = models_from_row(row, _access_case_parts())
     # As select_related leaves them: an absent customer, assignee or team is a cached None, not a query.
     case.channel, case.customer, case.assignee, case.team = channel, customer, assignee, team
     return case
@@ -457,30 +452,25 @@ def _case_thread_statements(tenant: Tenant, case: Case) -> list[tuple[str, str, 
 def _thread_from_rows(rows: list[list[tuple]]) -> list[ThreadEntry]:
     """The thread from the rows of _case_thread_statements' four statements."""
     user = get_user_model()
-
-    def person(model: Any, fields: tuple[str, ...], values: tuple) -> Any:
-        return model_from_row(model, values, fields) if values[0] is not None else None
-
-    m_end, r_end = len(_MENTION_FIELDS), len(Reply._meta.concrete_fields)
-    n_end, e_end = len(Note._meta.concrete_fields), len(AuditEvent._meta.concrete_fields)
+    m_end = len(_MENTION_FIELDS)
     mentions = []
-    for row in rows[0]:
-        mention = model_from_row(Mention, row[:m_end], _MENTION_FIELDS)
+    for row in rows[0]:  # the mention, its media (raw -> 'sac_media'), its author
+        (mention,) = models_from_row(row[:m_end], [(Mention, _MENTION_FIELDS)])
         mention.sac_media = json.loads(row[m_end]) if isinstance(row[m_end], str) else row[m_end]
-        mention.author = person(SocialProfile, _PROFILE_FIELDS, row[m_end + 1:])
+        (mention.author,) = models_from_row(row[m_end + 1:], [(SocialProfile, _PROFILE_FIELDS)])
         mentions.append(mention)
 
-    def with_user(model: Any, end: int, attribute: str, model_rows: list[tuple]) -> list[Any]:
+    def with_user(model: Any, attribute: str, model_rows: list[tuple]) -> list[Any]:
         """Each row's object, with its author (or actor) as the colleague's id and username."""
         found = []
         for row in model_rows:
-            obj = model_from_row(model, row[:end])
-            setattr(obj, attribute, person(user, _USER_FIELDS, row[end:]))
+            obj, person = models_from_row(row, [(model, None), (user, _USER_FIELDS)])
+            setattr(obj, attribute, person)
             found.append(obj)
         return found
 
-    return _thread_entries(mentions, with_user(Reply, r_end, "author", rows[1]),
-                           with_user(Note, n_end, "author", rows[2]), with_user(AuditEvent, e_end, "actor", rows[3]))
+    return _thread_entries(mentions, with_user(Reply, "author", rows[1]), with_user(Note, "author", rows[2]),
+                           with_user(AuditEvent, "actor", rows[3]))
 
 
 class HistoryRow(NamedTuple):

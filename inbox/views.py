@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
+from django.utils.html import format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -18,7 +19,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from sac.models import Role
 from sac.parsing import parse_int, without_nul
 from sac.selectors import access_member, access_team, members_of, transfer_choices
-from sac.templatetags.sac_tags import options_html
 from sac.tenancy import TenantRequest, tenant_view
 
 from . import selectors, services
@@ -136,8 +136,10 @@ def _case_context(request: TenantRequest, case: Case, reply_form: ReplyForm | No
     if may_work and case.is_open:
         # The transfer menus show only with the composer: a colleague's view reads neither list.
         menus = transfer_choices(request.tenant)
-        context["member_options"] = options_html((m.pk, f"{m.username} ({m.role_label})") for m in menus.members)
-        context["team_options"] = options_html((t.pk, t.name) for t in menus.teams)
+        context["member_options"] = format_html_join("", '<option value="{}">{} ({})</option>',
+                                                     ((m.pk, m.username, m.role_label) for m in menus.members))
+        context["team_options"] = format_html_join("", '<option value="{}">{}</option>',
+                                                   ((t.pk, t.name) for t in menus.teams))
         context.update(_composer_context(request, case, reads.thread, reply_form))
     return context
 

@@ -6,7 +6,7 @@ from django.http import HttpRequest
 
 from inbox.models import Case
 from inbox.panels import CasePanel, register_case_panel
-from inbox.prepared import model_columns, model_from_row, prepared_batch
+from inbox.prepared import model_columns, model_from_row, models_from_row, prepared_batch
 
 from .models import BusinessCalendar, CaseClock, CasePromise, SLAEvent, SLAPolicy
 from .selectors import FALLBACK, policy_for
@@ -54,12 +54,8 @@ def _context_prepared(case: Case) -> dict[str, Any]:
     state, events = _panel_sql()
     (row,), event_rows = prepared_batch([("sla_case_panel_state", state, params),
                                          ("sla_case_panel_events", events, params)])
-    parts = []
-    for model in (CaseClock, SLAPolicy, BusinessCalendar, CasePromise):
-        width = len(model._meta.concrete_fields)
-        values, row = row[:width], row[width:]
-        parts.append(model_from_row(model, values) if values[0] is not None else None)
-    clock, policy, calendar, promise = parts
+    clock, policy, calendar, promise = models_from_row(
+        row, [(CaseClock, None), (SLAPolicy, None), (BusinessCalendar, None), (CasePromise, None)])
     if policy is not None:
         if calendar is not None:
             policy.calendar = calendar

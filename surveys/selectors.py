@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from channels_ingest.models import ChannelAccount
 from inbox.models import Case
-from inbox.prepared import model_columns, model_from_row, prepared
+from inbox.prepared import model_columns, models_from_row, prepared
 from sac.models import Tenant
 from sac.parsing import parse_int
 from sla.selectors import resolved_count
@@ -203,9 +203,7 @@ def _case_survey_prepared(tenant: Tenant, case: Case) -> SurveyInvitation | None
         row = cursor.fetchone()
     if row is None:
         return None
-    width = len(SurveyInvitation._meta.concrete_fields)
-    invitation = model_from_row(SurveyInvitation, row[:width])
-    response = model_from_row(SurveyResponse, row[width:]) if row[width] is not None else None
+    invitation, response = models_from_row(row, [(SurveyInvitation, None), (SurveyResponse, None)])
     # Cached either way, as select_related leaves it: `invitation.response` then costs no query.
     SurveyInvitation.response.related.set_cached_value(invitation, response)
     if response is not None:

@@ -3,7 +3,7 @@ base URL (the simulator, a loopback test server)."""
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -277,23 +277,28 @@ class MetaConnector:
         elif target:
             reservation = SentMessage.objects.filter(tenant_id=self.channel.tenant_id, channel=self.channel,
                                                      private_reply_to_comment=target, external_id="").first()
-        body = self.client.get(f"{self.channel.external_account_id}/conversations", params)
-        for conversation in _items(body):
-            messages = conversation.get("messages")
-            for item in _items(messages if isinstance(messages, dict) else None):
-                if self._is_ours(item) and ours(item.get("message")) \
-                        and _graph_time(item.get("created_time")) >= since:
-                    if reservation is not None:
-                        services.sent_message_record(channel=self.channel, external_id=str(item["id"]),
-                                                     kind="private_reply", in_reply_to=target,
-                                                     reservation_id=reservation.pk)
-                        return str(item["id"])
-                    return self._record(str(item["id"]), "direct", target)
+        for item in self._our_messages(params, since):
+            if ours(item.get("message")):
+                if reservation is not None:
+                    services.sent_message_record(channel=self.channel, external_id=str(item["id"]),
+                                                 kind="private_reply", in_reply_to=target,
+                                                 reservation_id=reservation.pk)
+                    return str(item["id"])
+                return self._record(str(item["id"]), "direct", target)
         if reservation is not None:
             # Not there: give the comment's one private reply back so the retry can use it (Meta itself
             # refuses a second private reply to a comment, so even a late-appearing first one cannot double).
             services.private_reply_release(channel=self.channel, reservation_id=reservation.pk)
         return None
+
+    def _our_messages(self, params: dict[str, Any], since: datetime) -> Iterator[dict[str, Any]]:
+        """The page's own Messenger messages sent since `since` (newest first), from its conversations."""
+        body = self.client.get(f"{self.channel.external_account_id}/conversations", params)
+        for conversation in _items(body):
+            messages = conversation.get("messages")
+            for item in _items(messages if isinstance(messages, dict) else None):
+                if self._is_ours(item) and _graph_time(item.get("created_time")) >= since:
+                    yield item
 
     def _record(self, external_id: str, kind: str, in_reply_to: str) -> str:
         from channels_ingest import services
@@ -396,18 +401,13 @@ class FacebookConnector(MetaConnector):
             return None
         psid = replied.author.external_id
         since = since - timedelta(minutes=1)  # slack for the two clocks
-        body = self.client.get(f"{self.channel.external_account_id}/conversations", {
-            "platform": self.messaging_platform, "user_id": psid, "limit": 25,
-            "fields": "messages.limit(25){id,message,attachments,from,to,created_time}"})
         found = []
-        for conversation in _items(body):
-            messages = conversation.get("messages")
-            for item in _items(messages if isinstance(messages, dict) else None):
-                to = item.get("to") if isinstance(item.get("to"), dict) else {}
-                recipients = {str(r.get("id")) for r in _items(to) if isinstance(r, dict)}
-                if self._is_ours(item) and not item.get("message") and item.get("attachments") \
-                        and (not recipients or psid in recipients) and _graph_time(item.get("created_time")) >= since:
-                    found.append(str(item["id"]))
+        for item in self._our_messages({"platform": self.messaging_platform, "user_id": psid, "limit": 25,
+                                        "fields": "messages.limit(25){id,message,attachments,from,to,created_time}"},
+                                       since):
+            recipients = {str(r.get("id")) for r in _items(item.get("to"))}
+            if not item.get("message") and item.get("attachments") and (not recipients or psid in recipients):
+                found.append(str(item["id"]))
         known = set(SentMessage.objects.filter(tenant_id=self.channel.tenant_id, channel=self.channel,
                                                external_id__in=found).values_list("external_id", flat=True))
         for external_id in reversed(found):  # newest first from Meta: the earliest unclaimed one is this reply's
