@@ -62,15 +62,20 @@ def _claimed(kit, text="A internet caiu de novo, não funciona nada!"):
     return case
 
 
+def _reply_with_image(kit, case, text: str, visibility: str, key: str, *, seed: int) -> Reply:
+    """A queued reply on `case` with a PNG of its own (`seed`) attached, written by the kit's agent."""
+    image = reply_attachment_store(membership=kit.agent, upload=_upload(png(seed)))
+    return reply_create(tenant=kit.tenant, membership=kit.agent, case=case, text=text, visibility=visibility,
+                        idempotency_key=key, attachment=image)
+
+
 def _uploads(sim, path="/2/media/upload"):
     return [r for r in sim.requests if r["method"] == "POST" and r["path"].startswith(path) and r["status"] == 200]
 
 
 def test_an_image_goes_out_once_with_a_public_reply_on_x(kit_a):
     case = _claimed(kit_a)
-    image = reply_attachment_store(membership=kit_a.agent, upload=_upload(png(1)))
-    reply = reply_create(tenant=kit_a.tenant, membership=kit_a.agent, case=case, text="Veja como reiniciar o modem.",
-                         visibility="public", idempotency_key="img-1", attachment=image)
+    reply = _reply_with_image(kit_a, case, "Veja como reiniciar o modem.", "public", "img-1", seed=1)
     reply_deliver(tenant_id=kit_a.tenant.pk, reply_id=reply.pk)
     reply.refresh_from_db()
     sent = [s for s in kit_a.simulator.sent if s["text"] == "Veja como reiniciar o modem."]
@@ -91,9 +96,7 @@ def test_the_simulators_upload_answer_has_the_references_shape(kit_a):
 
 def test_a_retry_after_a_refused_post_reuses_the_uploaded_image(kit_a):
     case = _claimed(kit_a)
-    image = reply_attachment_store(membership=kit_a.agent, upload=_upload(png(3)))
-    reply = reply_create(tenant=kit_a.tenant, membership=kit_a.agent, case=case, text="Segue o passo a passo.",
-                         visibility="public", idempotency_key="img-2", attachment=image)
+    reply = _reply_with_image(kit_a, case, "Segue o passo a passo.", "public", "img-2", seed=3)
     kit_a.simulator.inject_fault("rate_limit", route="create_tweet")  # the upload works, the post is refused
     with pytest.raises(TransientError):
         reply_deliver(tenant_id=kit_a.tenant.pk, reply_id=reply.pk)
@@ -110,9 +113,7 @@ def test_a_retry_after_a_refused_post_reuses_the_uploaded_image(kit_a):
 
 def test_a_failed_upload_posts_nothing_and_the_retry_sends_once(kit_a):
     case = _claimed(kit_a)
-    image = reply_attachment_store(membership=kit_a.agent, upload=_upload(png(4)))
-    reply = reply_create(tenant=kit_a.tenant, membership=kit_a.agent, case=case, text="Foto do roteador.",
-                         visibility="public", idempotency_key="img-3", attachment=image)
+    reply = _reply_with_image(kit_a, case, "Foto do roteador.", "public", "img-3", seed=4)
     kit_a.simulator.inject_fault("server_error", route="media_upload")
     with pytest.raises(TransientError):
         reply_deliver(tenant_id=kit_a.tenant.pk, reply_id=reply.pk)
@@ -125,9 +126,7 @@ def test_a_failed_upload_posts_nothing_and_the_retry_sends_once(kit_a):
 
 def test_a_post_in_doubt_is_found_not_posted_or_uploaded_again(kit_a):
     case = _claimed(kit_a)
-    image = reply_attachment_store(membership=kit_a.agent, upload=_upload(png(5)))
-    reply = reply_create(tenant=kit_a.tenant, membership=kit_a.agent, case=case, text="Olha a imagem do plano.",
-                         visibility="public", idempotency_key="img-4", attachment=image)
+    reply = _reply_with_image(kit_a, case, "Olha a imagem do plano.", "public", "img-4", seed=5)
     kit_a.simulator.inject_fault("error_after_post", route="create_tweet")  # posted, then a 500
     reply_deliver(tenant_id=kit_a.tenant.pk, reply_id=reply.pk)
     reply.refresh_from_db()
@@ -142,9 +141,7 @@ def test_a_post_in_doubt_is_found_not_posted_or_uploaded_again(kit_a):
 
 def test_a_dm_carries_its_image_as_a_dm_image(kit_a):
     case = _claimed(kit_a)
-    image = reply_attachment_store(membership=kit_a.agent, upload=_upload(png(6)))
-    reply = reply_create(tenant=kit_a.tenant, membership=kit_a.agent, case=case, text="Segue o boleto corrigido.",
-                         visibility="private", idempotency_key="img-5", attachment=image)
+    reply = _reply_with_image(kit_a, case, "Segue o boleto corrigido.", "private", "img-5", seed=6)
     reply_deliver(tenant_id=kit_a.tenant.pk, reply_id=reply.pk)
     reply.refresh_from_db()
     dm = [s for s in kit_a.simulator.sent if s["text"] == "Segue o boleto corrigido."]
@@ -171,9 +168,7 @@ def _facebook_case(kit, *, messenger: bool):
 
 def test_a_facebook_comment_reply_carries_an_unpublished_photo(kit_a):
     case = _facebook_case(kit_a, messenger=False)
-    image = reply_attachment_store(membership=kit_a.agent, upload=_upload(png(7)))
-    reply = reply_create(tenant=kit_a.tenant, membership=kit_a.agent, case=case, text="Veja o mapa da manutenção.",
-                         visibility="public", idempotency_key="img-fb-1", attachment=image)
+    reply = _reply_with_image(kit_a, case, "Veja o mapa da manutenção.", "public", "img-fb-1", seed=7)
     reply_deliver(tenant_id=kit_a.tenant.pk, reply_id=reply.pk)
     reply.refresh_from_db()
     sent = [s for s in kit_a.simulator.graph.sent if s["text"] == "Veja o mapa da manutenção."]
@@ -195,9 +190,7 @@ def _sent_once(kit, reply) -> tuple[dict, dict]:
 
 def test_messenger_sends_the_image_once_even_when_the_text_must_be_retried(kit_a, monkeypatch):
     case = _facebook_case(kit_a, messenger=True)
-    image = reply_attachment_store(membership=kit_a.agent, upload=_upload(png(8)))
-    reply = reply_create(tenant=kit_a.tenant, membership=kit_a.agent, case=case, text="Aqui está a fatura certa.",
-                         visibility="private", idempotency_key="img-fb-2", attachment=image)
+    reply = _reply_with_image(kit_a, case, "Aqui está a fatura certa.", "private", "img-fb-2", seed=8)
     real_post, refused = GraphClient.post, []
 
     def post(self, path, data):
@@ -309,9 +302,7 @@ def test_a_messenger_image_in_doubt_is_found_not_sent_again(kit_a):
     """The image's own message left and no clear answer came back: the agent's confirmed resend finds it in the
     conversation and sends only the text, so the customer never gets the image twice."""
     case = _facebook_case(kit_a, messenger=True)
-    image = reply_attachment_store(membership=kit_a.agent, upload=_upload(png(9)))
-    reply = reply_create(tenant=kit_a.tenant, membership=kit_a.agent, case=case, text="Segue o comprovante.",
-                         visibility="private", idempotency_key="img-fb-doubt", attachment=image)
+    reply = _reply_with_image(kit_a, case, "Segue o comprovante.", "private", "img-fb-doubt", seed=9)
     kit_a.simulator.inject_fault("error_after_post", route="messages")  # the image message is sent, then a 500
     reply_deliver(tenant_id=kit_a.tenant.pk, reply_id=reply.pk)
     reply.refresh_from_db()
@@ -325,9 +316,7 @@ def test_a_messenger_image_in_doubt_is_found_not_sent_again(kit_a):
 
 def test_a_messenger_image_in_doubt_that_never_left_is_sent_on_the_resend(kit_a):
     case = _facebook_case(kit_a, messenger=True)
-    image = reply_attachment_store(membership=kit_a.agent, upload=_upload(png(10)))
-    reply = reply_create(tenant=kit_a.tenant, membership=kit_a.agent, case=case, text="Segue a segunda via.",
-                         visibility="private", idempotency_key="img-fb-lost", attachment=image)
+    reply = _reply_with_image(kit_a, case, "Segue a segunda via.", "private", "img-fb-lost", seed=10)
     kit_a.simulator.inject_fault("drop_after_post", route="messages")  # the connection drops: did it go?
     reply_deliver(tenant_id=kit_a.tenant.pk, reply_id=reply.pk)
     reply.refresh_from_db()
