@@ -53,9 +53,8 @@ def test_resolved_cases_are_counted_in_their_hour_for_the_deflection_panel(kit_a
         case_status_change(tenant=kit_a.tenant, membership=kit_a.supervisor, case=case, new_status="resolved")
     b_case = open_case(kit_b, posted_at=now - timedelta(hours=1))
     case_status_change(tenant=kit_b.tenant, membership=kit_b.supervisor, case=b_case, new_status="resolved")
-    today = timezone.localdate()
-
     def resolved(kit):
+        today = timezone.localdate()  # in the active zone: Kolkata's day may already be tomorrow
         return deflection(kit.tenant, today - timedelta(days=6), today).social_resolved
 
     assert (resolved(kit_a), resolved(kit_b)) == (2, 1)
