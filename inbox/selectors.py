@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from channels_ingest.models import ChannelAccount, Mention, SocialProfile
 from sac.models import AuditEvent, Membership, Tenant
+from sac.prepared import model_columns, model_from_row, models_from_row, prepared, prepared_batch
 from sac.selectors import audit_events_for
 
 from .canned_variables import registered_canned_variables
@@ -38,7 +39,6 @@ from .models import (
     TriageCorrection,
     TriageModelVersion,
 )
-from .prepared import model_columns, model_from_row, models_from_row, prepared, prepared_batch
 from .triage import CATEGORIES, LinearModel, RouteRule, TriageConfig, compile_custom
 
 QUEUE_VIEWS = {

@@ -6,7 +6,7 @@ from django.http import HttpRequest
 
 from inbox.models import Case
 from inbox.panels import CasePanel, register_case_panel
-from inbox.prepared import model_columns, model_from_row, models_from_row, prepared_batch
+from sac.prepared import model_columns, model_from_row, models_from_row, prepared_batch
 
 from .models import BusinessCalendar, CaseClock, CasePromise, SLAEvent, SLAPolicy
 from .selectors import FALLBACK, policy_for

@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from channels_ingest.models import ChannelAccount
 from inbox.models import Case
-from inbox.prepared import model_columns, models_from_row, prepared
 from sac.models import Tenant
 from sac.parsing import parse_int
+from sac.prepared import model_columns, models_from_row, prepared
 from sla.selectors import resolved_count
 
 from .models import DeflectionDay, FollowUp, SurveyConfig, SurveyInvitation, SurveyResponse

@@ -19,6 +19,7 @@ from channels_ingest.models import ChannelAccount, Mention
 from channels_ingest.services import mentions_mark_triaged
 from sac.bulk import commit_without_waiting_for_disk, of_tenant_by_ids, rows_insert, rows_update
 from sac.models import AuditEvent, Membership, Role, Team, Tenant
+from sac.prepared import model_from_row, prepared
 from sac.services import audit_record, audit_record_many
 from sac.tenancy import online_user_ids
 
@@ -31,7 +32,6 @@ from ..models import (
     Note,
     Tag,
 )
-from ..prepared import model_from_row, prepared
 from ..selectors import author_complaints_by_author, triage_config_for
 from ..triage import TriageConfig, TriageDecision, TriageInput, triage
 from .common import CaseActionError, _may_work_on
@@ -362,7 +362,7 @@ def _claim_next_postgres(tenant: Tenant, membership: Membership) -> Case | None:
                 _("You already have %(count)s open cases: resolve one before taking another.") % {"count": cap}
             )
         return None
-    # Built from the row as the ORM would (inbox.prepared.model_from_row): through Case.objects.raw, describing the
+    # Built from the row as the ORM would (sac.prepared.model_from_row): through Case.objects.raw, describing the
     # columns and looking up their converters cost more Python than the rest of the claim (1.5 ms of CPU a claim
     # on the 2-core bench machine), and with 50 agents in one threaded worker that Python is what they queue for.
     case = model_from_row(Case, columns)

@@ -1,4 +1,4 @@
-"""What keeps the case page cheap: its reads come as prepared statements (inbox/prepared.py), the thread with the
+"""What keeps the case page cheap: its reads come as prepared statements (sac/prepared.py), the thread with the
 page's other small reads in one round trip and the SLA panel in another, and show the same rows as the ORM
 querysets they replace; its form controls are rendered without Django's widget templates, as Django renders
 them."""

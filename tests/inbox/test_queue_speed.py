@@ -73,7 +73,7 @@ def test_sidebar_counts_come_in_one_query_capped_and_per_tenant(kit_a, kit_b, mo
     monkeypatch.setattr(selectors, "COUNT_CAP", 2)
     with CaptureQueriesContext(connection) as ctx:
         counts = selectors.queue_counts(kit_a.tenant, kit_a.agent)
-    # One round trip per poll (a connection's first also PREPAREs the statement: inbox/prepared.py).
+    # One round trip per poll (a connection's first also PREPAREs the statement: sac/prepared.py).
     assert len([q for q in ctx.captured_queries if not q["sql"].startswith("PREPARE")]) == 1
     # Three open cases: "all" stops at the cap; the others are exact below it.
     assert counts == {"mine": 1, "unassigned": 2, "team": 0, "all": 2}

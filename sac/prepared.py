@@ -1,4 +1,5 @@
-"""Named prepared statements for the inbox's hand-written statements that run on every poll and every claim.
+"""Named prepared statements for the hand-written statements that run on every request (the session's user and
+their memberships), every poll and every claim.
 
 PostgreSQL plans a statement each time it receives one, and Django sends parameters inlined (client-side
 binding), so nothing is ever planned once. For the sidebar counts, the queue rows and claim-next, planning
