@@ -189,7 +189,7 @@ def session_cookies(info: list[dict]) -> dict[int, str]:
     for uid, user in users.items():
         store = SessionStore()
         store[SESSION_KEY] = str(uid)
-        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
         store[HASH_SESSION_KEY] = user.get_session_auth_hash()
         store.create()
         cookies[uid] = store.session_key

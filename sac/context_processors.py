@@ -1,6 +1,6 @@
 from django.http import HttpRequest
 
-from .selectors import memberships_for_user
+from .selectors import user_memberships
 
 
 def tenancy(request: HttpRequest) -> dict:
@@ -11,5 +11,5 @@ def tenancy(request: HttpRequest) -> dict:
         "current_tenant": getattr(request, "tenant", None),
         "current_membership": getattr(request, "membership", None),
         # tenant_view already read them for the page's own membership.
-        "my_memberships": getattr(request, "my_memberships", None) or memberships_for_user(user),
+        "my_memberships": getattr(request, "my_memberships", None) or user_memberships(user),
     }

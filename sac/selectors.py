@@ -8,6 +8,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.http import Http404
 
+from .backends import MEMBERSHIPS_ATTR
 from .models import AuditEvent, Membership, Role, Team, Tenant
 
 
@@ -17,6 +18,12 @@ def memberships_for_user(user: AbstractBaseUser) -> QuerySet[Membership]:
         .select_related("tenant")
         .order_by("tenant__name")
     )
+
+
+def user_memberships(user: AbstractBaseUser) -> list[Membership]:
+    """memberships_for_user as a list, taken from the session's user when sac.backends read them with it."""
+    found = getattr(user, MEMBERSHIPS_ATTR, None)
+    return found if found is not None else list(memberships_for_user(user))
 
 
 def access_membership_by_slug(user: AbstractBaseUser, slug: str) -> Membership:

@@ -101,6 +101,9 @@ MEDIA_ROOT = Path(env_str("SAC_MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 # Sessions are read on every page (the queue polls every 4 s): from the cache, with the database behind it so
 # a cache restart logs nobody out. The demo's cache is in-process (LocMemCache); the database still holds them.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# The session's user arrives with their memberships (one statement instead of two ORM queries a page). Django's
+# ModelBackend stays listed so that sessions signed in before keep working (a session names its backend).
+AUTHENTICATION_BACKENDS = ["sac.backends.MembershipsBackend", "django.contrib.auth.backends.ModelBackend"]
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

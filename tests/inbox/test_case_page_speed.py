@@ -303,11 +303,12 @@ def test_the_hand_rendered_controls_are_the_ones_django_renders(kit_a):
 
 
 def test_the_case_page_statements(kit_a):
-    """What each view of the page costs in statements: the session's user and membership, the case, the page's
-    reads, the SLA panel and the survey panel; the composer adds the transfer menus and the canned picker."""
+    """What each view of the page costs in statements: the session's user with their memberships (sac.backends), the
+    case, the page's reads, the SLA panel and the survey panel; the composer adds the transfer menus and the canned
+    picker."""
     case = _tagged_case(kit_a)
     url = reverse("inbox:case", args=["acme", case.pk])
-    for who, expected in ((kit_a.agent2, 6), (kit_a.agent, 8)):
+    for who, expected in ((kit_a.agent2, 5), (kit_a.agent, 7)):
         client = login(who)
         client.get(url)  # the connection's first page PREPAREs its statements
         with CaptureQueriesContext(connection) as ctx:
