@@ -1,8 +1,9 @@
 """What one inbox request costs, without the noise of 16 clients on a shared machine: the statements and the
-CPU time of this process (Django's own work, not PostgreSQL's) for the queue page, its polled rows, the case
-page as a colleague sees it, its polled thread, and claim-next, in-process (Django's test client) on the
-database bench/inbox.py seeded. CPU is the minimum and the median of 7 batches of 30 requests: process time,
-which other jobs on the machine disturb far less than wall-clock latencies.
+CPU time of this process (Django's own work, not PostgreSQL's) for the unread-count poll (the smallest tenant
+page), the queue page, its polled rows, the case page as a colleague sees it, its polled thread, and claim-next,
+in-process (Django's test client) on the database bench/inbox.py seeded. CPU is the minimum and the median of
+7 batches of 30 requests: process time, which other jobs on the machine disturb far less than wall-clock
+latencies.
 
     .venv/bin/python bench/inbox_pages.py      (after bench/inbox.py has seeded its database once)
 
@@ -65,6 +66,8 @@ def main() -> None:
                   .values_list("pk", flat=True)[1000:1040])
     turn = iter(range(10**9))
     measure("minimal view (/healthz)", lambda: client.get("/healthz"))
+    # The smallest tenant page: what every signed-in request pays (session, user, memberships) plus one count.
+    measure("unread count (polled every 10 s)", lambda: client.get("/t/bench0/notifications/bell/"))
     for view in ("mine", "unassigned", "all"):
         measure(f"queue page, {view}", lambda view=view: client.get(f"/t/bench0/?view={view}"))
     measure("queue rows (polled every 4 s), all", lambda: client.get("/t/bench0/queue/rows/?view=all"))

@@ -3,7 +3,7 @@
 Every signed-in page needs both: Django's ModelBackend reads the user (an ORM query), then tenant_view and the
 header read the user's memberships with their tenants (another). Built by the ORM, the two cost more Python
 than the small pages they serve (measured in-process on the bench database: of the 7 ms of CPU the unread-count
-poll takes, 1.9 ms was the user and 1.8 ms the memberships). Here they are one prepared statement and the
+poll took, 1.9 ms was the user and 1.8 ms the memberships). Here they are one prepared statement and the
 instances are built straight from its rows; `sac.selectors.user_memberships` hands the memberships on.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import HttpRequest
 
@@ -28,20 +28,28 @@ MEMBERSHIPS_ATTR = "_sac_memberships"
 def _user_sql() -> str:
     user_model = get_user_model()
     users, memberships, tenants = (user_model._meta.db_table, Membership._meta.db_table, Tenant._meta.db_table)
-    # The user's own memberships across tenants: what memberships_for_user reads (active ones, by tenant name).
+    user_pk, tenant_pk = user_model._meta.pk.column, Tenant._meta.pk.column
+    member_user = Membership._meta.get_field("user").column
+    member_tenant = Membership._meta.get_field("tenant").column
+    active = Membership._meta.get_field("is_active").column
+    by_name, member_pk = Tenant._meta.get_field("name").column, Membership._meta.pk.column
+    # The user's own memberships across tenants, as memberships_for_user reads them: active ones, each with its
+    # tenant (an inner join inside the outer one, as the ORM's select_related), by tenant name. A user with none
+    # still gets their one row.
     return f"""
 SELECT {model_columns(user_model, "u")}, {model_columns(Membership, "m")}, {model_columns(Tenant, "t")}
 FROM {users} u
-LEFT JOIN {memberships} m ON m.user_id = u.id AND m.is_active
-LEFT JOIN {tenants} t ON t.id = m.tenant_id
-WHERE u.id = %(user)s
-ORDER BY t.name, m.id"""
+LEFT JOIN ({memberships} m JOIN {tenants} t ON t.{tenant_pk} = m.{member_tenant})
+       ON m.{member_user} = u.{user_pk} AND m.{active}
+WHERE u.{user_pk} = %(user)s
+ORDER BY t.{by_name}, m.{member_pk}"""
 
 
 class MembershipsBackend(ModelBackend):
     """ModelBackend (same passwords, same rules for inactive users) whose session user comes with their
-    memberships on PostgreSQL. Listed first in AUTHENTICATION_BACKENDS, so new sessions name it; Django's
-    ModelBackend stays second only so that sessions signed in before it keep working."""
+    memberships on PostgreSQL (elsewhere, and for async callers through aget_user, the user alone, as Django's;
+    the memberships are then read by the ORM). Listed first in AUTHENTICATION_BACKENDS, so new sessions name it;
+    Django's ModelBackend stays second only so that sessions signed in before keep working."""
 
     def authenticate(self, request: HttpRequest | None, username: str | None = None, password: str | None = None,
                      **kwargs: Any) -> AbstractBaseUser | None:
@@ -53,15 +61,12 @@ class MembershipsBackend(ModelBackend):
         return user
 
     def get_user(self, user_id: Any) -> AbstractBaseUser | None:
+        """`user_id` as django.contrib.auth.get_user passes it: the session's value, already the pk's type."""
         if connection.vendor != "postgresql":
             return super().get_user(user_id)
         user_model = get_user_model()
-        try:
-            pk = user_model._meta.pk.to_python(user_id)
-        except ValidationError:  # a session holding something else than an id: a signed-out visitor
-            return None
         with connection.cursor() as cursor:
-            cursor.execute(*prepared("sac_session_user", _user_sql(), {"user": pk}))
+            cursor.execute(*prepared("sac_session_user", _user_sql(), {"user": user_id}))
             rows = cursor.fetchall()
         if not rows:
             return None
@@ -72,7 +77,7 @@ class MembershipsBackend(ModelBackend):
         found = []
         for row in rows:
             membership, tenant = models_from_row(row[width:], [(Membership, None), (Tenant, None)])
-            if membership is None:  # no active membership: the LEFT JOIN's one row of NULLs
+            if membership is None:  # no active membership: the outer join's one row of NULLs
                 continue
             membership.tenant, membership.user = tenant, user
             found.append(membership)

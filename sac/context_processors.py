@@ -7,9 +7,9 @@ def tenancy(request: HttpRequest) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
+    memberships = getattr(request, "my_memberships", None)  # tenant_view read them for the page's own membership
     return {
         "current_tenant": getattr(request, "tenant", None),
         "current_membership": getattr(request, "membership", None),
-        # tenant_view already read them for the page's own membership.
-        "my_memberships": getattr(request, "my_memberships", None) or user_memberships(user),
+        "my_memberships": user_memberships(user) if memberships is None else memberships,
     }

@@ -48,6 +48,9 @@ def prepared(name: str, sql: str, params: dict[str, Any]) -> tuple[str, list[Any
     if connection.vendor != "postgresql":
         return sql, params  # type: ignore[return-value]
     text, names = _positional(sql)
+    # The health check a cursor would run first (CONN_MAX_AGE with health checks): otherwise a request whose first
+    # statement comes through here would look up, and send EXECUTE on, a connection the server already dropped.
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
     done = _prepared.setdefault(connection.connection, set())
     if name not in done:

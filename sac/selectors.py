@@ -1,5 +1,6 @@
 """Reads for the core app. Every function that returns tenant data takes the tenant."""
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
@@ -20,10 +21,11 @@ def memberships_for_user(user: AbstractBaseUser) -> QuerySet[Membership]:
     )
 
 
-def user_memberships(user: AbstractBaseUser) -> list[Membership]:
-    """memberships_for_user as a list, taken from the session's user when sac.backends read them with it."""
+def user_memberships(user: AbstractBaseUser) -> Sequence[Membership]:
+    """memberships_for_user: the list sac.backends read with the session's user (a snapshot taken when the request
+    began), or else the queryset itself, which runs only when something reads it."""
     found = getattr(user, MEMBERSHIPS_ATTR, None)
-    return found if found is not None else list(memberships_for_user(user))
+    return found if found is not None else memberships_for_user(user)
 
 
 def access_membership_by_slug(user: AbstractBaseUser, slug: str) -> Membership:

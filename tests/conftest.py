@@ -64,3 +64,14 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip("../shared is not present: this conformance test reads the recorded payloads there")
     return SHARED
+
+
+@pytest.fixture(autouse=True)
+def _fresh_online_marks():
+    """sac.tenancy remembers, per process, whom it marked online in the last 30 s; a test starts with no memory of
+    another's (their ids can repeat, their cache is cleared)."""
+    from sac import tenancy
+
+    tenancy._marked_at.clear()
+    yield
+    tenancy._marked_at.clear()

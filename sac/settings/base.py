@@ -102,7 +102,9 @@ MEDIA_ROOT = Path(env_str("SAC_MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 # a cache restart logs nobody out. The demo's cache is in-process (LocMemCache); the database still holds them.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 # The session's user arrives with their memberships (one statement instead of two ORM queries a page). Django's
-# ModelBackend stays listed so that sessions signed in before keep working (a session names its backend).
+# ModelBackend stays listed so that sessions signed in before keep working (a session names its backend). With two
+# backends, code that calls login() must name the backend; and a wrong password stops at sac's (PermissionDenied),
+# so a backend added after it would never see password logins: add it before.
 AUTHENTICATION_BACKENDS = ["sac.backends.MembershipsBackend", "django.contrib.auth.backends.ModelBackend"]
 
 LOGIN_URL = "login"
