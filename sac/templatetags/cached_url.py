@@ -2,8 +2,8 @@
 template's `{% url %}` is this one).
 
 Django's `reverse()` walks the URL resolver's candidates, substitutes and re-checks the pattern on every call:
-82 µs a call on the 2-core bench machine, and the case page has about twenty `{% url %}` tags (1.5 of its ~5 ms
-of templates), the queue page about ten. The same arguments give the same URL as long as the URLconf and the
+55–82 µs a call on the 2-core bench machine (two measurements), and the case page has about twenty `{% url %}`
+tags, the queue page about ten. The same arguments give the same URL as long as the URLconf and the
 script prefix are the same, so the URL is kept per (view, arguments, current app, URLconf, script prefix).
 Only str and int arguments are remembered (slugs and ids: all the project's templates pass); anything
 else goes to `reverse()` every time, as Django's tag does.
@@ -30,8 +30,9 @@ def _reverse(view_name: str, args: tuple, kwargs: tuple, current_app: str | None
 
 
 def _plain(value: Any) -> bool:
-    # str subclasses too: a quoted view name arrives as a SafeString, a TextChoices member is its value.
-    return isinstance(value, (str, int))
+    # str subclasses too: a quoted view name arrives as a SafeString, a TextChoices member is its value. Not bool:
+    # True equals 1 as a key, and would be given 1's URL.
+    return isinstance(value, (str, int)) and not isinstance(value, bool)
 
 
 def cached_reverse(view_name: Any, args: list, kwargs: dict, current_app: str | None) -> str:
