@@ -90,8 +90,8 @@ def tenant_view(role: str = Role.AGENT) -> Callable[[Callable[..., HttpResponse]
         @login_required
         @wraps(view)
         def wrapped(request: HttpRequest, tenant_slug: str, *args: Any, **kwargs: Any) -> HttpResponse:
-            # All the user's memberships in one query: this page's is among them, and the header lists them all
-            # (sac.context_processors.tenancy takes them from the request instead of asking again).
+            # All the user's memberships, read with the session's user (sac.backends): this page's is among them,
+            # and the header lists them all (sac.context_processors.tenancy takes them from the request).
             memberships = user_memberships(request.user)
             membership = next((m for m in memberships if m.tenant.slug == tenant_slug), None)
             if membership is None:
