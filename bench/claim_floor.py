@@ -54,7 +54,8 @@ def main() -> None:
     args = parser.parse_args()
     pgbench = shutil.which("pgbench") or next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin/pgbench"))), None)
     if pgbench is None:
-        sys.exit("pgbench not found: it comes with PostgreSQL (Debian's postgresql package, which make test installs when missing)")
+        sys.exit("pgbench not found: it comes with PostgreSQL (Debian's postgresql package, which make test "
+                 "installs when missing)")
 
     ensure_database()
     setup_django()
