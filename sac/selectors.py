@@ -6,7 +6,7 @@ from typing import NamedTuple
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from .backends import MEMBERSHIPS_ATTR
@@ -102,3 +102,39 @@ def access_team(tenant: Tenant, team_id: int) -> Team:
 
 def teams_of(tenant: Tenant) -> QuerySet[Team]:
     return Team.objects.filter(tenant=tenant).order_by("name")
+
+
+# ---------------------------------------------------------------- the Team page (sac.team_views)
+
+def members_for_admin(tenant: Tenant) -> QuerySet[Membership]:
+    """Every member, inactive ones too (an admin re-activates them here), with their teams of this tenant."""
+    return (
+        Membership.objects.filter(tenant=tenant)
+        .select_related("user")
+        .prefetch_related(Prefetch("teams", queryset=Team.objects.filter(tenant=tenant).order_by("name")))
+        .order_by("-is_active", "user__username")
+    )
+
+
+def access_member_for_admin(tenant: Tenant, membership_id: int) -> Membership:
+    """access_member, inactive members included: the Team page edits those too."""
+    try:
+        return Membership.objects.select_related("user").get(tenant=tenant, pk=membership_id)
+    except Membership.DoesNotExist:
+        raise Http404("No such member.") from None
+
+
+def teams_with_member_counts(tenant: Tenant) -> QuerySet[Team]:
+    """The tenant's teams by name, each with `member_count`: its active members."""
+    return teams_of(tenant).annotate(
+        member_count=Count("members", filter=Q(members__tenant=tenant, members__is_active=True), distinct=True)
+    )
+
+
+def team_case_count(tenant: Tenant, team: Team) -> int:
+    """Cases filed under the team, any status (through Team's reverse relation: sac imports no app)."""
+    return team.cases.filter(tenant=tenant).count()
+
+
+def team_member_count(tenant: Tenant, team: Team) -> int:
+    return team.members.filter(tenant=tenant).count()

@@ -26,6 +26,7 @@ urlpatterns = [
     path("t/<slug:tenant_slug>/sla/", include("sla.urls")),
     path("t/<slug:tenant_slug>/surveys/", include("surveys.urls")),
     path("t/<slug:tenant_slug>/crm/", include("crm_bridge.urls")),
+    path("t/<slug:tenant_slug>/team/", include("sac.team_urls")),
     path("t/<slug:tenant_slug>/", include("inbox.urls")),
     path("hooks/", include("channels_ingest.webhook_urls")),
     path("channels/oauth/", include("channels_ingest.oauth_urls")),
