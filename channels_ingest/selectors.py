@@ -1,6 +1,6 @@
 import calendar
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db.models import QuerySet
@@ -67,6 +67,11 @@ class UsageSummary:
     created: int
     spend_usd: Decimal
     forecast_usd: Decimal  # this month's spend at the pace so far
+    budget_usd: Decimal | None = None  # the channel's monthly X budget; None: no ceiling
+    # The budget is spent: polling is paused until this instant (the month's turn, UTC) or a higher budget.
+    paused_until: datetime | None = None
+    # Below the budget but on pace to pass it: how many times the usual interval polls are spaced.
+    budget_pace: float | None = None
 
 
 def usage_summary(tenant: Tenant, channel: ChannelAccount, now: datetime | None = None) -> UsageSummary:
@@ -82,4 +87,13 @@ def usage_summary(tenant: Tenant, channel: ChannelAccount, now: datetime | None 
     # Early in the month a few minutes of use would extrapolate wildly: count at least one day.
     fraction = max(elapsed, 86_400) / (days * 86_400)
     forecast = (spend / Decimal(str(min(fraction, 1.0)))).quantize(Decimal("0.01"))
-    return UsageSummary(spend_usd=spend.quantize(Decimal("0.001")), forecast_usd=forecast, **counts)
+    budget = Decimal(channel.monthly_budget_usd) if channel.monthly_budget_usd is not None else None
+    paused_until, pace = None, None
+    if budget is not None and spend >= budget:
+        # ApiUsage months are UTC months (timezone.now().date()), so the pause ends at the UTC month's turn.
+        paused_until = datetime.combine((month + timedelta(days=32)).replace(day=1), time.min, tzinfo=UTC)
+    elif budget is not None and forecast - spend > budget - spend:
+        # What the rest of the month would cost at this month's pace, against what is left of the budget.
+        pace = float((forecast - spend) / (budget - spend))
+    return UsageSummary(spend_usd=spend.quantize(Decimal("0.001")), forecast_usd=forecast, budget_usd=budget,
+                        paused_until=paused_until, budget_pace=pace, **counts)

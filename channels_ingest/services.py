@@ -1,8 +1,10 @@
 """Every write of channels_ingest: storing mentions, dead letters, polling state."""
 
 import dataclasses
+import hmac
 import json
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -10,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import Count, F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -35,7 +37,7 @@ from .models import (
     WebhookDelivery,
 )
 from .signals import mentions_stored
-from .types import MentionItem, Page, ProfileItem
+from .types import BadItem, MentionItem, Page, ProfileItem
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +65,7 @@ def _profiles_upsert(tenant: Tenant, profiles: list[ProfileItem]) -> dict[str, i
     unique = {(p.platform, p.external_id): p for p in profiles}
     rows = [
         {"tenant_id": tenant.pk, "platform": p.platform, "external_id": p.external_id, "handle": p.handle[:120],
-         "name": p.name[:200], "followers_count": max(0, p.followers_count), "verified": p.verified,
+         "name": p.name[:200], "followers_count": _followers(p.followers_count), "verified": p.verified,
          "profile_url": p.profile_url[:200]}
         for p in unique.values()
     ]
@@ -110,20 +112,69 @@ def _changes_apply(tenant: Tenant, channel: ChannelAccount, changes: list[Mentio
     return applied
 
 
-def _strip_nul(value: Any) -> Any:
+# What PostgreSQL cannot hold: NUL in text and jsonb, and lone UTF-16 surrogates (half of an emoji, left by an API
+# that cut a post mid-character; json.loads accepts "\\ud83d" alone, UTF-8 cannot encode it).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# The same as json.dumps (ensure_ascii) writes them, a cheap test of a whole payload before walking it: NUL, a high
+# surrogate not followed by a low one, a low one not preceded by a high one (a whole emoji is such a pair).
+_UNSTORABLE_ESCAPED = re.compile(
+    r"\\u0000|\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f])|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2}", re.IGNORECASE)
+_FOLLOWERS_MAX = 2**31 - 1  # a PositiveIntegerField, on PostgreSQL and SQLite alike
+
+
+def _followers(count: int) -> int:
+    """No account has more followers than the column holds; a payload that says so is capped, not refused."""
+    return min(max(0, count), _FOLLOWERS_MAX)
+
+
+def _storable_text(text: str) -> str:
+    return _SURROGATE.sub("\ufffd", without_nul(text)) if _UNSTORABLE.search(text) else text
+
+
+def _storable(value: Any) -> Any:
     if isinstance(value, str):
-        return without_nul(value)
+        return _storable_text(value)
     if isinstance(value, dict):
-        return {_strip_nul(k): _strip_nul(v) for k, v in value.items()}
+        return {_storable(k): _storable(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_strip_nul(v) for v in value]
+        return [_storable(v) for v in value]
     return value
 
 
-def _without_nul(item: MentionItem) -> MentionItem:
-    if "\x00" not in item.text and "\\u0000" not in json.dumps(item.raw):
+def _storable_item(item: MentionItem) -> MentionItem:
+    """The item with what PostgreSQL cannot hold taken out: NUL dropped, lone surrogates shown as U+FFFD, thread
+    references longer than their columns left out (no network's ids are that long: they could never match)."""
+    author = item.author
+    if author is not None and (_UNSTORABLE.search(author.handle) or _UNSTORABLE.search(author.name)):
+        author = dataclasses.replace(author, handle=_storable_text(author.handle), name=_storable_text(author.name))
+    refs = {name: "" for name in ("conversation_id", "in_reply_to_external_id")
+            if len(getattr(item, name)) > Mention._meta.get_field(name).max_length}
+    if author is item.author and not refs and not _UNSTORABLE.search(item.text) \
+            and not _UNSTORABLE_ESCAPED.search(json.dumps(item.raw)):
         return item
-    return dataclasses.replace(item, text=without_nul(item.text), raw=_strip_nul(item.raw))
+    return dataclasses.replace(item, text=_storable_text(item.text), raw=_storable(item.raw), author=author, **refs)
+
+
+def _item_refusal(item: MentionItem) -> str | None:
+    """Why an item cannot be stored at all (an id no network sends: it could neither be kept whole nor matched
+    again when redelivered), or None."""
+    longest = Mention._meta.get_field("external_id").max_length
+    if not item.external_id:
+        return "The item has no id."
+    if len(item.external_id) > longest:
+        return (f"The item's id has {len(item.external_id)} characters; the longest we store is {longest} "
+                "(no network sends such ids).")
+    longest = SocialProfile._meta.get_field("external_id").max_length
+    if item.author is not None and len(item.author.external_id) > longest:
+        return (f"The author id has {len(item.author.external_id)} characters; the longest we store is "
+                f"{longest} (no network sends such ids).")
+    return None
+
+
+def _refused_by_database(exc: BaseException) -> str:
+    first_line = (str(exc).splitlines() or [""])[0][:200]
+    return f"The database refused this item ({exc.__class__.__name__}: {first_line})."
 
 
 def ingest_batch(*, channel: ChannelAccount, page: Page, run: PollRun, source: str = "poll") -> IngestResult:
@@ -135,12 +186,21 @@ def ingest_batch(*, channel: ChannelAccount, page: Page, run: PollRun, source: s
     Edits and removals (webhooks) update what is stored; one that arrives before the item
     itself is stored as the item, so the late original is then a duplicate, never a second row.
     Our own posts coming back (the brand's author id, or an id a connector sent) are stored as
-    outbound and never announced as customer mentions.
+    outbound: what SAC sent is done with; what the brand wrote elsewhere (on the network's own app, another tool)
+    is announced too, and the inbox files it in its case as our reply, never as a customer's mention.
     """
     tenant = channel.tenant
     now = timezone.now()
-    # PostgreSQL text and jsonb cannot hold NUL: one such character would fail the whole page forever.
-    page = dataclasses.replace(page, items=[_without_nul(i) for i in page.items])
+    # One item the database cannot hold would fail the whole page, and the same page would come back at every poll
+    # (or its webhook delivery be queued again): what can be made storable is, what cannot goes to the dead letters.
+    items_in, refused = [], list(page.bad_items)
+    for item in page.items:
+        why = _item_refusal(item)
+        if why is None:
+            items_in.append(_storable_item(item))
+        else:
+            refused.append(BadItem(reason=why, payload=_storable(item.raw)))
+    page = dataclasses.replace(page, items=items_in, bad_items=refused)
     with transaction.atomic():
         commit_without_waiting_for_disk()  # the cursor moves with the rows: a lost commit is refetched
         # Serialises ingests of one channel so two batches cannot move its cursor backwards.
@@ -163,25 +223,51 @@ def ingest_batch(*, channel: ChannelAccount, page: Page, run: PollRun, source: s
             return (i.direction == "out" or i.external_id in ours
                     or (i.author is not None and i.author.external_id == brand_id))
 
-        profile_ids = _profiles_upsert(tenant, [i.author for i in items if i.author is not None])
-        inserted = rows_insert(
-            Mention,
-            [
-                {"tenant_id": tenant.pk, "channel_id": locked.pk, "external_id": i.external_id, "kind": i.kind,
-                 "text": i.text, "posted_at": i.posted_at, "raw": i.raw, "language": i.language[:8],
-                 "conversation_id": i.conversation_id, "in_reply_to_external_id": i.in_reply_to_external_id,
-                 "ingest_run_id": run.pk, "permalink": i.permalink[:500],
-                 "direction": Mention.Direction.OUTBOUND if outbound(i) else Mention.Direction.INBOUND,
-                 "removed_at": i.posted_at if i.action == "remove" else None,
-                 "edited_at": i.posted_at if i.action == "edit" else None,
-                 # Never triaged: ours, or a removal seen before the item itself.
-                 "triaged_at": now if outbound(i) or i.action == "remove" else None,
-                 "author_id": profile_ids.get(i.author.external_id) if i.author else None}
-                for i in items
-            ],
-            conflict=["tenant_id", "channel_id", "external_id"],  # already stored: skipped, not returned
-            returning=["id", "triaged_at", "external_id"],
-        )
+        def store(batch: list[MentionItem]) -> tuple[dict[str, int], list[tuple]]:
+            profile_ids = _profiles_upsert(tenant, [i.author for i in batch if i.author is not None])
+            return profile_ids, rows_insert(
+                Mention,
+                [
+                    {"tenant_id": tenant.pk, "channel_id": locked.pk, "external_id": i.external_id, "kind": i.kind,
+                     "text": i.text, "posted_at": i.posted_at, "raw": i.raw, "language": i.language[:8],
+                     "conversation_id": i.conversation_id, "in_reply_to_external_id": i.in_reply_to_external_id,
+                     "ingest_run_id": run.pk, "permalink": i.permalink[:500],
+                     "direction": Mention.Direction.OUTBOUND if outbound(i) else Mention.Direction.INBOUND,
+                     "removed_at": i.posted_at if i.action == "remove" else None,
+                     "edited_at": i.posted_at if i.action == "edit" else None,
+                     # Never triaged: what SAC itself sent coming back (its Reply is in the thread already), or a
+                     # removal seen before the item itself. The brand's replies written elsewhere (its own author
+                     # id) go to triage, which files them in their case as ours, never as a customer's.
+                     "triaged_at": now if i.external_id in ours or i.action == "remove" else None,
+                     "author_id": profile_ids.get(i.author.external_id) if i.author else None}
+                    for i in batch
+                ],
+                conflict=["tenant_id", "channel_id", "external_id"],  # already stored: skipped, not returned
+                returning=["id", "triaged_at", "external_id"],
+            )
+
+        refusals = (DataError, connection.Database.DataError, UnicodeError)
+        try:
+            with transaction.atomic():  # a savepoint: two round trips a page, so that a refusal can be survived
+                profile_ids, inserted = store(items)
+        except refusals:
+            # A refusal the checks above did not foresee fails the page's statement as a whole: store the items one
+            # by one, each in its own savepoint, and dead-letter those the database refuses.
+            profile_ids, inserted, kept = {}, [], []
+            for item in items:
+                try:
+                    with transaction.atomic():
+                        item_profiles, item_rows = store([item])
+                except refusals as exc:
+                    page.bad_items.append(BadItem(reason=_refused_by_database(exc), payload=item.raw))
+                    continue
+                profile_ids.update(item_profiles)
+                inserted.extend(item_rows)
+                kept.append(item)
+            refused_ids = {i.external_id for i in items} - {i.external_id for i in kept}
+            items = kept
+            changes = [c for c in changes if c.external_id not in refused_ids]
+            page.items = [i for i in page.items if i.external_id not in refused_ids]
         stored_ids = [pk for pk, triaged, _ in inserted if triaged is None]
         writers = {profile_ids[i.author.external_id] for i in items
                    if i.kind == Mention.Kind.DIRECT and i.author and i.author.external_id in profile_ids
@@ -222,13 +308,21 @@ def profile_dms_closed(*, tenant_id: int, profile_id: int, at: datetime) -> None
     SocialProfile.objects.filter(tenant_id=tenant_id, pk=profile_id).update(dms_closed_at=at)
 
 
-def _lease_take(channel: ChannelAccount) -> bool:
-    """A conditional update, so one channel is never polled by two workers at once."""
+def _lease_seconds() -> float:
+    return getattr(settings, "SAC_POLL_LEASE_SECONDS", POLL_LEASE.total_seconds())
+
+
+def _lease_take(channel: ChannelAccount, lease: str | None = None) -> bool:
+    """A conditional update, so one channel is never polled by two workers at once.
+
+    `lease`: the lease schedule_due_polls took when it queued this poll (its expiry, ISO 8601), which this poll
+    takes over; a second delivery of the same task finds the lease renewed and stays out."""
     now = timezone.now()
-    taken = ChannelAccount.objects.filter(
-        Q(poll_lease_until__isnull=True) | Q(poll_lease_until__lt=now), tenant=channel.tenant, pk=channel.pk
-    ).update(poll_lease_until=now + timedelta(seconds=getattr(settings, "SAC_POLL_LEASE_SECONDS",
-                                                             POLL_LEASE.total_seconds())))
+    free = Q(poll_lease_until__isnull=True) | Q(poll_lease_until__lt=now)
+    if lease:
+        free |= Q(poll_lease_until=datetime.fromisoformat(lease))
+    taken = ChannelAccount.objects.filter(free, tenant=channel.tenant, pk=channel.pk).update(
+        poll_lease_until=now + timedelta(seconds=_lease_seconds()))
     return taken == 1
 
 
@@ -248,18 +342,26 @@ def _poll_finish(channel: ChannelAccount, run: PollRun, *, outcome: str, error: 
     run.refresh_from_db()
 
 
-def channel_poll(*, tenant_id: int, channel_id: int) -> PollRun | None:
-    """Fetch what is new on one channel and store it. Network calls happen outside any transaction."""
+def channel_poll(*, tenant_id: int, channel_id: int, lease: str | None = None) -> PollRun | None:
+    """Fetch what is new on one channel and store it. Network calls happen outside any transaction.
+    `lease`: given by schedule_due_polls to the poll it queued (see _lease_take)."""
     channel = (
         ChannelAccount.objects.select_related("tenant")
         .filter(tenant_id=tenant_id, pk=channel_id, status=ChannelAccount.Status.ACTIVE)
         .first()
     )
-    if channel is None or not _lease_take(channel):
+    if channel is None or not _lease_take(channel, lease):
         return None
     reconciling = _webhooks_live(channel)
     run = PollRun.objects.create(tenant=channel.tenant, channel=channel,
                                  source="reconcile" if reconciling else "poll")
+    _, paused_until = _budget_slowdown(channel)
+    if paused_until is not None:
+        # The month's X budget is spent (sends since the last poll count too): every call to X is billed, so none
+        # is made until the admin raises the budget or the month turns.
+        PollRun.objects.filter(tenant=channel.tenant, pk=run.pk).update(rate_note=_budget_paused_note(paused_until))
+        _poll_finish(channel, run, outcome=PollRun.Outcome.OK, next_poll_in=paused_until - timezone.now())
+        return run
     slow_down: int | None = None
     try:
         connector = connector_for(channel)
@@ -276,7 +378,7 @@ def channel_poll(*, tenant_id: int, channel_id: int) -> PollRun | None:
         PollRun.objects.filter(tenant=channel.tenant, pk=run.pk).update(dead_lettered=run.dead_lettered + 1)
         _poll_finish(channel, run, outcome=PollRun.Outcome.FAILED, error=exc.reason)
     except TransientError as exc:
-        backoff = timedelta(seconds=exc.retry_after_seconds or channel.poll_interval_seconds)
+        backoff = timedelta(seconds=exc.retry_after_seconds or _transient_backoff_seconds(channel, run))
         if exc.retry_after_seconds:
             PollRun.objects.filter(tenant=channel.tenant, pk=run.pk).update(
                 rate_note=f"rate limited: next poll in {exc.retry_after_seconds} s")
@@ -292,7 +394,7 @@ def channel_poll(*, tenant_id: int, channel_id: int) -> PollRun | None:
         _poll_finish(channel, run, outcome=PollRun.Outcome.FAILED, error=f"{exc.__class__.__name__}: {exc}")
         raise
     else:
-        budget_wait = _budget_slowdown(channel)
+        budget_wait, paused_until = _budget_slowdown(channel)
         reconcile_wait = timedelta(seconds=max(settings.SAC_RECONCILE_INTERVAL_SECONDS,
                                                channel.poll_interval_seconds)) if reconciling else None
         if reconcile_wait and reconcile_wait >= max(budget_wait or timedelta(0), timedelta(seconds=slow_down or 0)):
@@ -301,7 +403,8 @@ def channel_poll(*, tenant_id: int, channel_id: int) -> PollRun | None:
             _poll_finish(channel, run, outcome=PollRun.Outcome.OK, next_poll_in=reconcile_wait)
         elif budget_wait and (not slow_down or budget_wait.total_seconds() > slow_down):
             PollRun.objects.filter(tenant=channel.tenant, pk=run.pk).update(
-                rate_note=f"X budget: next poll in {int(budget_wait.total_seconds())} s")
+                rate_note=_budget_paused_note(paused_until) if paused_until
+                else f"X budget: next poll in {int(budget_wait.total_seconds())} s")
             _poll_finish(channel, run, outcome=PollRun.Outcome.OK, next_poll_in=budget_wait)
         elif slow_down and slow_down > channel.poll_interval_seconds:
             PollRun.objects.filter(tenant=channel.tenant, pk=run.pk).update(
@@ -310,6 +413,24 @@ def channel_poll(*, tenant_id: int, channel_id: int) -> PollRun | None:
         else:
             _poll_finish(channel, run, outcome=PollRun.Outcome.OK)
     return run
+
+
+MAX_TRANSIENT_BACKOFF = timedelta(minutes=30)
+
+
+def _transient_backoff_seconds(channel: ChannelAccount, run: PollRun) -> int:
+    """The wait after a timeout or a server error: the channel's interval, doubled for each failed poll just
+    before this one (up to MAX_TRANSIENT_BACKOFF), so a network that is down is not hammered every minute while
+    one that hiccupped once is polled again at the usual pace. Read from the channel's last poll runs (their
+    (tenant, channel, -started_at) index)."""
+    earlier = (PollRun.objects.filter(tenant_id=channel.tenant_id, channel=channel, source__in=("poll", "reconcile"))
+               .exclude(pk=run.pk).order_by("-started_at").values_list("outcome", flat=True)[:6])
+    failed_in_a_row = 0
+    for outcome in earlier:
+        if outcome != PollRun.Outcome.FAILED:
+            break
+        failed_in_a_row += 1
+    return int(min(channel.poll_interval_seconds * 2**failed_in_a_row, MAX_TRANSIENT_BACKOFF.total_seconds()))
 
 
 def _webhooks_live(channel: ChannelAccount) -> bool:
@@ -328,15 +449,17 @@ def _webhooks_live(channel: ChannelAccount) -> bool:
 MAX_CONCURRENT_POLLS_PER_TENANT = 4
 
 
-def schedule_due_polls(*, limit: int = 500, per_tenant: int | None = None) -> list[tuple[int, int]]:
+def schedule_due_polls(*, limit: int = 500, per_tenant: int | None = None) -> list[tuple[int, int, str]]:
     """Claim the channels whose poll is due and push their next_poll_at forward.
 
     SKIP LOCKED lets several beat-triggered runs (or a slow one overlapping the next)
     share the work without waiting on each other or claiming the same channel.
-    Fairness: a tenant gets at most `per_tenant` polls in flight (leased) at once; its other due
-    channels stay due and go first next round, so one tenant's hundred channels in a viral crisis
-    never fill the workers while another tenant's one channel waits.
-    Returns (tenant_id, channel_id) pairs for the caller to enqueue after commit.
+    Fairness: a tenant gets at most `per_tenant` polls in flight at once, queued or running: each claimed
+    channel is leased here, and its poll takes the lease over (a poll that never starts frees it when the lease
+    expires). Its other due channels stay due and go first next round, so one tenant's hundred channels in a
+    viral crisis never fill the workers while another tenant's one channel waits. A channel whose poll is still
+    under way is not claimed again.
+    Returns (tenant_id, channel_id, lease) for the caller to enqueue after commit.
     """
     cap = per_tenant or getattr(settings, "SAC_MAX_CONCURRENT_POLLS_PER_TENANT", MAX_CONCURRENT_POLLS_PER_TENANT)
     now = timezone.now()
@@ -344,6 +467,7 @@ def schedule_due_polls(*, limit: int = 500, per_tenant: int | None = None) -> li
         due = list(
             ChannelAccount.objects.select_for_update(skip_locked=True)
             .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now), status=ChannelAccount.Status.ACTIVE)
+            .filter(Q(poll_lease_until__isnull=True) | Q(poll_lease_until__lt=now))
             .order_by("next_poll_at")
             .values_list("pk", "tenant_id", "poll_interval_seconds")[: limit * 4]
         )
@@ -351,15 +475,16 @@ def schedule_due_polls(*, limit: int = 500, per_tenant: int | None = None) -> li
             ChannelAccount.objects.filter(poll_lease_until__gt=now, tenant_id__in={t for _, t, _ in due})
             .values("tenant_id").annotate(n=Count("pk")).values_list("tenant_id", "n")
         )
-        claimed: list[tuple[int, int]] = []
+        claimed: list[tuple[int, int, str]] = []
+        lease_until = now + timedelta(seconds=_lease_seconds())
         for pk, tenant_id, interval in due:
             if len(claimed) >= limit or in_flight.get(tenant_id, 0) >= cap:
                 continue
             in_flight[tenant_id] = in_flight.get(tenant_id, 0) + 1
             ChannelAccount.objects.filter(tenant_id=tenant_id, pk=pk).update(
-                next_poll_at=now + timedelta(seconds=interval)
+                next_poll_at=now + timedelta(seconds=interval), poll_lease_until=lease_until
             )
-            claimed.append((tenant_id, pk))
+            claimed.append((tenant_id, pk, lease_until.isoformat()))
     return claimed
 
 
@@ -441,6 +566,102 @@ def webhook_delivery_store(*, channel: ChannelAccount, body: bytes) -> WebhookDe
     return delivery
 
 
+def _webhook_secret(channel: ChannelAccount) -> str:
+    """The secret the channel's own endpoint verifies deliveries with (webhooks.py asks this too)."""
+    from .facebook import webhook as meta_webhook
+    from .x import webhook as x_webhook
+
+    module = meta_webhook if channel.platform in meta_webhook.OBJECTS else x_webhook
+    return module.verifying_secret(channel.credentials or {})
+
+
+def _webhook_route_targets(channel: ChannelAccount, account_id: str) -> list[ChannelAccount]:
+    """The channels, of any tenant, that a delivery to `channel` may hand `account_id`'s events to.
+
+    Meta and X send every event of an app to the one callback URL the app has, so a delivery signed with the
+    installation's shared secret can carry another tenant's page or user. It belongs to the channel for that
+    account whose own endpoint would have accepted it: same platform, same account id, same verifying secret.
+    This is the one lookup across tenants on purpose (like the webhook key lookup): the delivery names the
+    account, and the secret proves the sender could have written to that channel's own URL.
+    """
+    secret = _webhook_secret(channel)
+    if not secret or not account_id:
+        return []
+    candidates = (ChannelAccount.objects.select_related("tenant")
+                  .filter(platform=channel.platform, external_account_id=account_id).exclude(pk=channel.pk)
+                  .order_by("pk"))
+    return [c for c in candidates if hmac.compare_digest(_webhook_secret(c).encode(), secret.encode())]
+
+
+def _unrouted(channel: ChannelAccount, account_id: str, summary: dict[str, Any]) -> BadItem:
+    log.warning("webhook delivery to tenant=%s channel=%s carries %s events for account %r, which no %s channel "
+                "verified by the same secret has; only its metadata is kept", channel.tenant_id, channel.pk,
+                summary.get("events"), account_id, channel.platform)
+    return BadItem(reason=f"webhook entry for account {account_id!r} arrived that no channel on this installation "
+                          f"(with this app) has; only its metadata was kept", payload=summary)
+
+
+def _webhook_route(channel: ChannelAccount, body: bytes) -> tuple[bytes | None, list[BadItem]]:
+    """Hand other accounts' events to their own channels; (what is left for `channel`, metadata dead letters).
+
+    Each routed part becomes a WebhookDelivery of its channel (its tenant, the same envelope shape) that its own
+    task processes like any delivery. Nothing of an account no channel has is kept but its metadata: the
+    receiving tenant must never hold another's customers.
+    """
+    from .facebook import webhook as meta_webhook
+    from .x import webhook as x_webhook
+
+    bad: list[BadItem] = []
+    if channel.platform in meta_webhook.OBJECTS:
+        obj = meta_webhook.OBJECTS[channel.platform]
+        own, foreign = meta_webhook.entries_split(body, expected_object=obj, account_id=channel.external_account_id)
+        for account_id, entries in foreign.items():
+            targets = _webhook_route_targets(channel, account_id)
+            for target in targets:
+                webhook_delivery_store(channel=target, body=meta_webhook.envelope_body(obj, entries))
+            if not targets:
+                bad += [_unrouted(channel, account_id, meta_webhook.entry_summary(e)) for e in entries]
+        return own, bad
+    account_id = x_webhook.for_user(body)
+    if account_id is None or account_id == channel.external_account_id:
+        return body, bad
+    targets = _webhook_route_targets(channel, account_id)
+    for target in targets:
+        webhook_delivery_store(channel=target, body=body)  # one delivery is for one user: it goes whole
+    if not targets:
+        bad.append(_unrouted(channel, account_id, x_webhook.delivery_summary(body)))
+    return None, bad
+
+
+def _webhook_secret_shared(channel: ChannelAccount) -> bool:
+    """Whether a channel of another tenant verifies its deliveries with the same secret as `channel`."""
+    secret = _webhook_secret(channel)
+    # Across tenants on purpose: only the secrets are compared, nothing of those channels is read out.
+    others = (ChannelAccount.objects.filter(platform=channel.platform).exclude(tenant_id=channel.tenant_id)
+              .only("id", "platform", "credentials"))
+    return any(hmac.compare_digest(_webhook_secret(c).encode(), secret.encode()) for c in others.iterator())
+
+
+WEBHOOK_PREFIX_KEPT = 100_000  # bytes, as load_envelope keeps of a body that does not parse
+
+
+def webhook_oversize_record(*, channel: ChannelAccount, size: int, limit: int, prefix: bytes) -> DeadLetter:
+    """A correctly signed body too big to process: a dead letter with the reason, never dropped.
+
+    The prefix is kept (bounded) unless the secret that verified it is one other tenants' channels share (the
+    installation's app): then the body may be any of their pages' events and cannot be split unread, so only
+    its size is kept, never a stranger's customers in this tenant's dead letters.
+    """
+    reason = f"signed webhook body of {size} bytes is larger than the {limit} bytes we process"
+    if _webhook_secret_shared(channel):
+        reason += "; the app secret is shared with other tenants' channels, so its content was not kept"
+        payload = json.dumps({"bytes": size})
+    else:
+        payload = without_nul(prefix[:WEBHOOK_PREFIX_KEPT].decode("utf-8", "replace"))
+    return dead_letter_record(tenant=channel.tenant, channel=channel, source="webhook-body", reason=reason,
+                              payload=payload)
+
+
 def _parse_delivery(channel: ChannelAccount, body: bytes) -> Page:
     if channel.platform == "facebook":
         from .facebook.webhook import parse_delivery
@@ -468,20 +689,30 @@ def webhook_delivery_process(*, tenant_id: int, delivery_id: int) -> PollRun | N
             return None
         channel = delivery.channel
         run = PollRun.objects.create(tenant_id=tenant_id, channel=channel, source="webhook")
-        body = bytes(delivery.body)
+        # Routed before parsing, so another account's events are never parsed, stored or dead-lettered here.
+        raw = bytes(delivery.body)
+        body, unrouted = _webhook_route(channel, raw)
+        if body != raw:
+            # Their part now lives with their channel (or nowhere): this tenant's row keeps only its own.
+            WebhookDelivery.objects.filter(tenant_id=tenant_id, pk=delivery.pk).update(body=body or b"")
         try:
-            page = _parse_delivery(channel, body)
+            page = _parse_delivery(channel, body) if body is not None else Page(items=[], cursor=None)
         except Exception as exc:
             # A parser bug on an odd payload must not retry the same delivery forever: keep it, move on.
             reason = exc.reason if isinstance(exc, MalformedPayload) else f"{exc.__class__.__name__}: {exc}"
-            payload = exc.payload if isinstance(exc, MalformedPayload) else body.decode("utf-8", "replace")
+            payload = exc.payload if isinstance(exc, MalformedPayload) else (body or b"").decode("utf-8", "replace")
             dead_letter_record(tenant=channel.tenant, channel=channel, source="webhook-body", reason=reason,
                                payload=without_nul(payload))
+            for bad in unrouted:
+                dead_letter_record(tenant=channel.tenant, channel=channel, source="webhook", reason=bad.reason,
+                                   payload=bad.payload)
             PollRun.objects.filter(tenant_id=tenant_id, pk=run.pk).update(
-                outcome=PollRun.Outcome.FAILED, error=reason, dead_lettered=1, finished_at=timezone.now())
+                outcome=PollRun.Outcome.FAILED, error=reason, dead_lettered=1 + len(unrouted),
+                finished_at=timezone.now())
             WebhookDelivery.objects.filter(tenant_id=tenant_id, pk=delivery.pk).update(
                 processed_at=timezone.now(), error=reason)
             return run
+        page.bad_items += unrouted
         ingest_batch(channel=channel, page=page, run=run, source="webhook")
         PollRun.objects.filter(tenant_id=tenant_id, pk=run.pk).update(outcome=PollRun.Outcome.OK,
                                                                      finished_at=timezone.now())
@@ -503,62 +734,186 @@ class ReplayError(Exception):
     """A dead letter that cannot be replayed (the payload still does not parse, or it is not replayable)."""
 
 
+class StillUnreadable(ReplayError):
+    """The parser that dead-lettered the payload still refuses it; `reason` is what it says now."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"Still unreadable: {reason}")
+        self.reason = reason
+
+
+# What webhook routing keeps of another account's entry or delivery (facebook.webhook.entry_summary,
+# x.webhook.delivery_summary): who and when, never the text, so there is nothing to replay.
+_SUMMARY_KEYS = frozenset({"account_id", "time", "events", "fields"})
+
+
+def _one_item_page(items: list[MentionItem], bad: list[BadItem]) -> Page:
+    return Page(items=items, bad_items=bad, cursor=None)
+
+
+def _meta_webhook_body(channel: ChannelAccount, payload: Any) -> bytes:
+    """A Meta webhook item dead letter put back in a one-entry delivery, for the webhook parser that refused it.
+
+    facebook.webhook.collect dead-letters the change wrapper ({field, value}), the messaging event, or the whole
+    entry. An Instagram change value still carries its entry's time as `_entry_time` (set before collect runs).
+    """
+    account = channel.external_account_id
+    if isinstance(payload, dict) and "field" in payload:
+        entry: Any = {"id": account, "changes": [payload]}
+    elif not isinstance(payload, dict) or "changes" in payload or "messaging" in payload:
+        entry = payload  # a whole entry (or one that was not even an object): the parser says again what it is
+    # A change's value alone is what ingest_batch keeps of an item the database refused (the item's raw).
+    elif channel.platform == "instagram":
+        entry = {"id": account, "changes": [{"field": "comments", "value": payload}]}
+    elif "item" in payload and "verb" in payload:
+        entry = {"id": account, "changes": [{"field": "feed", "value": payload}]}
+    else:
+        entry = {"id": account, "messaging": [payload]}
+    obj = "page" if channel.platform == "facebook" else "instagram"
+    return json.dumps({"object": obj, "entry": [entry]}, ensure_ascii=False).encode()
+
+
+def _x_webhook_body(channel: ChannelAccount, payload: Any) -> bytes:
+    """An Account Activity event dead letter put back in its list of a one-event delivery (x.webhook)."""
+    if isinstance(payload, dict) and ("message_create" in payload or payload.get("type") == "message_create"):
+        key = "direct_message_events"  # the delivery's `users` map was not kept: the author is known by id only
+    elif isinstance(payload, dict) and "status" in payload and "timestamp_ms" in payload:
+        key = "tweet_delete_events"
+    else:
+        key = "tweet_create_events"  # a v1.1 status
+    return json.dumps({"for_user_id": channel.external_account_id, key: [payload]}, ensure_ascii=False).encode()
+
+
+def _x_known_authors(channel: ChannelAccount, tweet: Any) -> list[dict[str, Any]]:
+    """A polled tweet's author came in the page's includes.users, which the dead letter does not hold: the profile
+    stored for that id (from an earlier poll) stands in, so the replayed mention still shows who wrote it."""
+    author_id = str(tweet.get("author_id") or "") if isinstance(tweet, dict) else ""
+    if not author_id:
+        return []
+    known = SocialProfile.objects.filter(tenant_id=channel.tenant_id, platform=channel.platform,
+                                         external_id=author_id).first()
+    if known is None:
+        return [{"id": author_id}]
+    return [{"id": author_id, "username": known.handle, "name": known.name, "verified": known.verified,
+             "public_metrics": {"followers_count": known.followers_count}}]
+
+
+def _poll_item_page(channel: ChannelAccount, payload: Any) -> Page:
+    """A polled item dead letter through the polling parser that refused it, as a one-item list of its API."""
+    platform, account = channel.platform, channel.external_account_id
+    fields = payload if isinstance(payload, dict) else {}
+    if platform in ("x", "simulator"):
+        from .x import parse as x
+
+        if "event_type" in fields or "dm_conversation_id" in fields:  # GET /2/dm_events
+            items, bad, _ = x.parse_dm_page(platform, {"data": [payload]}, brand_id=account)
+            return _one_item_page(items, bad)
+        body = {"data": [payload], "meta": {}, "includes": {"users": _x_known_authors(channel, payload)}}
+        return x.parse_mentions_page(platform, body, cursor={}, follow_pages=False)
+    if platform == "facebook":
+        from .facebook import parse as fb
+
+        item_id = str(fields.get("id") or "")
+        if "messages" in fields:  # a conversation (the only thing dead-lettered whole is one without an id)
+            return _one_item_page(*fb.parse_conversations({"data": [payload]}, page_id=account))
+        if item_id.startswith(f"{account}_"):  # a post: "{page-id}_{post-id}"; its comments come with it
+            items, bad, _ = fb.parse_feed({"data": [payload]}, page_id=account)
+            return _one_item_page(items, bad)
+        if "to" in fields:  # a Messenger message (MESSAGE_FIELDS asks for `to`; comments have none)
+            # Its conversation's id was on the page around it, not in the message: the thread is the sender's.
+            sender = str((fields.get("from") or {}).get("id") or "") if isinstance(fields.get("from"), dict) else ""
+            wrapper = {"id": f"psid:{sender}", "messages": {"data": [payload]}}
+            return _one_item_page(*fb.parse_conversations({"data": [wrapper]}, page_id=account))
+        # A comment id is "{post-id}_{comment-id}" and its post's "{page-id}_{post-id}" (the recorded feed
+        # change in ../shared/fixtures/facebook/webhooks/feed_webhook_changes.json shows both).
+        post_id = f"{account}_{item_id.split('_')[0]}" if "_" in item_id else ""
+        return _one_item_page(*fb.parse_comments({"data": [payload]}, page_id=account, post_id=post_id))
+    from .instagram import parse as ig
+
+    if "text" not in fields and ({"comments", "caption", "permalink"} & fields.keys()):  # a media
+        return _one_item_page(*ig.parse_media_page({"data": [payload]}, account_id=account,
+                                                   brand_username=channel.handle))
+    # The comment's media id was on the page around it; a reply still names its parent.
+    return _one_item_page(*ig.parse_comments({"data": [payload]}, account_id=account, media_id="",
+                                             brand_username=channel.handle))
+
+
 def _replay_page(channel: ChannelAccount, letter: DeadLetter) -> Page:
+    """The letter re-parsed by the parser that dead-lettered it: `source` says whether a poll or a webhook
+    refused it (webhook-body: the whole delivery), the payload's shape which item of that API it is."""
     if letter.source == "webhook-body":
-        return _parse_delivery(channel, letter.payload.encode())
+        page = _parse_delivery(channel, letter.payload.encode())
+        if page.bad_items and not page.items:
+            raise StillUnreadable(page.bad_items[0].reason)
+        # Events of the body that still do not parse become letters of their own (ingest_batch, source
+        # "webhook", replayable one by one), so one bad event no longer holds back the rest of the delivery.
+        return page
     try:
         payload = json.loads(letter.payload)
     except ValueError as exc:
         raise ReplayError("The stored payload is not JSON; the next poll fetches that page again.") from exc
-    if channel.platform in ("x", "simulator"):
-        from .x.parse import parse_mentions_page
-
-        page = parse_mentions_page(channel.platform, {"data": [payload], "meta": {}}, cursor={}, follow_pages=False)
-    elif channel.platform == "facebook":
-        from .facebook import parse as fb
-
-        page = Page(items=[], cursor=None)
-        try:
-            if "comment_id" in payload or "item" in payload:
-                item = fb.feed_change_item(payload, page_id=channel.external_account_id)
-            elif "message" in payload and isinstance(payload.get("message"), dict):
-                item = fb.messaging_item(payload, page_id=channel.external_account_id)
-            else:
-                item = fb.comment_item(payload, page_id=channel.external_account_id, post_id="")
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise ReplayError(f"Still unreadable: {exc}") from exc
-        page.items = [item] if item else []
+    if isinstance(payload, dict) and payload.keys() == _SUMMARY_KEYS:
+        raise ReplayError("Another account's event: only who and when were kept, there is nothing to replay.")
+    if letter.source == "webhook":
+        if channel.platform in ("facebook", "instagram"):
+            body = _meta_webhook_body(channel, payload)
+        else:
+            body = _x_webhook_body(channel, payload)
+        page = _parse_delivery(channel, body)
+    elif letter.source == "poll":
+        page = _poll_item_page(channel, payload)
     else:
-        from .instagram import parse as ig
-
-        try:
-            page = Page(items=[ig.comment_item(payload, account_id=channel.external_account_id, media_id="")],
-                        cursor=None)
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise ReplayError(f"Still unreadable: {exc}") from exc
+        raise ReplayError(f"Dead letters from {letter.source!r} cannot be replayed.")
     if page.bad_items:
-        raise ReplayError(f"Still unreadable: {page.bad_items[0].reason}")
-    page.cursor = None
+        raise StillUnreadable(page.bad_items[0].reason)
+    page.cursor = None  # a replay never moves the channel's cursor
     return page
 
 
-def dead_letter_replay(*, tenant: Tenant, dead_letter_id: int, actor: Any = None) -> IngestResult:
-    """Re-process one dead letter after a fix; stored once however often it is replayed."""
+def _replay_load(tenant: Tenant, dead_letter_id: int) -> tuple[DeadLetter, ChannelAccount, Page]:
     letter = DeadLetter.objects.select_related("channel").get(tenant=tenant, pk=dead_letter_id,
                                                                resolved_at__isnull=True)
     if letter.channel is None:
         raise ReplayError("The channel of this dead letter was removed.")
     channel = ChannelAccount.objects.select_related("tenant").get(tenant=tenant, pk=letter.channel_id)
     try:
-        page = _replay_page(channel, letter)
+        return letter, channel, _replay_page(channel, letter)
     except MalformedPayload as exc:
-        raise ReplayError(f"Still unreadable: {exc.reason}") from exc
+        raise StillUnreadable(exc.reason) from exc
+
+
+def dead_letter_replay_preview(*, tenant: Tenant, dead_letter_id: int) -> int:
+    """How many items a replay would hand to ingest now, storing nothing (replay_dead_letters --dry-run).
+    Raises as dead_letter_replay does."""
+    return len(_replay_load(tenant, dead_letter_id)[2].items)
+
+
+def dead_letter_replay(*, tenant: Tenant, dead_letter_id: int, actor: Any = None) -> IngestResult:
+    """Re-process one dead letter after a fix; stored once however often it is replayed.
+
+    DeadLetter.DoesNotExist: not this tenant's, or replayed already. StillUnreadable: the parser still refuses it
+    (the message says why now); the letter stays open as it was, its first reason kept (an oversize body's
+    "too big" says more than the "not JSON" its kept prefix gives on a second look).
+    """
+    letter, channel, page = _replay_load(tenant, dead_letter_id)
     with transaction.atomic():
+        # Claimed first: a second replay of the same letter (a double click, two commands at once) waits on this
+        # row, then finds it replayed and stores nothing.
+        claimed = DeadLetter.objects.filter(tenant=tenant, pk=letter.pk, resolved_at__isnull=True).update(
+            resolved_at=timezone.now())
+        if not claimed:
+            raise DeadLetter.DoesNotExist(f"Dead letter {letter.pk} was replayed meanwhile.")
         run = PollRun.objects.create(tenant=tenant, channel=channel, source="replay")
-        result = ingest_batch(channel=channel, page=page, run=run, source="replay")
+        result = ingest_batch(channel=channel, page=page, run=run,
+                              source="webhook" if letter.source == "webhook-body" else "replay")
+        if result.dead_lettered and letter.source != "webhook-body":
+            # The database refused the item again (ingest_batch dead-lettered it anew): rolled back, so this letter
+            # stays open as it was instead of being closed in favour of a copy of itself.
+            again = (DeadLetter.objects.filter(tenant=tenant, channel=channel, source="replay")
+                     .order_by("-pk").values_list("reason", flat=True).first())
+            raise StillUnreadable(again or "the database refused the item")
         PollRun.objects.filter(tenant=tenant, pk=run.pk).update(outcome=PollRun.Outcome.OK,
                                                                 finished_at=timezone.now())
-        DeadLetter.objects.filter(tenant=tenant, pk=letter.pk).update(resolved_at=timezone.now())
         audit_record(tenant=tenant, actor=actor, verb="dead_letter.replayed", obj=channel,
                      data={"dead_letter": letter.pk, "stored": len(result.stored_ids)})
     return result
@@ -582,23 +937,49 @@ def api_usage_add(*, channel: ChannelAccount, posts_read: int = 0, dm_events_rea
             created=F("created") + created)
 
 
-def _budget_slowdown(channel: ChannelAccount) -> timedelta | None:
-    """Stretch the poll interval by how far the month's forecast overshoots the budget (webhooks keep running)."""
+def _budget_slowdown(channel: ChannelAccount) -> tuple[timedelta | None, datetime | None]:
+    """(how much later to poll, the instant polling resumes if the month's budget is spent), from the X budget.
+
+    Spent: no poll until the month turns (or the admin raises the budget, see channel_budget_set): every call
+    to X is billed, so slowing down alone would keep spending past the ceiling. Below it: the interval is
+    stretched by how far this month's pace overshoots what is left of the budget, at most MAX_BUDGET_SLOWDOWN so
+    the channel is still read hourly until the budget runs out. Webhooks are not polls and keep delivering.
+    """
     from .selectors import usage_summary
 
     if channel.monthly_budget_usd is None:
-        return None
-    summary = usage_summary(channel.tenant, channel)
-    budget = Decimal(channel.monthly_budget_usd)
-    if budget <= 0 or summary.forecast_usd <= budget:
-        return None
-    factor = float(summary.forecast_usd / budget)
-    return min(timedelta(seconds=channel.poll_interval_seconds * factor), MAX_BUDGET_SLOWDOWN)
+        return None, None
+    now = timezone.now()
+    summary = usage_summary(channel.tenant, channel, now)
+    if summary.paused_until is not None:
+        return summary.paused_until - now, summary.paused_until
+    if summary.budget_pace is None:
+        return None, None
+    return min(timedelta(seconds=channel.poll_interval_seconds * summary.budget_pace), MAX_BUDGET_SLOWDOWN), None
+
+
+def _budget_paused_note(until: datetime) -> str:
+    # Stored in English, shown translated by channels_ingest.texts.
+    return f"X budget spent: polling paused until {until:%Y-%m-%d %H:%M} UTC"  # usage_summary gives UTC
 
 
 @transaction.atomic
 def channel_budget_set(*, tenant: Tenant, channel: ChannelAccount, monthly_budget_usd: Decimal | None,
                        actor: Any = None) -> None:
-    ChannelAccount.objects.filter(tenant=tenant, pk=channel.pk).update(monthly_budget_usd=monthly_budget_usd)
+    """Set (or clear, None) the channel's monthly X budget. Raising it above the month's spend, or clearing it,
+    ends a pause at once: the next poll is due now instead of when the month turns."""
+    from .selectors import usage_summary
+
+    locked = (ChannelAccount.objects.select_for_update().only("id", "tenant_id", "monthly_budget_usd")
+              .get(tenant=tenant, pk=channel.pk))
+    spend = usage_summary(tenant, locked).spend_usd
+    was_spent = locked.monthly_budget_usd is not None and spend >= locked.monthly_budget_usd
+    spent_now = monthly_budget_usd is not None and spend >= monthly_budget_usd
+    changes: dict[str, Any] = {"monthly_budget_usd": monthly_budget_usd}
+    if was_spent and not spent_now:
+        changes["next_poll_at"] = timezone.now()
+    ChannelAccount.objects.filter(tenant=tenant, pk=channel.pk).update(**changes)
+    channel.monthly_budget_usd = monthly_budget_usd
     audit_record(tenant=tenant, actor=actor, verb="channel.budget_set", obj=channel,
-                 data={"monthly_budget_usd": str(monthly_budget_usd) if monthly_budget_usd is not None else None})
+                 data={"monthly_budget_usd": str(monthly_budget_usd) if monthly_budget_usd is not None else None,
+                       "spend_usd": str(spend), "resumed": was_spent and not spent_now})

@@ -6,15 +6,15 @@ from . import services
 
 
 @shared_task(acks_late=True, ignore_result=True)
-def poll_channel(tenant_id: int, channel_id: int) -> None:
-    services.channel_poll(tenant_id=tenant_id, channel_id=channel_id)
+def poll_channel(tenant_id: int, channel_id: int, lease: str | None = None) -> None:
+    services.channel_poll(tenant_id=tenant_id, channel_id=channel_id, lease=lease)
 
 
 @shared_task(ignore_result=True)
 def schedule_due_polls() -> int:
     due = services.schedule_due_polls()
-    for tenant_id, channel_id in due:
-        poll_channel.delay(tenant_id, channel_id)
+    for tenant_id, channel_id, lease in due:
+        poll_channel.delay(tenant_id, channel_id, lease)
     # Webhook deliveries whose task the broker lost ride on the same beat entry.
     for tenant_id, delivery_id in services.webhook_deliveries_stale():
         process_webhook_delivery.delay(tenant_id, delivery_id)

@@ -26,6 +26,8 @@ _PATTERNS: list[tuple[re.Pattern[str], Promise]] = [
     (re.compile(r"webhooks live: next reconciliation poll in (?P<a>\d+) s"),
      gettext_lazy("webhooks live: next reconciliation poll in %(a)s s")),
     (re.compile(r"X budget: next poll in (?P<a>\d+) s"), gettext_lazy("X budget: next poll in %(a)s s")),
+    (re.compile(r"X budget spent: polling paused until (?P<a>[\d\- :]+ UTC)"),
+     gettext_lazy("X budget spent: polling paused until %(a)s")),
     (re.compile(r"usage high: next poll in (?P<a>\d+) s"), gettext_lazy("usage high: next poll in %(a)s s")),
     (re.compile(r"X refused the channel's credentials \(401\)"),
      gettext_lazy("X refused the channel's credentials (401)")),

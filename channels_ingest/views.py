@@ -160,7 +160,8 @@ def channel_budget(request: TenantRequest, channel_id: int) -> HttpResponse:
     if form.is_valid():
         services.channel_budget_set(tenant=request.tenant, channel=channel, actor=request.user,
                                     monthly_budget_usd=form.cleaned_data["monthly_budget_usd"])
-        messages.success(request, _("Budget saved: polling slows down when the month's forecast exceeds it."))
+        messages.success(request, _("Budget saved: polling slows down when the month's forecast exceeds it "
+                                   "and pauses when the budget is spent."))
     else:
         messages.error(request, _("The budget must be an amount in US dollars, or empty for no ceiling."))
     return redirect(reverse("channels_ingest:health", args=[request.tenant.slug, channel.pk]))

@@ -2,12 +2,15 @@
 
 The URL names the channel by an unguessable key, never by id; the signature (the channel's app secret or
 consumer secret) is what makes a delivery trusted. Anything unsigned or wrongly signed is refused with a 403
-and a log line, and nothing of it is stored or read.
+and a log line, and nothing of it is stored or read. A signed body too big to process is kept as a dead letter
+and acknowledged (a refusal would only make the network send it again, forever).
 """
 
+import hashlib
+import hmac
 import logging
+from collections.abc import Callable
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
@@ -15,13 +18,16 @@ from django.views.decorators.http import require_http_methods
 
 from .facebook import webhook as meta_webhook
 from .models import ChannelAccount, Platform
-from .services import webhook_delivery_store
+from .services import webhook_delivery_store, webhook_oversize_record
 from .x import webhook as x_webhook
 
 log = logging.getLogger(__name__)
 
-# Meta sends at most a few MB; anything larger is not a webhook we asked for.
+# Meta sends at most a few MB; anything larger is not a webhook we can process (it is dead-lettered if signed).
 MAX_BODY_BYTES = 5 * 1024 * 1024
+# Beyond this the body is refused unread: checking its signature would mean hashing whatever a stranger sends.
+MAX_READ_BYTES = 64 * 1024 * 1024
+READ_CHUNK = 64 * 1024
 
 
 def _channel(platforms: tuple[str, ...], webhook_key: str) -> ChannelAccount:
@@ -35,6 +41,43 @@ def _refuse(channel: ChannelAccount, request: HttpRequest, why: str) -> HttpResp
     return HttpResponseForbidden(why)
 
 
+def _read_signed(request: HttpRequest, secret: str) -> tuple[bytes, int, bytes]:
+    """(the body up to MAX_BODY_BYTES + 1 bytes, its full size, HMAC-SHA256 of all of it with `secret`).
+
+    Not request.body: that raises RequestDataTooBig (a SuspiciousOperation, so a bare 400) once the body passes
+    DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB by default; "the check is done when accessing request.body or
+    request.POST", Django settings reference), before we could tell whether the network signed it. Reading the
+    stream ourselves keeps memory bounded and hashes the whole body, so a big signed body is still recognised.
+    """
+    mac = hmac.new(secret.encode(), digestmod=hashlib.sha256)
+    kept = bytearray()
+    size = 0
+    while chunk := request.read(READ_CHUNK):
+        mac.update(chunk)
+        size += len(chunk)
+        if len(kept) <= MAX_BODY_BYTES:
+            kept += chunk[: MAX_BODY_BYTES + 1 - len(kept)]
+    return bytes(kept), size, mac.digest()
+
+
+def _receive(request: HttpRequest, channel: ChannelAccount, *, secret: str, header_name: str,
+             digest_matches: Callable[[bytes, str | None], bool], ack: HttpResponse) -> HttpResponse:
+    if not secret:
+        return _refuse(channel, request, "the channel has no secret to verify webhooks with")
+    declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    if declared > MAX_READ_BYTES:
+        return _refuse(channel, request, f"body of {declared} bytes is larger than any webhook we read")
+    body, size, digest = _read_signed(request, secret)
+    if not digest_matches(digest, request.headers.get(header_name)):
+        return _refuse(channel, request, f"missing or wrong {header_name}")
+    if size > MAX_BODY_BYTES:
+        # Really from the network: keep it for a human (reason and a bounded prefix) and acknowledge it.
+        webhook_oversize_record(channel=channel, size=size, limit=MAX_BODY_BYTES, prefix=body)
+        return ack
+    webhook_delivery_store(channel=channel, body=body)
+    return ack
+
+
 def _meta_hook(request: HttpRequest, webhook_key: str, platform: str) -> HttpResponse:
     channel = _channel((platform,), webhook_key)
     credentials = channel.credentials or {}
@@ -43,14 +86,9 @@ def _meta_hook(request: HttpRequest, webhook_key: str, platform: str) -> HttpRes
         if challenge is None:
             return _refuse(channel, request, "verify token does not match")
         return HttpResponse(challenge, content_type="text/plain")
-    body = request.body
-    if len(body) > MAX_BODY_BYTES:
-        return _refuse(channel, request, f"body of {len(body)} bytes is larger than any webhook we accept")
-    header = request.headers.get(meta_webhook.SIGNATURE_HEADER)
-    if not meta_webhook.signature_valid(app_secret=credentials.get("app_secret", ""), body=body, header=header):
-        return _refuse(channel, request, "missing or wrong X-Hub-Signature-256")
-    webhook_delivery_store(channel=channel, body=body)
-    return HttpResponse("EVENT_RECEIVED", content_type="text/plain")
+    return _receive(request, channel, secret=meta_webhook.verifying_secret(credentials),
+                    header_name=meta_webhook.SIGNATURE_HEADER, digest_matches=meta_webhook.digest_matches,
+                    ack=HttpResponse("EVENT_RECEIVED", content_type="text/plain"))
 
 
 @csrf_exempt
@@ -69,18 +107,11 @@ def instagram_hook(request: HttpRequest, webhook_key: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def x_hook(request: HttpRequest, webhook_key: str) -> HttpResponse:
     channel = _channel((Platform.X, Platform.SIMULATOR), webhook_key)
-    # A channel connected by hand carries its app's secret; one connected with OAuth 2.0 uses the installation's.
-    secret = (channel.credentials or {}).get("consumer_secret", "") or settings.SAC_X_CONSUMER_SECRET
+    secret = x_webhook.verifying_secret(channel.credentials or {})
     if request.method == "GET":
         token = request.GET.get("crc_token")
         if not token or not secret:
             return _refuse(channel, request, "no crc_token, or the channel has no consumer secret")
         return JsonResponse(x_webhook.crc_response(consumer_secret=secret, crc_token=token))
-    body = request.body
-    if len(body) > MAX_BODY_BYTES:
-        return _refuse(channel, request, f"body of {len(body)} bytes is larger than any webhook we accept")
-    header = request.headers.get(x_webhook.SIGNATURE_HEADER)
-    if not x_webhook.signature_valid(consumer_secret=secret, body=body, header=header):
-        return _refuse(channel, request, "missing or wrong x-twitter-webhooks-signature")
-    webhook_delivery_store(channel=channel, body=body)
-    return HttpResponse(status=200)
+    return _receive(request, channel, secret=secret, header_name=x_webhook.SIGNATURE_HEADER,
+                    digest_matches=x_webhook.digest_matches, ack=HttpResponse(status=200))

@@ -174,8 +174,52 @@ def _graph_time(value: Any) -> datetime:
 # ---------------------------------------------------------------- the connector
 
 LOOKBACK_DAYS = 7  # how far back the catch-up poll pages through the feed
+# What one fetch_page may cost, so a page with a viral post cannot spend the app's hourly Graph budget:
+# - the feed call, whose posts each carry their newest COMMENT_PAGE_SIZE (50) comments, replies included;
+# - for a post with more comments than that, further pages (newest first) until one reaches the comments the last
+#   poll saw (older than the post's watermark in the channel cursor), at most MAX_COMMENT_PAGES for one post and
+#   MAX_COMMENT_CALLS_PER_FETCH for all the posts of the feed page together (newest posts served first);
+# - once the feed is caught up, the Messenger inbox, most recently updated conversation first, page after page
+#   until one was not updated since the last poll, at most MAX_CONVERSATION_PAGES pages of 25.
+# That is at most 1 + 10 + 4 calls per fetch_page (and channel_poll runs at most MAX_PAGES_PER_POLL of them);
+# a quiet page costs 2. A post that gets more than (1 + MAX_COMMENT_PAGES) × 50 comments between two polls, or
+# more than 100 conversations updated between two polls, leaves the oldest of that burst to the webhooks: polling
+# still reads the newest ones, and the next poll starts again from the newest.
 MAX_COMMENT_PAGES = 3
+MAX_COMMENT_CALLS_PER_FETCH = 10
+MAX_CONVERSATION_PAGES = 4
+CONVERSATIONS_PAGE_SIZE = 25
+# Comment watermarks kept in the cursor (the posts most recently commented on); a post that lost its watermark
+# is paged as if new, to the caps above, and what was stored already is skipped by the unique key.
+MAX_COMMENT_MARKS = 200
 PRIVATE_REPLY_WINDOW_DAYS = 7
+
+
+def _read_time(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+    except ValueError:
+        return None
+
+
+def _older_than(times: list[datetime], mark: datetime | None) -> bool:
+    """Whether a page (listed newest first) reached what the last poll saw: one of its times is older than the
+    watermark. Strictly older: Graph times are to the second, and another item of the watermark's own second may
+    be new (re-reading it costs nothing, the unique key skips it)."""
+    return mark is not None and any(t < mark for t in times)
+
+
+def _comment_marks(cursor: dict[str, Any], items: list[Any]) -> dict[str, str]:
+    """Each post's watermark (its newest comment any poll has read), moved forward by this page's comments."""
+    marks = {post: t for post, value in (cursor.get("comment_marks") or {}).items()
+             if (t := _read_time(value)) is not None}
+    for item in items:
+        if item.kind == "comment" and item.conversation_id:
+            mark = marks.get(item.conversation_id)
+            if mark is None or item.posted_at > mark:
+                marks[item.conversation_id] = item.posted_at
+    newest = sorted(marks.items(), key=lambda kv: kv[1], reverse=True)[:MAX_COMMENT_MARKS]
+    return {post: t.isoformat() for post, t in newest}
 
 
 class MetaConnector:
@@ -232,6 +276,10 @@ class MetaConnector:
             raise MalformedPayload(f"{self.network} answered a private reply without message_id", json.dumps(body))
         services.sent_message_record(channel=self.channel, external_id=message_id, kind="private_reply",
                                      in_reply_to=comment_id, reservation_id=reservation)
+        # The Send API answers {recipient_id, message_id} (developers.facebook.com/docs/graph-api/reference/page/
+        # messages). recipient_id is the commenter's page-scoped id, the one their Messenger answer comes from (not
+        # their commenter id): the inbox records it on the reply (reply_deliver) so that answer joins the case.
+        self.last_recipient_id = str(body.get("recipient_id") or "")
         return message_id
 
     # Where a public answer to `target` is listed, which fields to ask for, and how it names its author.
@@ -327,16 +375,8 @@ class FacebookConnector(MetaConnector):
             params["after"] = cursor["feed_after"]
         body = self.client.get(f"{page_id}/feed", params)
         items, bad, more_comments = parse.parse_feed(body, page_id=page_id)
-        for post_id, after in more_comments:
-            for _ in range(MAX_COMMENT_PAGES):
-                comments = self.client.get(f"{post_id}/comments", {"fields": parse.COMMENT_FIELDS, "limit": 50,
-                                                                   "after": after})
-                c_items, c_bad = parse.parse_comments(comments, page_id=page_id, post_id=post_id)
-                items += c_items
-                bad += c_bad
-                after = parse.next_cursor(comments)
-                if not after:
-                    break
+        items, bad = self._more_comments(cursor, items, bad, more_comments)
+        cursor["comment_marks"] = _comment_marks(cursor, items)
         oldest = min((i.posted_at for i in items if i.kind == "post"), default=None)
         after = parse.next_cursor(body)
         recent = oldest is not None and oldest > timezone.now() - timedelta(days=LOOKBACK_DAYS)
@@ -344,11 +384,60 @@ class FacebookConnector(MetaConnector):
             return Page(items=items, bad_items=bad, cursor={**cursor, "feed_after": after}, more=True,
                         next_poll_in_seconds=self.client.slow_down_seconds)
         # The feed is caught up: read the Messenger inbox too, then start again from the newest post next time.
-        conversations = self.client.get(f"{page_id}/conversations", {"platform": "messenger", "limit": 25,
-                                                                     "fields": parse.CONVERSATION_FIELDS})
-        m_items, m_bad = parse.parse_conversations(conversations, page_id=page_id)
+        m_items, m_bad, conversations_mark = self._conversations(_read_time(cursor.get("conversations_mark")))
+        cursor["conversations_mark"] = conversations_mark.isoformat() if conversations_mark else None
         return Page(items=items + m_items, bad_items=bad + m_bad, cursor={**cursor, "feed_after": None},
                     more=False, next_poll_in_seconds=self.client.slow_down_seconds)
+
+    def _more_comments(self, cursor: dict[str, Any], items: list[Any], bad: list[Any],
+                       more_comments: list[tuple[str, str]]) -> tuple[list[Any], list[Any]]:
+        """The comments of busy posts beyond the page the feed carried, newest first, down to the watermark."""
+        from . import parse
+
+        page_id = self.channel.external_account_id
+        marks = cursor.get("comment_marks") or {}
+        budget = MAX_COMMENT_CALLS_PER_FETCH
+        for post_id, after in more_comments:  # the feed lists the newest posts first: they get the budget first
+            mark = _read_time(marks.get(post_id))
+            seen = [i.posted_at for i in items if i.kind == "comment" and i.conversation_id == post_id]
+            pages = 0
+            while after and not _older_than(seen, mark) and pages < MAX_COMMENT_PAGES and budget > 0:
+                comments = self.client.get(f"{post_id}/comments", {**parse.COMMENT_QUERY, "after": after,
+                                                                   "fields": parse.COMMENT_FIELDS})
+                pages, budget = pages + 1, budget - 1
+                c_items, c_bad = parse.parse_comments(comments, page_id=page_id, post_id=post_id)
+                items += c_items
+                bad += c_bad
+                seen = [i.posted_at for i in c_items]
+                after = parse.next_cursor(comments)
+            if after and not _older_than(seen, mark) and mark is not None:
+                log.warning("Facebook post %s got more comments since the last poll than one poll reads; the "
+                            "oldest of them are left to webhooks", post_id)
+        return items, bad
+
+    def _conversations(self, mark: datetime | None) -> tuple[list[Any], list[Any], datetime | None]:
+        """Messenger conversations updated since `mark` (Graph lists the most recently updated first), with
+        their latest messages; and the newest update seen, the next poll's mark."""
+        from . import parse
+
+        page_id = self.channel.external_account_id
+        params: dict[str, Any] = {"platform": "messenger", "limit": CONVERSATIONS_PAGE_SIZE,
+                                  "fields": parse.CONVERSATION_FIELDS}
+        items: list[Any] = []
+        bad: list[Any] = []
+        newest = mark
+        for _ in range(MAX_CONVERSATION_PAGES):
+            body = self.client.get(f"{page_id}/conversations", params)
+            m_items, m_bad = parse.parse_conversations(body, page_id=page_id)
+            items += m_items
+            bad += m_bad
+            times = parse.conversation_times(body)
+            newest = max([t for t in (newest, *times) if t is not None], default=None)
+            after = parse.next_cursor(body)
+            if not after or _older_than(times, mark):
+                break
+            params = {**params, "after": after}
+        return items, bad, newest
 
     # Messenger attachment ids live 90 days, unpublished photos as long as the page keeps them: a retry within
     # days reuses the recorded id.

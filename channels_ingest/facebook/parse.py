@@ -9,8 +9,15 @@ from channels_ingest.types import BadItem, MentionItem, ProfileItem, media_ref
 
 PLATFORM = "facebook"
 COMMENT_FIELDS = "id,message,created_time,from,permalink_url,parent{id},attachment{type,url,media{image{src},source}}"
+# The comments edge lists only top-level comments, oldest first, unless told otherwise
+# (https://developers.facebook.com/docs/graph-api/reference/object/comments: filter=toplevel|stream,
+# order=chronological|reverse_chronological; the defaults are toplevel and chronological). Polling asks for
+# `stream` (replies too, each naming its `parent`, so a customer's answer inside a thread is seen) and newest
+# first (so the comments that arrived since the last poll are on the first pages, however long the post's history).
+COMMENT_PAGE_SIZE = 50
+COMMENT_QUERY = {"filter": "stream", "order": "reverse_chronological", "limit": COMMENT_PAGE_SIZE}
 POST_FIELDS = (f"id,message,created_time,from,permalink_url,attachments{{type,url,media{{image{{src}},source}}}},"
-               f"comments.limit(50){{{COMMENT_FIELDS}}}")
+               f"comments.filter(stream).order(reverse_chronological).limit({COMMENT_PAGE_SIZE}){{{COMMENT_FIELDS}}}")
 MESSAGE_FIELDS = ("id,message,created_time,from,to,"
                   "attachments{mime_type,image_data{url,preview_url},video_data{url,preview_url}}")
 CONVERSATION_FIELDS = f"id,updated_time,link,messages.limit(25){{{MESSAGE_FIELDS}}}"
@@ -180,6 +187,17 @@ def message_item(message: Any, *, page_id: str, conversation_id: str) -> Mention
     )
 
 
+def conversation_times(body: Any) -> list[datetime]:
+    """The `updated_time` of each conversation of a /{page-id}/conversations page (those that have a readable one)."""
+    times = []
+    for conversation in _data(body, "conversations page"):
+        try:
+            times.append(parse_time(conversation.get("updated_time")))
+        except (ValueError, TypeError, AttributeError):
+            continue
+    return times
+
+
 def parse_conversations(body: Any, *, page_id: str) -> tuple[list[MentionItem], list[BadItem]]:
     """GET /{page-id}/conversations?platform=messenger&fields=messages{…}."""
     items, bad = [], []
@@ -219,13 +237,26 @@ def feed_change_item(value: Any, *, page_id: str) -> MentionItem | None:
             external_id=external_id, kind="comment", text=str(value.get("message") or ""), posted_at=when,
             raw=raw, author=author, conversation_id=post_id,
             in_reply_to_external_id=str(value.get("parent_id") or post_id), action=action,
-            direction=_direction(author, page_id),
+            direction=_direction(author, page_id), permalink=webhook_permalink(post_id, external_id),
         )
     if not post_id:
         raise ValueError(f"{item} change has no post_id")
     return MentionItem(external_id=post_id, kind="post", text=str(value.get("message") or ""), posted_at=when,
                        raw=raw, author=author, conversation_id=post_id, action=action,
-                       direction=_direction(author, page_id))
+                       direction=_direction(author, page_id), permalink=webhook_permalink(post_id))
+
+
+def webhook_permalink(post_id: str, comment_id: str = "") -> str:
+    """The link a `feed` change carries none of, built from its ids: a page post "{page}_{post}" is at
+    https://www.facebook.com/{page}/posts/{post}/ (the Graph `permalink_url` of such posts, recorded in
+    ../shared/fixtures/facebook/python_facebook), and one of its comments at that address with
+    ?comment_id={the comment id's last part}. Empty when the ids are not of that form."""
+    page, _, post = post_id.partition("_")
+    if not (page.isdigit() and post.isdigit()):
+        return ""
+    link = f"https://www.facebook.com/{page}/posts/{post}/"
+    local = comment_id.rpartition("_")[2]
+    return f"{link}?comment_id={local}" if local.isdigit() else link
 
 
 def messaging_item(event: Any, *, page_id: str) -> MentionItem | None:

@@ -4,13 +4,38 @@ the `comments` webhook field."""
 from typing import Any
 
 from channels_ingest.errors import MalformedPayload
-from channels_ingest.facebook.parse import parse_time
+from channels_ingest.facebook.parse import next_cursor, parse_time
 from channels_ingest.types import BadItem, MentionItem, ProfileItem
 
 PLATFORM = "instagram"
 COMMENT_FIELDS = "id,text,timestamp,username,from,parent_id,like_count"
-MEDIA_FIELDS = (f"id,caption,timestamp,permalink,username,"
-                f"comments.limit(50){{{COMMENT_FIELDS},replies{{{COMMENT_FIELDS}}}}}")
+PAGE_SIZE = 50
+# A comment with its first page of replies (GET /{ig-comment-id}/replies lists the rest; Instagram threads one level
+# deep: https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-comment/replies).
+THREAD_FIELDS = f"{COMMENT_FIELDS},replies.limit({PAGE_SIZE}){{{COMMENT_FIELDS}}}"
+MEDIA_FIELDS = f"id,caption,timestamp,permalink,username,comments.limit({PAGE_SIZE}){{{THREAD_FIELDS}}}"
+
+
+def replies_left(body: Any) -> list[tuple[str, str]]:
+    """(comment id, `after`) for each comment of a comments page whose replies continue on another page."""
+    left = []
+    for comment in body.get("data") or [] if isinstance(body, dict) else []:
+        replies = comment.get("replies") if isinstance(comment, dict) else None
+        after = next_cursor(replies) if isinstance(replies, dict) else None
+        if after and comment.get("id"):
+            left.append((str(comment["id"]), after))
+    return left
+
+
+def comments_left(body: Any) -> list[tuple[str, str, str]]:
+    """(media id, permalink, `after`) for each media of a media page whose comments continue on another page."""
+    left = []
+    for media in body.get("data") or [] if isinstance(body, dict) else []:
+        comments = media.get("comments") if isinstance(media, dict) else None
+        after = next_cursor(comments) if isinstance(comments, dict) else None
+        if after and media.get("id"):
+            left.append((str(media["id"]), str(media.get("permalink") or ""), after))
+    return left
 
 
 def _profile(comment: dict[str, Any]) -> ProfileItem | None:
@@ -93,6 +118,8 @@ def webhook_comment_item(value: Any, *, account_id: str) -> MentionItem:
     if not isinstance(value, dict):
         raise ValueError("comments change value is not an object")
     media = value.get("media") if isinstance(value.get("media"), dict) else {}
+    # No permalink: an Instagram address is /p/{shortcode}/, and the shortcode is not derivable from the Graph
+    # media id the webhook carries (the media's `permalink` needs a Graph call; polling stores it).
     comment = {**value, "timestamp": value.get("timestamp") or value.get("_entry_time")}
     return comment_item(comment, account_id=account_id, media_id=str(media.get("id") or ""),
                         parent_id=str(value.get("parent_id") or ""))

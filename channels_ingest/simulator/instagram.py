@@ -3,11 +3,13 @@ can run an Instagram channel end to end: poll → mentions → cases → reply, 
 
 Served by SimulatorServer under ``/graph/v21.0/`` (GraphSim hands over the ids it does not own):
 
-- ``GET  /{ig-user-id}/media`` — the account's media, newest first, each with
-  ``comments{id,text,timestamp,username,from,parent_id,like_count,replies{…}}`` (the simulator always embeds
-  the edges the connector asks for; fewer than 25 media, so no paging)
-- ``GET  /{media-id}/comments`` — top-level comments, newest first, each with its ``replies``
-- ``GET  /{comment-id}/replies`` — a comment's replies, newest first
+- ``GET  /{ig-user-id}/media`` — the account's media, newest first, each with the first page of
+  ``comments.limit(n){id,text,timestamp,username,from,parent_id,like_count,replies.limit(m){…}}`` as asked
+- ``GET  /{media-id}/comments?limit=&after=`` — top-level comments, newest first, each with its ``replies``
+- ``GET  /{comment-id}/replies?limit=&after=`` — a comment's replies, newest first
+
+Every list pages like Graph (``limit``, 25 by default; ``paging.cursors.after``; ``paging.next`` only when
+another page exists; see graph.page_of).
 - ``POST /{comment-id}/replies`` ``{message}`` → ``{id}`` (a reply from the account)
 - ``POST /{media-id}/comments`` ``{message}`` → ``{id}``
 - ``POST /{ig-user-id}/messages`` ``{recipient: {comment_id}, message: {text}}`` → ``{recipient_id, message_id}``
@@ -40,7 +42,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from .graph import GraphError, graph_time
+from .graph import GraphError, edge_url, expansion, graph_time, page_of
 
 IG_USER_ID = "17841400000000100"
 IG_USERNAME = "acmetelecom"
@@ -119,24 +121,48 @@ class InstagramSim:
     def _replies(self, comment_id: str) -> list[dict[str, Any]]:
         return [self._public(c) for c in reversed(self.comments.values()) if c.get("parent_id") == comment_id]
 
-    def _top_level(self, media_id: str) -> list[dict[str, Any]]:
-        return [{**self._public(c), "replies": {"data": self._replies(c["id"])}}
-                for c in reversed(self.comments.values())
-                if c["media"]["id"] == media_id and not c.get("parent_id")]
+    def _top_level(self, media_id: str, replies: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        """Top-level comments, newest first, each with the first page of its replies (`replies` holds the
+        modifiers asked for, e.g. {"limit": "50"}; None: no replies asked). Graph leaves out an empty edge."""
+        listed = []
+        for c in reversed(self.comments.values()):
+            if c["media"]["id"] != media_id or c.get("parent_id"):
+                continue
+            comment = self._public(c)
+            thread = self._replies(c["id"]) if replies is not None else []
+            if thread:
+                comment["replies"] = page_of(thread, limit=replies.get("limit"), after=None,
+                                             next_url=edge_url(c["id"], "replies", replies))
+            listed.append(comment)
+        return listed
+
+    @staticmethod
+    def _wanted_replies(fields: Any) -> dict[str, str] | None:
+        """The `replies` modifiers inside `fields` (or inside its `comments{…}`); a request naming no fields
+        gets every edge, with the defaults."""
+        if not fields:
+            return {}
+        comments = expansion(fields, "comments")
+        found = expansion(comments[1] if comments else fields, "replies")
+        return found[0] if found else None
 
     @staticmethod
     def _public(comment: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in comment.items() if k != "media"}
 
     # -- API -------------------------------------------------------------------------------------------------
-    def route(self, method: str, obj: str, edge: str, body: dict[str, Any]) -> dict[str, Any]:
+    def route(self, method: str, obj: str, edge: str, body: dict[str, Any],
+              params: dict[str, str] | None = None) -> dict[str, Any]:
+        params = params or {}
+        page = {"limit": params.get("limit"), "after": params.get("after")}
         with self.lock:
             if method == "GET" and obj == self.account_id and edge == "media":
-                return {"data": [{**m, "comments": {"data": self._top_level(m["id"])}} for m in self.media[:25]]}
+                return self._media(params)
             if method == "GET" and edge == "comments" and obj not in self.comments and obj != self.account_id:
-                return {"data": self._top_level(obj)}
+                return page_of(self._top_level(obj, self._wanted_replies(params.get("fields"))), **page,
+                               next_url=edge_url(obj, "comments", params))
             if method == "GET" and edge == "replies" and obj in self.comments:
-                return {"data": self._replies(obj)}
+                return page_of(self._replies(obj), **page, next_url=edge_url(obj, "replies", params))
             if method == "GET" and obj == self.account_id and edge == "conversations":
                 return {"data": [{"id": f"ig_t_{uid}", "updated_time": msgs[0]["created_time"],
                                   "messages": {"data": msgs[:25]}} for uid, msgs in self.conversations.items()]}
@@ -145,6 +171,21 @@ class InstagramSim:
             if method == "POST" and obj == self.account_id and edge == "messages":
                 return self._private_reply(body)
         raise GraphError(400, 100, f"Unsupported {method} request on Instagram object {obj}/{edge}")
+
+    def _media(self, params: dict[str, str]) -> dict[str, Any]:
+        fields = params.get("fields")
+        comments = expansion(fields, "comments") if fields else ({}, "")
+        body = page_of(self.media, limit=params.get("limit"), after=params.get("after"),
+                       next_url=edge_url(self.account_id, "media", params))
+        listed = []
+        for media in body["data"]:
+            media = dict(media)
+            top = self._top_level(media["id"], self._wanted_replies(fields)) if comments is not None else []
+            if top:
+                media["comments"] = page_of(top, limit=comments[0].get("limit"), after=None,
+                                            next_url=edge_url(media["id"], "comments", comments[0]))
+            listed.append(media)
+        return {**body, "data": listed}
 
     def _answer_publicly(self, obj: str, edge: str, body: dict[str, Any]) -> dict[str, Any]:
         text = body.get("message")

@@ -298,7 +298,8 @@ class SimulatorServer:
         if oauth is not None:
             return _oauth_reply(oauth)
         if path.startswith("/graph/"):
-            return self._route_graph(method, path[len("/graph"):], raw, auth, headers.get("Content-Type") or "")
+            return self._route_graph(method, path[len("/graph"):], raw, auth, headers.get("Content-Type") or "",
+                                     params=params)
         if not auth.startswith(("Bearer ", "OAuth ")) or self.oauth.x_bearer_refused(auth):
             return _json_reply(401, UNAUTHORIZED)
         self.store.catch_up()
@@ -337,7 +338,8 @@ class SimulatorServer:
                                  "title": "Not Found Error", "detail": f"No route for {method} {path}",
                                  "type": "about:blank", "status": 404})
 
-    def _route_graph(self, method: str, path: str, raw: bytes, auth: str, content_type: str = "") -> _Reply:
+    def _route_graph(self, method: str, path: str, raw: bytes, auth: str, content_type: str = "",
+                     params: dict[str, str] | None = None) -> _Reply:
         key = ("graph", 10_000)
         if not auth.startswith("Bearer ") and "access_token=" not in path:
             return _json_reply(400, GraphError(400, 190, "An active access token must be used to query "
@@ -354,7 +356,7 @@ class SimulatorServer:
                 body = json.loads(raw or b"{}") if method == "POST" else {}
             if not isinstance(body, dict):
                 raise GraphError(400, 100, "(#100) Request body is not a JSON object")
-            answer = self.graph.route(method, path, body, files)
+            answer = self.graph.route(method, path, body, files, params)
             failed = self._after_post_fault(self._take_fault(False, method, after_post_only=True, route=edge),
                                             _json_reply(500, GRAPH_UNEXPECTED, rate_key=key))
             if failed is not None:

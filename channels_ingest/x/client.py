@@ -27,7 +27,23 @@ from . import parse
 X_API_HOST = "https://api.twitter.com"
 # Posting (replies, DMs) needs OAuth 1.0a user context; reading mentions needs the app's bearer token.
 USER_AUTH_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
-MAX_DM_PAGES = 5
+# GET /2/dm_events has no since_id and X bills every DM event it returns ($0.010 each, "charged per resource
+# returned in the response": docs.x.com/x-api/getting-started/pricing), old or new. So an incremental poll asks
+# for DM_PROBE event first and doubles the page only while everything returned is new; the first poll of a
+# channel takes the newest DM_BACKFILL events once (max_results is 1..100, newest first: docs.x.com
+# direct-messages lookup). A burst larger than MAX_DM_PAGES pages is finished on the next fetch (dm_next_token).
+DM_PROBE = 1
+DM_BACKFILL = 100
+DM_PAGE_MAX = 100
+MAX_DM_PAGES = 8
+# find_sent reads the conversation in pages this size until it is past the moment of the send.
+FIND_DM_PAGE = 10
+FIND_DM_PAGES = 5
+# "Most limits reset every 15 minutes" (docs.x.com/fundamentals/rate-limits): a 429 or a spent window without a
+# usable x-rate-limit-reset waits a whole window rather than retrying at once.
+X_RATE_WINDOW_SECONDS = 15 * 60
+# A reset already past (our clock ahead of X's) would otherwise mean a retry every second.
+RATE_LIMIT_MIN_WAIT_SECONDS = 15
 
 
 # 403 problem types that mean our app or token may not use the endpoint, not that the person refuses us.
@@ -148,10 +164,10 @@ class XClient:
         params = self._tweet_page_params(since_id, next_token=next_token)
         return self._call(self.api.search_recent_tweets, query, **params)
 
-    def dm_events(self, *, pagination_token: str | None) -> Any:
+    def dm_events(self, *, pagination_token: str | None, max_results: int = DM_PAGE_MAX) -> Any:
         self._require(*USER_AUTH_KEYS)
         params: dict[str, Any] = {
-            "max_results": 100,
+            "max_results": max(1, min(max_results, DM_PAGE_MAX)),
             "event_types": "MessageCreate",
             "dm_event_fields": parse.DM_EVENT_FIELDS,
             "expansions": ["sender_id"],
@@ -242,10 +258,12 @@ class XClient:
         return self._call(self.api.get_users_tweets, user_id, max_results=100, start_time=start_time,
                           tweet_fields=["created_at", "referenced_tweets"])
 
-    def dm_events_with(self, *, participant_id: str) -> Any:
+    def dm_events_with(self, *, participant_id: str, max_results: int = FIND_DM_PAGE,
+                       pagination_token: str | None = None) -> Any:
         """The latest events of the one-to-one conversation with `participant_id`, newest first."""
         self._require(*USER_AUTH_KEYS)
-        return self._call(self.api.get_direct_message_events, participant_id=participant_id, max_results=50,
+        return self._call(self.api.get_direct_message_events, participant_id=participant_id,
+                          max_results=max_results, pagination_token=pagination_token,
                           event_types="MessageCreate", dm_event_fields=["created_at", "sender_id"],
                           user_auth=not self.oauth2)
 
@@ -279,10 +297,28 @@ def _count(body: Any) -> int:
 
 
 def _seconds_until(reset_epoch: str | None) -> int:
+    """Seconds to wait for X's rate window to reset: x-rate-limit-reset is epoch seconds; without it (or
+    unreadable) the documented 15-minute window, never an immediate retry."""
     try:
-        return max(1, int(reset_epoch or 0) - int(time.time()) + 1)
+        reset = int(str(reset_epoch).strip()) if reset_epoch else None
     except ValueError:
-        return 60
+        reset = None
+    if reset is None:
+        return X_RATE_WINDOW_SECONDS
+    wait = reset - int(time.time()) + 1
+    # X's reset is the authority when it is ahead of us; one already past means our clock is ahead of X's.
+    return wait if wait > 0 else RATE_LIMIT_MIN_WAIT_SECONDS
+
+
+def _next_token(body: Any) -> str | None:
+    meta = body.get("meta") if isinstance(body, dict) else None
+    token = meta.get("next_token") if isinstance(meta, dict) else None
+    return str(token) if token else None
+
+
+def _event_id(event: Any) -> int | None:
+    event_id = str(event.get("id", "")) if isinstance(event, dict) else ""
+    return int(event_id) if event_id.isdigit() else None
 
 
 class XConnector:
@@ -315,6 +351,8 @@ class XConnector:
             self._search(page, cursor)
         if not page.more and self.client.has_user_context():
             self._direct_messages(page, cursor)
+            # The DM endpoint has its own window (300 requests per 15 minutes per user).
+            page.next_poll_in_seconds = self.client.budget_wait_seconds()
         return page
 
     def search_query(self) -> str:
@@ -337,21 +375,46 @@ class XConnector:
         page.cursor = {**(page.cursor or {}), "search": found.cursor}
 
     def _direct_messages(self, page: Page, cursor: dict[str, Any]) -> None:
-        """DM events have no since_id: read newest first until we reach the newest one already stored."""
+        """DM events have no since_id: read newest first until we reach one already seen, paying for little else.
+
+        Cursor keys: dm_newest, the newest event id stored (everything newer than the previous dm_newest up to it
+        is stored); while a burst is being read across fetches, dm_next_token, dm_pending_newest and
+        dm_page_size say where to go on. The cursor is saved by ingest_batch in the same transaction as these
+        rows, so a crash re-reads (and re-bills) at most one fetch and stores nothing twice.
+        """
         seen = int(cursor.get("dm_newest") or 0)
-        newest, token = seen, None
-        for _ in range(MAX_DM_PAGES):
-            body = self.client.dm_events(pagination_token=token)
+        token = cursor.get("dm_next_token") or None
+        newest = int(cursor.get("dm_pending_newest") or 0)
+        if not seen and not token:
+            size, pages = DM_BACKFILL, 1  # the channel's first DM read: the newest events only, not 30 days
+        else:
+            size, pages = int(cursor.get("dm_page_size") or DM_PROBE), MAX_DM_PAGES
+        caught_up = False
+        for _ in range(pages):
+            body = self.client.dm_events(pagination_token=token, max_results=size)
             self._bill(dm_events_read=_count(body))
             items, bad, token = parse.parse_dm_page(self.channel.platform, body,
                                                     brand_id=self.channel.external_account_id)
-            fresh = [i for i in items if int(i.external_id) > seen]
-            page.items += fresh
-            page.bad_items += bad
-            newest = max([newest, *(int(i.external_id) for i in fresh)])
-            if not token or len(fresh) < len(items) or not seen:
-                break  # caught up (or the first poll: the newest page only)
-        page.cursor = {**(page.cursor or {}), "dm_newest": str(newest) if newest else None}
+            ids = [i for i in (_event_id(e) for e in _items(body)) if i is not None]
+            page.items += [i for i in items if int(i.external_id) > seen]
+            # An unreadable event already dead-lettered by an earlier fetch is not dead-lettered again.
+            page.bad_items += [b for b in bad if (_event_id(b.payload) or 0) > seen or not seen]
+            newest = max([newest, *ids])
+            if not seen or not token or (ids and min(ids) <= seen):
+                caught_up = True  # the first read, the end of the list, or an event we already hold
+                break
+            size = min(size * 2, DM_PAGE_MAX)  # everything was new: more is likely
+        state: dict[str, Any] = {"dm_next_token": None, "dm_pending_newest": None, "dm_page_size": None}
+        if caught_up:
+            newest = max(newest, seen)
+            state["dm_newest"] = str(newest) if newest else None
+        else:
+            # Still above the last event we hold: the next fetch goes on from here; dm_newest moves only then,
+            # so nothing between is skipped.
+            state.update(dm_newest=str(seen), dm_next_token=token, dm_pending_newest=str(newest),
+                         dm_page_size=size)
+            page.more = True
+        page.cursor = {**(page.cursor or {}), **state}
 
     def _bill(self, **counts: int) -> None:
         from channels_ingest.services import api_usage_add
@@ -378,15 +441,26 @@ class XConnector:
         found, kind = None, "public_reply"
         if message.visibility == "private":
             kind = "direct"
-            body = self.client.dm_events_with(participant_id=message.recipient_external_id)
-            for event in _items(body):
-                # The same canned text sent last month is not this message.
-                if str(event.get("sender_id")) == brand_id and ours(event.get("text")) \
-                        and _x_time(event.get("created_at")) >= since:
-                    found = str(event["id"])
+            # No start_time on this endpoint: small pages, newest first, until the events predate the send
+            # (each event returned is billed as a DM event read, like the poll's).
+            token: str | None = None
+            for _ in range(FIND_DM_PAGES):
+                body = self.client.dm_events_with(participant_id=message.recipient_external_id,
+                                                  max_results=FIND_DM_PAGE, pagination_token=token)
+                self._bill(dm_events_read=_count(body))
+                events = _items(body)
+                for event in events:
+                    # The same canned text sent last month is not this message.
+                    if str(event.get("sender_id")) == brand_id and ours(event.get("text")) \
+                            and _x_time(event.get("created_at")) >= since:
+                        found = str(event["id"])
+                        break
+                token = _next_token(body)
+                if found or not token or any(_x_time(e.get("created_at")) < since for e in events):
                     break
         else:
             body = self.client.own_tweets(user_id=brand_id, start_time=since)
+            self._bill(posts_read=_count(body))  # billed as post reads, like the mentions timeline
             for tweet in _items(body):
                 replied_to = [r.get("id") for r in tweet.get("referenced_tweets") or []
                               if isinstance(r, dict) and r.get("type") == "replied_to"]

@@ -10,8 +10,11 @@ import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+
+from django.conf import settings
 
 from channels_ingest.errors import MalformedPayload
 from channels_ingest.types import BadItem, MentionItem, Page, ProfileItem
@@ -27,10 +30,42 @@ def crc_response(*, consumer_secret: str, crc_token: str) -> dict[str, str]:
     return {"response_token": _digest(consumer_secret, crc_token.encode())}
 
 
-def signature_valid(*, consumer_secret: str, body: bytes, header: str | None) -> bool:
-    if not consumer_secret or not header:
+def verifying_secret(credentials: Mapping[str, Any]) -> str:
+    """A channel connected by hand carries its app's consumer secret; one connected with OAuth 2.0 has none and
+    is verified with the installation's (SAC_X_CONSUMER_SECRET), which all such channels share."""
+    return str(credentials.get("consumer_secret") or "") or settings.SAC_X_CONSUMER_SECRET
+
+
+def digest_matches(digest: bytes, header: str | None) -> bool:
+    """`digest` is the raw HMAC-SHA256 of the body with the consumer secret (computed whole or streamed)."""
+    if not header:
         return False
-    return hmac.compare_digest(_digest(consumer_secret, body).encode(), header.strip().encode())
+    return hmac.compare_digest(("sha256=" + base64.b64encode(digest).decode()).encode(), header.strip().encode())
+
+
+def signature_valid(*, consumer_secret: str, body: bytes, header: str | None) -> bool:
+    if not consumer_secret:
+        return False
+    return digest_matches(hmac.new(consumer_secret.encode(), body, hashlib.sha256).digest(), header)
+
+
+def for_user(body: bytes) -> str | None:
+    """The account a delivery is for (`for_user_id`), or None when the body is not a JSON object."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return str(payload.get("for_user_id", "")) if isinstance(payload, dict) else None
+
+
+def delivery_summary(body: bytes) -> dict[str, Any]:
+    """What may be kept of a delivery for another account: who, when, how many events; never the text."""
+    payload = json.loads(body)
+    events = {k: len(v) for k, v in payload.items() if k.endswith("_events") and isinstance(v, list)}
+    times = [e.get("timestamp_ms") or e.get("created_timestamp") for v in payload.values() if isinstance(v, list)
+             for e in v if isinstance(e, dict)]
+    return {"account_id": str(payload.get("for_user_id", "")), "time": next((t for t in times if t), None),
+            "events": sum(events.values()), "fields": sorted(events)}
 
 
 def v1_time(value: str) -> datetime:
@@ -53,13 +88,32 @@ def status_item(platform: str, status: Any, *, brand_id: str) -> MentionItem:
     if not isinstance(text, str):
         raise ValueError(f"status {status['id_str']} has no text")
     author = v1_user(platform, status["user"]) if isinstance(status.get("user"), dict) else None
+    initial = initial_status_id(status)
+    edited = initial != str(status["id_str"])
     return MentionItem(
-        external_id=str(status["id_str"]), kind="post", text=text, posted_at=v1_time(status["created_at"]),
+        # An edited post has a new id of its own; we keep one mention under the original id and record the new
+        # text as its edit (as polling does with v2 `edit_history_tweet_ids`).
+        external_id=initial, kind="post", text=text, posted_at=v1_time(status["created_at"]),
         raw=status, author=author, language=str(status.get("lang") or ""),
-        conversation_id=str(status.get("in_reply_to_status_id_str") or status["id_str"]),
+        conversation_id=str(status.get("in_reply_to_status_id_str") or initial),
         in_reply_to_external_id=str(status.get("in_reply_to_status_id_str") or ""),
         direction="out" if author is not None and author.external_id == brand_id else "in",
+        action="edit" if edited else "add",
     )
+
+
+def initial_status_id(status: dict[str, Any]) -> str:
+    """The id of the original post of an edit chain (the status's own id when it was never edited).
+
+    Account Activity delivers enterprise status objects, which carry, at the root, `edit_history`:
+    {"initial_tweet_id": "…", "edit_tweet_ids": ["…", …]} (https://developer.x.com/en/docs/x-api/enterprise/edit-tweets;
+    "if the Post has not been edited, this array will contain a single ID"). The v2 form
+    (`edit_history_tweet_ids`, original first) is read too.
+    """
+    history = status.get("edit_history") if isinstance(status.get("edit_history"), dict) else {}
+    ids = [str(i) for i in history.get("edit_tweet_ids") or status.get("edit_history_tweet_ids") or []]
+    initial = str(history.get("initial_tweet_id") or (ids[0] if ids else ""))
+    return initial if initial.isdigit() else str(status["id_str"])
 
 
 def dm_item(platform: str, event: Any, users: dict[str, Any], *, brand_id: str) -> MentionItem | None:
@@ -88,8 +142,10 @@ def parse_delivery(platform: str, body: bytes, *, brand_id: str) -> Page:
     if not isinstance(payload, dict):
         raise MalformedPayload("webhook body is not an object", body[:100_000].decode("utf-8", "replace"))
     if str(payload.get("for_user_id", "")) != brand_id:
+        # Routing (services._webhook_route) sends these to their channel before parsing; one that still gets
+        # here is another account's: keep who and when, never its customers' text.
         raise MalformedPayload(f"webhook for user {payload.get('for_user_id')!r}, not this channel's",
-                               body[:100_000].decode("utf-8", "replace"))
+                               json.dumps(delivery_summary(body)))
     items: list[MentionItem] = []
     bad: list[BadItem] = []
     for status in payload.get("tweet_create_events") or []:

@@ -118,6 +118,31 @@ def test_poll_stores_feed_comments_and_messages_once_and_opens_cases(kit_a, grap
     assert Case.objects.filter(tenant=kit_a.tenant, channel=channel).exists()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_poll_follows_a_recorded_comments_paging_with_replies_newest_first(kit_a, graph, shared_dir):
+    # comments_p1/p2 were recorded with filter=stream (replies included: p2 holds a `reply_comment_id` permalink)
+    # and fields that leave out `id`: the ids are put back here, the rest is the recording.
+    channel = meta_channel(kit_a.tenant, graph)
+    post = dict(next(iter(fb_fixture(shared_dir, "facebook/apidata/posts/multi_posts_data_fields.json").values())),
+                created_time=timezone.now().strftime("%Y-%m-%dT%H:%M:%S+0000"))
+    pages = [fb_fixture(shared_dir, f"facebook/apidata/comments/comments_p{n}.json") for n in (1, 2)]
+    for n, comment in enumerate(c for page in pages for c in page["data"]):
+        comment["id"] = f"{post['id']}_{n}"
+    graph.on("GET", f"{PAGE_ID}/feed", {"data": [dict(post, comments=pages[0])]})
+    graph.on("GET", f"{post['id']}/comments", pages[1])
+    graph.on("GET", f"{PAGE_ID}/conversations", {"data": []})
+
+    run = channel_poll(tenant_id=kit_a.tenant.pk, channel_id=channel.pk)
+
+    assert run.outcome == PollRun.Outcome.OK, run.error
+    assert Mention.objects.filter(tenant=kit_a.tenant, channel=channel, kind="comment").count() == 15
+    feed = next(r for r in graph.requests if r["path"].endswith("/feed"))
+    assert "comments.filter(stream).order(reverse_chronological)" in feed["query"]["fields"][0]
+    more = next(r for r in graph.requests if r["path"].endswith("/comments"))
+    assert (more["query"]["filter"], more["query"]["order"], more["query"]["after"]) == \
+        (["stream"], ["reverse_chronological"], ["after"])
+
+
 @pytest.mark.django_db
 def test_expired_page_token_marks_channel_needs_reauth(kit_a, graph, shared_dir):
     errors = json.loads((shared_dir / "fixtures/facebook/errors/graph_api_errors_observed.json").read_text())

@@ -117,7 +117,7 @@ def test_a_poll_with_another_tenants_id_does_nothing(kit_a, kit_b):
 def test_schedule_due_polls_claims_due_channels_and_pushes_them_forward(kit_a, kit_b):
     later = timezone.now() + timedelta(hours=1)
     ChannelAccount.objects.filter(pk=kit_b.channel.pk).update(next_poll_at=later)
-    due = schedule_due_polls()
+    due = [(tenant_id, channel_id) for tenant_id, channel_id, _ in schedule_due_polls()]
     assert (kit_a.tenant.pk, kit_a.channel.pk) in due
     assert (kit_b.tenant.pk, kit_b.channel.pk) not in due
     kit_a.channel.refresh_from_db()

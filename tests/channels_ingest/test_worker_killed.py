@@ -5,10 +5,12 @@ import signal
 import subprocess
 import sys
 import textwrap
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from channels_ingest.models import ChannelAccount, Mention
 from channels_ingest.services import channel_poll
@@ -19,13 +21,17 @@ WORKER = textwrap.dedent("""
     import sys, time, django
     django.setup()
     from channels_ingest import services
-    real = services._profiles_upsert
-    def slow(*args, **kwargs):
-        # Inside ingest_batch's transaction: the parent kills us here, mid-batch.
-        print("in-batch", flush=True)
-        time.sleep(0.4)
-        return real(*args, **kwargs)
-    services._profiles_upsert = slow
+    from channels_ingest.models import Mention
+    real = services.rows_insert
+    def slow(model, *args, **kwargs):
+        written = real(model, *args, **kwargs)
+        if model is Mention:
+            # Inside ingest_batch's transaction, the page's mentions written and its cursor not yet: the parent
+            # kills us here, mid-batch.
+            print("in-batch", flush=True)
+            time.sleep(0.4)
+        return written
+    services.rows_insert = slow
     services.channel_poll(tenant_id=int(sys.argv[1]), channel_id=int(sys.argv[2]))
     print("finished", flush=True)
 """)
@@ -56,9 +62,10 @@ def test_sigkilled_worker_mid_batch_loses_and_duplicates_nothing(kit_a):
     partial = Mention.objects.filter(channel=channel, external_id__in=posted).count()
     assert 0 < partial < len(posted)
 
-    # The killed worker's lease expires; the next polls resume from the saved cursor.
+    # The killed worker's lease expires (moved into the past here rather than waited for); the next polls resume
+    # from the saved cursor.
     for _ in range(5):
-        ChannelAccount.objects.filter(pk=channel.pk).update(poll_lease_until=None)
+        ChannelAccount.objects.filter(pk=channel.pk).update(poll_lease_until=timezone.now() - timedelta(seconds=1))
         channel_poll(tenant_id=kit_a.tenant.pk, channel_id=channel.pk)
     stored = list(Mention.objects.filter(channel=channel, external_id__in=posted).values_list("external_id",
                                                                                             flat=True))
