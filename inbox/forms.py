@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from channels_ingest.models import ChannelAccount, Platform
 from sac.models import Tenant
 
+from .limits import as_sent
 from .models import CannedReply, Reply
 
 # Django renders each widget through three or four templates (the widget's, input.html, attrs.html, once per
@@ -87,6 +88,10 @@ class ReplyForm(forms.Form):
     attachment = forms.FileField(required=False, label=_("Image"), widget=forms.FileInput(
         attrs={"accept": "image/jpeg,image/png,image/gif,image/webp"}))
     attachment_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    def clean_text(self) -> str:
+        # Browsers submit a textarea's line breaks as CRLF; send what the agent saw, counted as limits.py counts.
+        return as_sent(self.cleaned_data["text"])
 
     def composer_inputs(self) -> dict[str, Any]:
         """The controls the case page's composer renders, rendered (see input_html)."""

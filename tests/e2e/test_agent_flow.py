@@ -141,6 +141,7 @@ def test_keyboard_only_take_next_search_canned_with_slash_and_send(live_server, 
     protocol = page.locator("#case-protocol").inner_text()
     page.keyboard.press("/")
     page.keyboard.type("desc")
+    expect(page.locator("#id_text")).to_have_value("/desc")  # an empty draft gets just the search
     expect(page.locator("#canned-suggestions li")).to_have_count(1)
     page.keyboard.press("Tab")
     expect(page.locator("#id_text")).to_have_value(re.compile(re.escape(f"Protocolo {protocol}.")))
