@@ -5,12 +5,15 @@ from sac.api import TenantScopedViewSet
 from sac.models import Tenant
 
 from .models import Case
+from .templatetags.triage_tags import masked_subject
 
 
 class CaseSerializer(serializers.ModelSerializer):
     channel = serializers.CharField(source="channel.name", read_only=True)
     customer_handle = serializers.CharField(source="customer.handle", read_only=True, default="")
     assignee = serializers.CharField(source="assignee.username", read_only=True, default=None)
+    # Masked as the queue shows it: an API client is one more public view of the customer's words.
+    subject = serializers.SerializerMethodField()
 
     class Meta:
         model = Case
@@ -18,6 +21,9 @@ class CaseSerializer(serializers.ModelSerializer):
                   "language", "category", "personal_data", "triage", "first_message_at", "first_response_due",
                   "resolution_due", "first_response_at", "resolved_at", "created_at", "updated_at"]
         read_only_fields = fields
+
+    def get_subject(self, case: Case) -> str:
+        return masked_subject(case)
 
 
 class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):

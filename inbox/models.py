@@ -71,6 +71,12 @@ class Case(models.Model):
     resolution_due = models.DateTimeField(null=True, blank=True)
     first_response_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # The tab title's unread count (docs/inbox.md): who last read the thread as its assignee, and the customer's
+    # last message then. Kept with the user so a case handed to a colleague is unread for them until they open it.
+    # Unindexed: the count reads them from the rows the case_mine_order index finds.
+    seen_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+", db_index=False)
+    seen_upto = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -104,6 +110,9 @@ class Case(models.Model):
                          condition=Q(status__in=OPEN_STATUSES)),
             models.Index(fields=["tenant", "assignee", "status"]),
             models.Index(fields=["tenant", "channel", "customer", "status"]),
+            # The supervisors' "Ignored" page, newest first. By id, not updated_at: every write touches updated_at,
+            # and an index on it would cost the hot table its HOT updates.
+            models.Index(fields=["tenant", "-id"], name="case_ignored", condition=Q(status="ignored")),
         ]
 
     def __str__(self) -> str:
@@ -137,6 +146,9 @@ class MentionTriage(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "mention"], name="mentiontriage_unique")]
+        # The supervisors' "Ignored" page: the tenant's noise that became no case, newest first.
+        indexes = [models.Index(fields=["tenant", "-id"], name="mentiontriage_ignored",
+                                condition=Q(ignored=True, case__isnull=True))]
 
 
 class ProtocolSequence(models.Model):
@@ -258,11 +270,16 @@ class Reply(models.Model):
     # The public half of a public-to-private handoff ("we sent you a message") waits for the private half:
     # it goes out once that one is sent, as an invitation to write privately when the network refused it.
     waits_for = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="waiting")
+    # Whom a private reply to a comment reached, as the network answered (Graph `recipient_id`: the customer's
+    # Messenger page-scoped id, not their commenter id). Their Messenger answer joins this reply's case by it.
+    recipient_external_id = models.CharField(max_length=64, blank=True)
 
     class Meta:
         indexes = [
             models.Index(fields=["tenant", "case", "created_at"]),
             models.Index(fields=["created_at"], name="reply_queued", condition=Q(state="queued")),
+            models.Index(fields=["tenant", "recipient_external_id"], name="reply_handoff_recipient",
+                         condition=~Q(recipient_external_id="")),
         ]
 
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from channels_ingest.models import ChannelAccount, Mention, SocialProfile
-from sac.models import AuditEvent, Membership, Tenant
+from sac.models import AuditEvent, Membership, Role, Tenant
 from sac.prepared import model_columns, model_from_row, models_from_row, prepared, prepared_batch
 from sac.selectors import audit_events_for
 
@@ -352,6 +352,79 @@ def _queue_counts_sql(cap: int) -> str:
                                  for w in views.values())
 
 
+def queue_views_for(membership: Membership) -> dict[str, Any]:
+    """The queue views this member may open: *All open* is for supervisors and tenant admins (an agent works
+    their own cases, their teams' and the unassigned ones; the whole brand's open work is a supervisor's view)."""
+    if membership.has_role(Role.SUPERVISOR):
+        return QUEUE_VIEWS
+    return {key: label for key, label in QUEUE_VIEWS.items() if key != "all"}
+
+
+@dataclass(frozen=True)
+class TabCount:
+    """The number in the tab title (docs/inbox.md, "Views, statuses and the tab title"), each part capped at
+    COUNT_CAP:
+
+    - `unread`: the member's own open cases (assigned to them) whose customer wrote after the member last had the
+      thread in front of them (Case.seen_by / seen_upto, set by services.case_mark_seen on the case page and its
+      poll); a case handed to them counts until they open it. The case on screen, if any, never counts.
+    - `claimable`: unassigned cases still `new` (nobody has taken them) that the member's *Take next case* may
+      give them by team: of no team, of one of their teams, or any when they are in no team.
+    """
+
+    unread: int = 0
+    claimable: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.unread + self.claimable
+
+
+@functools.cache
+def _tab_count_columns(cap: int) -> str:
+    case, teams = Case._meta.db_table, Membership.teams.through._meta.db_table
+    statuses = ", ".join(f"'{status}'" for status in OPEN_STATUSES)  # constants of the code, not input
+    # Both read an index of the queue's (case_mine_order; case_claim_order) and stop at the cap.
+    unread = (f"(SELECT count(*) FROM (SELECT 1 FROM {case} WHERE tenant_id = %(tenant)s AND assignee_id = %(user)s "
+              f"AND status IN ({statuses}) AND id <> %(case)s AND (seen_by_id IS NULL OR seen_by_id <> %(user)s "
+              f"OR seen_upto IS NULL OR seen_upto < last_customer_message_at) LIMIT {int(cap)}) unread)")
+    claimable = (f"(SELECT count(*) FROM (SELECT 1 FROM {case} WHERE tenant_id = %(tenant)s AND assignee_id IS NULL "
+                 "AND status = 'new' "
+                 # As claim-next: the member's teams' cases and those of no team; any when in no team.
+                 f"AND (team_id IS NULL "
+                 f"OR team_id IN (SELECT team_id FROM {teams} WHERE membership_id = %(membership)s) "
+                 f"OR NOT EXISTS (SELECT 1 FROM {teams} WHERE membership_id = %(membership)s)) "
+                 f"LIMIT {int(cap)}) claimable)")
+    return f"{unread}, {claimable}"
+
+
+def tab_count_statement(tenant: Tenant, membership: Membership, *,
+                        case_on_screen: int | None = None) -> tuple[str, str, dict[str, Any]]:
+    """The TabCount statement, for a page's prepared_batch (the case page and its thread poll pay no extra round
+    trip for it)."""
+    return (f"inbox_tab_count_{int(COUNT_CAP)}", f"SELECT {_tab_count_columns(int(COUNT_CAP))}",
+            {"tenant": tenant.pk, "user": membership.user_id, "membership": membership.pk,
+             "case": case_on_screen or 0})
+
+
+def tab_count(tenant: Tenant, membership: Membership, *, case_on_screen: int | None = None) -> TabCount:
+    name, sql, params = tab_count_statement(tenant, membership, case_on_screen=case_on_screen)
+    with connection.cursor() as cursor:
+        cursor.execute(*prepared(name, sql, params))
+        return TabCount(*cursor.fetchone())
+
+
+def queue_counts_and_tab(tenant: Tenant, membership: Membership) -> tuple[dict[str, int], TabCount]:
+    """queue_counts and the tab title's count in the same single statement: the queue polls both every 4 s."""
+    sql = f"{_queue_counts_sql(int(COUNT_CAP))}, {_tab_count_columns(int(COUNT_CAP))}"
+    with connection.cursor() as cursor:
+        cursor.execute(*prepared(f"inbox_queue_counts_tab_{int(COUNT_CAP)}", sql, {
+            "tenant": tenant.pk, "user": membership.user_id, "membership": membership.pk, "case": 0}))
+        row = cursor.fetchone()
+    views = len(QUEUE_VIEWS)
+    return dict(zip(QUEUE_VIEWS, row[:views], strict=True)), TabCount(*row[views:])
+
+
 def queue_counts(tenant: Tenant, membership: Membership) -> dict[str, int]:
     """Sidebar counts, capped at COUNT_CAP (shown as "999+"): exact counts over a big tenant's open
     cases cost tens of ms on every poll, and nobody acts differently on 4,812 than on "999+".
@@ -479,22 +552,26 @@ class HistoryRow(NamedTuple):
     pk: int
     protocol: str
     status_label: str
+    category: str
+    opened: datetime
 
 
-HISTORY_LIMIT = 10
+HISTORY_LIMIT = 10  # shown; one more is read to know whether there are more
 
 
 def customer_history(tenant: Tenant, case: Case) -> list[HistoryRow]:
     if case.customer_id is None:
         return []
     rows = (Case.objects.filter(tenant=tenant, customer_id=case.customer_id).exclude(pk=case.pk)
-            .order_by("-created_at").values_list("pk", "protocol", "status")[:HISTORY_LIMIT])
+            .order_by("-created_at").values_list("pk", "protocol", "status", "category", "created_at")
+            [:HISTORY_LIMIT + 1])
     return _history_rows(rows)
 
 
-def _history_rows(rows: Iterable[tuple[int, str, str]]) -> list[HistoryRow]:
+def _history_rows(rows: Iterable[tuple[int, str, str, str, datetime]]) -> list[HistoryRow]:
     labels = {value: str(label) for value, label in Case.Status.choices}  # in the request's language, once
-    return [HistoryRow(pk, protocol, labels.get(status, status)) for pk, protocol, status in rows]
+    return [HistoryRow(pk, protocol, labels.get(status, status), category, opened)
+            for pk, protocol, status, category, opened in rows]
 
 
 @dataclass(frozen=True)
@@ -502,10 +579,11 @@ class CasePageReads:
     """What the case page reads besides the case and its panels."""
 
     thread: list[ThreadEntry]
-    history: list[HistoryRow]  # the customer's earlier cases, newest first
+    history: list[HistoryRow]  # the customer's earlier cases, newest first (HISTORY_LIMIT + 1 at most)
     tags: list[Tag]  # on the case, by name
     tag_menu: list[Tag] | None  # the tenant's live tags by name, when the page offers to add one
     categories: list[str]  # triage_categories: what the triage card's correction menu offers
+    tab: TabCount | None = None  # the tab title's count, when asked for (tab_for)
 
 
 @functools.cache
@@ -514,9 +592,10 @@ def _case_page_sql() -> dict[str, str]:
     # The rows of customer_history, the case's tags (_tags_context), tags_of and triage_categories. The
     # earlier cases are the customer's within the tenant; a case without customer (NULL) matches none.
     return {
-        "inbox_page_history": (f"SELECT c.id, c.protocol, c.status FROM {cases} c WHERE c.tenant_id = %(tenant)s "
-                               "AND c.customer_id = %(customer)s AND c.id <> %(case)s "
-                               f"ORDER BY c.created_at DESC LIMIT {int(HISTORY_LIMIT)}"),
+        "inbox_page_earlier_cases": (
+            f"SELECT c.id, c.protocol, c.status, c.category, c.created_at FROM {cases} c "
+            "WHERE c.tenant_id = %(tenant)s AND c.customer_id = %(customer)s AND c.id <> %(case)s "
+            f"ORDER BY c.created_at DESC LIMIT {int(HISTORY_LIMIT) + 1}"),
         "inbox_page_tags": (f"SELECT {model_columns(Tag, 't')} FROM {tags} t JOIN {links} l ON l.tag_id = t.id "
                             "WHERE l.case_id = %(case)s AND t.tenant_id = %(tenant)s ORDER BY t.name"),
         "inbox_page_categories": (f"SELECT name FROM {TriageCategory._meta.db_table} WHERE tenant_id = %(tenant)s "
@@ -526,26 +605,43 @@ def _case_page_sql() -> dict[str, str]:
     }
 
 
-def case_page_reads(tenant: Tenant, case: Case, *, tag_menu: bool) -> CasePageReads:
+def case_page_reads(tenant: Tenant, case: Case, *, tag_menu: bool,
+                    tab_for: Membership | None = None) -> CasePageReads:
     """The case page's own reads in one round trip of prepared statements (PostgreSQL): the thread, the
-    customer's earlier cases, the tags and the triage categories. Each was its own ORM query, and building and
-    compiling those cost more CPU than PostgreSQL spends answering them."""
+    customer's earlier cases, the tags and the triage categories, and the tab title's count for `tab_for`. Each
+    was its own ORM query, and building and compiling those cost more CPU than PostgreSQL spends answering them."""
     if connection.vendor != "postgresql":
         return CasePageReads(
             thread=case_thread(tenant, case), history=customer_history(tenant, case),
             tags=list(case.tags.filter(tenant=tenant).order_by("name")),
-            tag_menu=list(tags_of(tenant)) if tag_menu else None, categories=triage_categories(tenant))
+            tag_menu=list(tags_of(tenant)) if tag_menu else None, categories=triage_categories(tenant),
+            tab=tab_count(tenant, tab_for, case_on_screen=case.pk) if tab_for is not None else None)
     sql = _case_page_sql()
     params = {"tenant": tenant.pk, "case": case.pk, "customer": case.customer_id}
-    names = ["inbox_page_history", "inbox_page_tags", "inbox_page_categories"]
+    names = ["inbox_page_earlier_cases", "inbox_page_tags", "inbox_page_categories"]
     names += ["inbox_page_tag_menu"] if tag_menu else []
-    rows = prepared_batch(_case_thread_statements(tenant, case) + [(name, sql[name], params) for name in names])
+    tab = [tab_count_statement(tenant, tab_for, case_on_screen=case.pk)] if tab_for is not None else []
+    rows = prepared_batch(_case_thread_statements(tenant, case) + [(name, sql[name], params) for name in names]
+                          + tab)
+    if tab:
+        (tab_row,) = rows.pop()
     thread_rows, (history, tags, categories, *menu) = rows[:4], rows[4:]
     return CasePageReads(
         thread=_thread_from_rows(thread_rows), history=_history_rows(history),
         tags=[model_from_row(Tag, values) for values in tags],
         tag_menu=[model_from_row(Tag, values) for values in menu[0]] if menu else None,
-        categories=_with_builtin_categories(name for (name,) in categories))
+        categories=_with_builtin_categories(name for (name,) in categories),
+        tab=TabCount(*tab_row) if tab else None)
+
+
+def case_thread_and_tab(tenant: Tenant, case: Case, membership: Membership) -> tuple[list[ThreadEntry], TabCount]:
+    """The thread poll's reads: the thread and the tab title's count, in one round trip (PostgreSQL)."""
+    if connection.vendor != "postgresql":
+        return case_thread(tenant, case), tab_count(tenant, membership, case_on_screen=case.pk)
+    rows = prepared_batch(_case_thread_statements(tenant, case)
+                          + [tab_count_statement(tenant, membership, case_on_screen=case.pk)])
+    (tab_row,) = rows.pop()
+    return _thread_from_rows(rows), TabCount(*tab_row)
 
 
 def case_missing_tags(tenant: Tenant, case: Case, *, tags: list[Tag], tag_menu: list[Tag]) -> list[Tag]:
@@ -821,3 +917,54 @@ def access_personal_data_pattern(tenant: Tenant, pattern_id: int) -> PersonalDat
 
 def triage_categories_of(tenant: Tenant) -> QuerySet[TriageCategory]:
     return TriageCategory.objects.filter(tenant=tenant).order_by("name")
+
+
+IGNORED_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class IgnoredMention:
+    """One row of the supervisors' "Ignored" page: a mention triage ignored, and why."""
+
+    mention_id: int
+    triage_id: int
+    text: str
+    author_handle: str | None
+    channel_name: str
+    platform: str
+    posted_at: datetime
+    category: str
+    reasons: list[str]
+    personal_data: list[str]
+    spans: list[dict]
+
+
+def access_ignored_mention(tenant: Tenant, mention_id: int) -> MentionTriage:
+    """The triage row of one of the tenant's mentions; another tenant's id and an unknown one are the same 404."""
+    try:
+        return MentionTriage.objects.get(tenant=tenant, mention_id=mention_id)
+    except MentionTriage.DoesNotExist:
+        raise Http404("No such mention.") from None
+
+
+def ignored_mentions(tenant: Tenant, *, before: int | None = None,
+                     limit: int = IGNORED_PAGE_SIZE) -> list[IgnoredMention]:
+    """The tenant's mentions triage ignored as noise and that are in no case, newest first, `limit` at a time
+    (`before`: the last row's triage_id of the previous page). Read from the mentiontriage_ignored index."""
+    qs = MentionTriage.objects.filter(tenant=tenant, ignored=True, case__isnull=True).order_by("-id")
+    if before is not None:
+        qs = qs.filter(id__lt=before)
+    rows = qs.values_list("id", "mention_id", "mention__text", "mention__author__handle", "mention__channel__name",
+                          "mention__channel__platform", "mention__posted_at", "decision")[:limit]
+    return [IgnoredMention(mention_id=mention_id, triage_id=pk, text=text, author_handle=handle, channel_name=channel,
+                           platform=platform, posted_at=posted_at, category=(decision or {}).get("category", ""),
+                           reasons=list((decision or {}).get("reasons") or []),
+                           personal_data=list((decision or {}).get("personal_data") or []),
+                           spans=list((decision or {}).get("spans") or []))
+            for pk, mention_id, text, handle, channel, platform, posted_at, decision in rows]
+
+
+def ignored_cases(tenant: Tenant, *, limit: int = IGNORED_PAGE_SIZE) -> QuerySet[Case]:
+    """Cases an agent set to `ignored`, newest first (the case_ignored index): recoverable to open."""
+    return (Case.objects.filter(tenant=tenant, status=Case.Status.IGNORED).select_related("customer", "channel")
+            .defer("channel__credentials").order_by("-id")[:limit])

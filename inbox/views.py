@@ -10,20 +10,22 @@ from django.http import FileResponse, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.functional import SimpleLazyObject
 from django.utils.html import format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from sac.models import Role
+from channels_ingest.models import Mention
+from sac.models import Role, Tenant
 from sac.parsing import parse_int, without_nul
 from sac.selectors import access_member, access_team, members_of, transfer_choices
 from sac.tenancy import TenantRequest, tenant_view
 
 from . import selectors, services
 from .forms import CannedReplyForm, InboxSettingsForm, NoteForm, ReplyForm, TagForm
-from .limits import check_length
+from .limits import composer_limits
 from .media import access_reply_attachment, image_route
 from .models import CannedReply, Case, Reply, ReplyAttachment, Tag
 from .panels import render_case_panels
@@ -59,24 +61,39 @@ def _queue_filters(request: TenantRequest) -> selectors.QueueFilters:
     )
 
 
+def _queue_view(request: TenantRequest) -> tuple[str, dict, bool]:
+    """The view asked for if this member may open it, else their default (*My cases*); the views they may
+    open; and whether they asked for one that is not theirs (*All open* is for supervisors and admins)."""
+    views = selectors.queue_views_for(request.membership)
+    asked = request.GET.get("view", "mine")
+    if asked in views:
+        return asked, views, False
+    return "mine", views, asked in selectors.QUEUE_VIEWS
+
+
 def _queue_context(request: TenantRequest) -> dict:
-    view = request.GET.get("view", "mine")
-    if view not in selectors.QUEUE_VIEWS:
-        view = "mine"
+    view, views, _refused = _queue_view(request)
     filters = _queue_filters(request)
     bulk = view == "all" and request.membership.has_role(Role.SUPERVISOR)
+    # The rows poll asks for the view shown, not the one refused.
+    query = request.GET.copy()
+    query["view"] = view
+    counts, tab = selectors.queue_counts_and_tab(request.tenant, request.membership)
     return {
         "view": view,
-        "views": selectors.QUEUE_VIEWS,
+        "views": views,
         "filters": filters,
         # Lazy: the rows partial the page polls every 4 s never shows the filter choices.
         "choices": SimpleLazyObject(lambda: selectors.queue_filter_choices(request.tenant)),
-        "querystring": request.GET.urlencode(),
+        "querystring": query.urlencode(),
         # The most urgent first; an agent works the top of the queue, and a short page renders fast.
         "cases": selectors.queue_rows(request.tenant, request.membership, view, filters, limit=QUEUE_PAGE_SIZE),
         "page_size": QUEUE_PAGE_SIZE,
-        "counts": selectors.queue_counts(request.tenant, request.membership),
+        # The sidebar's counts and the tab title's, in one statement; the rows poll swaps both in (out of band).
+        "counts": counts,
+        "tab": tab,
         "bulk": bulk,
+        "may_see_ignored": request.membership.has_role(Role.SUPERVISOR),
         # Only the supervisors' bulk bar lists them: building the unused queryset cost 0.22 ms a poll.
         "members": members_of(request.tenant) if bulk else (),
     }
@@ -85,6 +102,8 @@ def _queue_context(request: TenantRequest) -> dict:
 @tenant_view()
 @require_GET
 def queue(request: TenantRequest) -> HttpResponse:
+    if _queue_view(request)[2]:
+        messages.info(request, _("“All open” is for supervisors; here are your cases."))
     return render(request, "inbox/queue.html", _queue_context(request))
 
 
@@ -93,6 +112,37 @@ def queue(request: TenantRequest) -> HttpResponse:
 def queue_rows(request: TenantRequest) -> HttpResponse:
     """The htmx partial the queue page polls, so new cases appear without a reload."""
     return render(request, "inbox/_queue_rows.html", _queue_context(request))
+
+
+@tenant_view(Role.SUPERVISOR)
+@require_GET
+def ignored(request: TenantRequest) -> HttpResponse:
+    """Supervisors: what triage ignored as noise (mentions that became no case) and cases set to ignored, to
+    recover what needed an answer after all."""
+    before = parse_int(request.GET.get("before"))
+    mentions = selectors.ignored_mentions(request.tenant, before=before)
+    return render(request, "inbox/ignored.html", {
+        "mentions": mentions,
+        "older": mentions[-1].triage_id if len(mentions) == selectors.IGNORED_PAGE_SIZE else None,
+        "first_page": before is None,
+        "cases": selectors.ignored_cases(request.tenant) if before is None else (),
+        "categories": selectors.triage_categories(request.tenant),
+    })
+
+
+@tenant_view(Role.SUPERVISOR)
+@require_POST
+def ignored_open_case(request: TenantRequest, mention_id: int) -> HttpResponse:
+    selectors.access_ignored_mention(request.tenant, mention_id)  # not the tenant's: 404, before any write
+    try:
+        case = services.ignored_mention_open_case(
+            tenant=request.tenant, membership=request.membership, mention_id=mention_id,
+            category=without_nul(request.POST.get("category", ""))[:30])
+    except services.CaseActionError as exc:
+        messages.error(request, str(exc))
+        return redirect(reverse("inbox:ignored", args=[request.tenant.slug]))
+    messages.success(request, _("The mention is in case %(protocol)s now.") % {"protocol": case.protocol})
+    return redirect(reverse("inbox:case", args=[request.tenant.slug, case.pk]))
 
 
 @tenant_view()
@@ -109,23 +159,54 @@ def claim_next(request: TenantRequest) -> HttpResponse:
     return redirect(reverse("inbox:case", args=[request.tenant.slug, case.pk]))
 
 
+def _last_inbound(thread: list, *, public: bool = False) -> Mention | None:
+    """The customer's latest message in the thread (with `public`, their latest public post or comment: what a
+    public reply answers, as services.public_target finds it)."""
+    inbound = [e.obj for e in thread if e.kind == "mention" and e.obj.direction == "in"
+               and not (public and e.obj.kind == Mention.Kind.DIRECT)]
+    return max(inbound, key=lambda m: (m.posted_at, m.pk)) if inbound else None
+
+
 def _image_routes(case: Case, thread: list) -> dict:
-    """Per visibility, whether the reply may carry an image (the route follows the customer's last message)."""
-    inbound = [e.obj for e in thread if e.kind == "mention" and e.obj.direction == "in"]
-    last = max(inbound, key=lambda m: (m.posted_at, m.pk)) if inbound else None
+    """Per visibility, whether the reply may carry an image (the route follows the message it answers: the last
+    public one for a public reply, the last one for a private message)."""
+    answered = {Reply.Visibility.PUBLIC: _last_inbound(thread, public=True), Reply.Visibility.PRIVATE:
+                _last_inbound(thread)}
     return {visibility: image_route(platform=case.channel.platform, visibility=visibility,
-                                    replied_kind=last.kind if last else "")
+                                    replied_kind=answered[visibility].kind if answered[visibility] else "")
             for visibility in Reply.Visibility.values}
 
 
-def _case_context(request: TenantRequest, case: Case, reply_form: ReplyForm | None = None) -> dict:
+def _handoff_origins(tenant: Tenant, case: Case, thread: list) -> list[tuple[Mention, Case | None]]:
+    """The public posts or comments a private conversation of this case started from (a private message that
+    answered one: the handoff), with their links, so the private talk stays tied to them on the page. When the
+    case follows a resolved one (the customer answered the handoff after the reopen window), the earlier
+    case's, with that case: read only then, one statement."""
+    public = {e.obj.pk: e.obj for e in thread if e.kind == "mention" and e.obj.kind != Mention.Kind.DIRECT}
+    origins = {e.obj.in_reply_to_id for e in thread if e.kind == "reply" and e.obj.state == Reply.State.SENT
+               and e.obj.visibility == Reply.Visibility.PRIVATE and e.obj.in_reply_to_id in public}
+    found: list[tuple[Mention, Case | None]] = [(public[pk], None) for pk in sorted(origins)]
+    if case.follows_id is not None and not found:
+        earlier = (Reply.objects.filter(tenant=tenant, case_id=case.follows_id, visibility=Reply.Visibility.PRIVATE,
+                                        state=Reply.State.SENT, in_reply_to__isnull=False)
+                   .exclude(in_reply_to__kind=Mention.Kind.DIRECT).select_related("in_reply_to", "case")
+                   .order_by("pk"))
+        found = [(reply.in_reply_to, reply.case) for reply in earlier]
+    return found
+
+
+def _case_context(request: TenantRequest, case: Case, reply_form: ReplyForm | None = None,
+                  handoff: dict | None = None) -> dict:
     membership = request.membership
     may_work = case.assignee_id == membership.user_id or membership.has_role(Role.SUPERVISOR)
-    reads = selectors.case_page_reads(request.tenant, case, tag_menu=may_work)
+    services.case_mark_seen(tenant=request.tenant, user=request.user, case=case)
+    reads = selectors.case_page_reads(request.tenant, case, tag_menu=may_work, tab_for=membership)
     context = {
+        "tab": reads.tab,
         "case": case,
         "thread": reads.thread,
-        "history": reads.history,
+        "history": reads.history[:selectors.HISTORY_LIMIT],
+        "history_more": len(reads.history) > selectors.HISTORY_LIMIT,
         **_tags_context(request, case, may_work=may_work, tags=reads.tags, tag_menu=reads.tag_menu),
         "triage_categories": reads.categories,
         "reply_form": reply_form,
@@ -134,6 +215,7 @@ def _case_context(request: TenantRequest, case: Case, reply_form: ReplyForm | No
         # In the statuses' own order: TRANSITIONS holds sets, whose order changed from one worker to the next.
         "transitions": [s for s in Case.Status if s in services.TRANSITIONS[Case.Status(case.status)]],
         "panels": render_case_panels(request, case),
+        "handoff_origins": _handoff_origins(request.tenant, case, reads.thread),
     }
     if may_work and case.is_open:
         # The transfer menus show only with the composer: a colleague's view reads neither list.
@@ -142,17 +224,22 @@ def _case_context(request: TenantRequest, case: Case, reply_form: ReplyForm | No
                                                      ((m.pk, m.username, m.role_label) for m in menus.members))
         context["team_options"] = format_html_join("", '<option value="{}">{}</option>',
                                                    ((t.pk, t.name) for t in menus.teams))
-        context.update(_composer_context(request, case, reads.thread, reply_form))
+        context.update(_composer_context(request, case, reads.thread, reply_form, handoff))
     return context
 
 
-def _composer_context(request: TenantRequest, case: Case, thread: list, reply_form: ReplyForm | None) -> dict:
+def _composer_context(request: TenantRequest, case: Case, thread: list, reply_form: ReplyForm | None,
+                      handoff: dict | None = None) -> dict:
     """What the reply composer and the one-click handoff need. The page shows them only to whoever may answer
     the open case: a colleague looking at it pays for none of it (the private route reads the thread's last
     message and the page's settings, the canned picker the bank)."""
     route = private_route(request.tenant, case)
+    # A public reply and the handoff answer the customer's last public post or comment; a case where they wrote
+    # only privately has none, and the page offers neither (reply_create refuses the same way).
+    public_target = _last_inbound(thread, public=True)
     if reply_form is None:
-        suggested = Reply.Visibility.PRIVATE if case.personal_data and route.allowed else Reply.Visibility.PUBLIC
+        suggested = Reply.Visibility.PRIVATE if (case.personal_data or public_target is None) and route.allowed \
+            else Reply.Visibility.PUBLIC
         reply_form = ReplyForm(initial={"visibility": suggested, "idempotency_key": uuid.uuid4().hex,
                                         "seen_at": timezone.now().isoformat()})
     return {
@@ -161,18 +248,19 @@ def _composer_context(request: TenantRequest, case: Case, thread: list, reply_fo
         "images": _image_routes(case, thread),
         "canned": selectors.canned_picker(request.tenant, case, request.user),
         "private_route": route,
+        "public_target": public_target,
         "handoff": {
             "public": HANDOFF_PUBLIC.get(case.language, HANDOFF_PUBLIC["pt"]).format(
                 name=case.customer.first_name if case.customer else ""),
             "private": HANDOFF_PRIVATE.get(case.language, HANDOFF_PRIVATE["pt"]).format(
                 name=case.customer.first_name if case.customer else "", protocol=case.protocol),
             "key": uuid.uuid4().hex,
+            # When the page showed the thread: the handoff, like the composer, stops if it moved on since.
+            "seen_at": timezone.now().isoformat(),
+            "error": "",
+            **(handoff or {}),
         },
-        "limits": {
-            "public": check_length("", platform=case.channel.platform, visibility="public").limit,
-            "private": check_length("", platform=case.channel.platform, visibility="private").limit,
-            "weighted": case.channel.platform in ("x", "simulator"),
-        },
+        "limits": composer_limits(case.channel.platform),
     }
 
 
@@ -187,7 +275,10 @@ def case_detail(request: TenantRequest, case_id: int) -> HttpResponse:
 @require_GET
 def case_thread(request: TenantRequest, case_id: int) -> HttpResponse:
     case = selectors.access_case(request.tenant, case_id)
-    return render(request, "inbox/_thread.html", {"case": case, "thread": selectors.case_thread(request.tenant, case)})
+    services.case_mark_seen(tenant=request.tenant, user=request.user, case=case)
+    thread, tab = selectors.case_thread_and_tab(request.tenant, case, request.membership)
+    # The thread, and the tab title's count swapped in out of band.
+    return render(request, "inbox/_thread_poll.html", {"case": case, "thread": thread, "tab": tab})
 
 
 @tenant_view()
@@ -277,16 +368,29 @@ def reply_retry(request: TenantRequest, case_id: int, reply_id: int) -> HttpResp
 @require_POST
 def case_handoff(request: TenantRequest, case_id: int) -> HttpResponse:
     case = selectors.access_case(request.tenant, case_id)
+    public_text = without_nul(request.POST.get("public_text", ""))
+    private_text = without_nul(request.POST.get("private_text", ""))
+    key = without_nul(request.POST.get("idempotency_key", ""))[:40] or uuid.uuid4().hex
+    try:
+        seen_at = parse_datetime(without_nul(request.POST.get("seen_at", "")).strip())
+    except ValueError:
+        seen_at = None
+    if seen_at is not None and timezone.is_naive(seen_at):
+        seen_at = timezone.make_aware(seen_at)
     try:
         services.case_handoff_private(
-            tenant=request.tenant, membership=request.membership, case=case,
-            public_text=without_nul(request.POST.get("public_text", "")),
-            private_text=without_nul(request.POST.get("private_text", "")),
-            idempotency_key=request.POST.get("idempotency_key", "")[:40] or uuid.uuid4().hex,
+            tenant=request.tenant, membership=request.membership, case=case, public_text=public_text,
+            private_text=private_text, idempotency_key=key, seen_at=seen_at,
         )
-        messages.success(request, _("Public answer and private message queued."))
+    except services.ThreadChanged as exc:
+        # As the composer does: the thread as it is now, the agent's texts kept, and the next click sends them
+        # (nothing was queued, so the same key still stands for this handoff).
+        handoff = {"public": public_text, "private": private_text, "key": key, "error": str(exc)}
+        return render(request, "inbox/case.html", _case_context(request, case, handoff=handoff), status=400)
     except services.CaseActionError as exc:
         messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Public answer and private message queued."))
     return redirect(reverse("inbox:case", args=[request.tenant.slug, case.pk]))
 
 

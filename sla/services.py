@@ -19,6 +19,8 @@ from django.utils.translation import gettext, ngettext, pgettext
 from channels_ingest.models import ChannelAccount, Mention, Platform, SocialProfile
 from inbox.models import OPEN_STATUSES, Case, CaseMention, MentionTriage, Reply
 from inbox.services import protocol_next
+from inbox.templatetags.queue_tags import masked_text
+from inbox.templatetags.triage_tags import masked_subject
 from sac.bulk import rows_insert, rows_update
 from sac.models import AuditEvent, Membership, Role, Tenant
 from sac.services import audit_record, tenant_create
@@ -569,14 +571,15 @@ def _digest_body(rows: list[SLANotification]) -> str:
                                                 "time": f"{crisis.detected_at.astimezone(tz):%Y-%m-%d %H:%M}",
                                                 "baseline": f"{crisis.baseline:g}"}
             lines = [f"- {headline}"]
-            lines += [f"    @{p['handle']}: {p['text'][:100]}" for p in crisis.posts[:5]]
+            # An e-mail leaves the product: personal data in it is masked as the dashboard masks it.
+            lines += [f"    @{p['handle']}: {masked_text(p['text'])[:100]}" for p in crisis.posts[:5]]
             by_tenant[row.tenant.name].extend(lines)
             continue
         alert = row.alert
         by_tenant[row.tenant.name].append(
             f"- {alert.case.protocol} {_target_label(alert)}: {gettext(alert.get_level_display()).lower()} "
             + gettext("(due %(time)s)") % {"time": f"{alert.due_at.astimezone(tz):%Y-%m-%d %H:%M}"}
-            + f" {alert.case.subject[:60]}"
+            + f" {masked_subject(alert.case)[:60]}"
         )
     parts = [f"{name}\n" + "\n".join(lines) for name, lines in by_tenant.items()]
     return gettext("SLA alerts since the last digest:") + "\n\n" + "\n\n".join(parts) + "\n"

@@ -66,6 +66,16 @@ def shared_dir() -> Path:
     return SHARED
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_cache():
+    """The test database is created anew for each run, so tenant ids start again at 1: values cached under them by
+    an earlier run a few minutes before (the queue's filter values live 5 minutes) must not answer for this run's
+    tenants. The test settings' Redis database is the suite's own."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_online_marks():
     """sac.tenancy remembers, per process, whom it marked online in the last 30 s; a test starts with no memory of

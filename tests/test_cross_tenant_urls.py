@@ -12,11 +12,13 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from channels_ingest.models import DeadLetter
 from crm_bridge.models import CrmCustomer
 from inbox.models import CannedReply, Notification, PersonalDataPattern, Reply, ReplyAttachment, RoutingRule, Tag
+from inbox.services import mentions_triage
+from sac.models import Team
 from sac.services import api_token_create
 from sla.models import BusinessCalendar, SLAPolicy
 
 from .conftest import login
-from .factories import open_case
+from .factories import ingest, mention_item, open_case
 from .surveys.factories import answered_followup
 
 # URL names outside any tenant, checked separately or public by design.
@@ -75,8 +77,13 @@ def test_a_member_of_b_never_sees_or_changes_a(kit_a, kit_b):
     a_ids["policy_id"] = str(SLAPolicy.objects.create(tenant=kit_a.tenant, name="secret A").pk)
     a_ids["attachment_id"] = str(ReplyAttachment.objects.create(
         tenant=kit_a.tenant, sha256="a" * 64, content_type="image/png", size=9, file="tenants/x/secret-A.png").pk)
+    noise_a = ingest(kit_a.channel, [mention_item("kkkkkk secret A", author_id="991")]).stored_ids
+    mentions_triage(tenant_id=kit_a.tenant.pk, mention_ids=noise_a)  # ignored: on A's supervisors' Ignored page
+    a_ids["mention_id"] = str(noise_a[0])
     a_ids["calendar_id"] = str(BusinessCalendar.objects.create(tenant=kit_a.tenant, name="secret A",
                                                                windows={"0": [["08:00", "18:00"]]}).pk)
+    a_ids["member_id"] = str(kit_a.agent.pk)
+    a_ids["team_id"] = str(Team.objects.create(tenant=kit_a.tenant, name="secret A").pk)
     checked = 0
     for name, route, params in _patterns(get_resolver()):
         if "format" in params:
@@ -84,7 +91,7 @@ def test_a_member_of_b_never_sees_or_changes_a(kit_a, kit_b):
         unknown = set(params) - {"tenant_slug", "case_id", "canned_id", "pk", "reply_id", "followup_id", "token",
                                   "rule_id", "customer_id", "pattern_id", "channel_id", "dead_letter_id",
                                   "webhook_key", "tag_id", "notification_id", "policy_id", "calendar_id",
-                                  "attachment_id"}
+                                  "attachment_id", "mention_id", "member_id", "team_id"}
         assert not unknown, f"{name} ({route}) has parameters the walker does not know: {unknown}"
         if name in UNSCOPED or name.split(":")[-1] in UNSCOPED or not params and not route.startswith("api/"):
             continue
@@ -119,3 +126,6 @@ def test_a_member_of_b_never_sees_or_changes_a(kit_a, kit_b):
     assert canned_a.body == "secret A"
     assert SLAPolicy.objects.filter(tenant=kit_a.tenant, name="secret A").exists()
     assert BusinessCalendar.objects.filter(tenant=kit_a.tenant, name="secret A").exists()
+    assert Team.objects.filter(tenant=kit_a.tenant, name="secret A").exists()
+    kit_a.agent.refresh_from_db()
+    assert kit_a.agent.role == "agent" and kit_a.agent.is_active and kit_a.agent.max_open_cases == 20

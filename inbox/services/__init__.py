@@ -13,10 +13,12 @@ from .cases import (
     case_auto_assign,
     case_claim,
     case_claim_next,
+    case_mark_seen,
     case_status_change,
     case_transfer,
     cases_auto_close,
     cases_reassign_bulk,
+    ignored_mention_open_case,
     mentions_triage,
     note_add,
     protocol_next,
@@ -64,4 +66,6 @@ __all__ = [
     "case_tag_remove", "inbox_settings_save", "mandatory_tags_for", "mentioned_handles", "notes_notify_mentions",
     "notification_mark_read", "notifications_mark_all_read", "tag_archive", "tag_save",
     "reply_attachment_store",
+    # views, statuses and the tab title
+    "case_mark_seen", "ignored_mention_open_case",
 ]

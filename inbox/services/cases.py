@@ -15,7 +15,7 @@ from django.db.models import Count, F, Max, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from channels_ingest.models import ChannelAccount, Mention
+from channels_ingest.models import ChannelAccount, Mention, SentMessage
 from channels_ingest.services import mentions_mark_triaged
 from sac.bulk import commit_without_waiting_for_disk, of_tenant_by_ids, rows_insert, rows_update
 from sac.models import AuditEvent, Membership, Role, Team, Tenant
@@ -30,9 +30,11 @@ from ..models import (
     CaseMention,
     MentionTriage,
     Note,
+    Reply,
     Tag,
+    TriageCorrection,
 )
-from ..selectors import author_complaints_by_author, triage_config_for
+from ..selectors import author_complaints_by_author, triage_categories, triage_config_for
 from ..triage import TriageConfig, TriageDecision, TriageInput, triage
 from .common import CaseActionError, _may_work_on
 from .notifications import notes_notify_mentions
@@ -107,6 +109,10 @@ def _triage_batch(tenant: Tenant, config: TriageConfig, mention_ids: list[int]) 
         .order_by("posted_at", "pk")
     )
     mentions = [m for m in mentions if m.triaged_at is None]
+    outside = [m for m in mentions if m.direction == Mention.Direction.OUTBOUND]
+    if outside:  # the brand's replies written outside SAC: into their cases as ours, never classified
+        _outside_replies_file(tenant, outside)
+        mentions = [m for m in mentions if m.direction != Mention.Direction.OUTBOUND]
     if not mentions:
         return []
     # Not select_related: each joined channel row would decrypt its credentials again, a hundred times a page.
@@ -144,6 +150,17 @@ def _triage_batch(tenant: Tenant, config: TriageConfig, mention_ids: list[int]) 
         case.tenant = tenant  # the SLA receivers read case.tenant: no query per case for it
     open_cases = _latest_by_pair([case for case in known if case.status in OPEN_STATUSES])
     earlier = _latest_by_pair([case for case in known if case.status in done])
+    # A customer answering the private reply to their comment writes from another id than the commenter's
+    # (Messenger's page-scoped id): their answer continues the case the handoff came from, when that is newer
+    # than any case of their own; a resolved one is reopened or followed by the usual rules below.
+    for pair, (case, sent_at) in _handoff_cases(tenant, mentions, known).items():
+        if case.status in OPEN_STATUSES:
+            own = open_cases.get(pair)
+            if own is None or own.created_at < sent_at:
+                open_cases[pair] = case
+        elif case.status in done and pair not in open_cases \
+                and (pair not in earlier or earlier[pair].created_at < sent_at):
+            earlier[pair] = case
     window = timedelta(days=tenant.reopen_window_days)
 
     new_cases: list[Case] = []
@@ -241,6 +258,95 @@ def _triage_batch(tenant: Tenant, config: TriageConfig, mention_ids: list[int]) 
                      .values_list("pk", flat=True)) if team_ids else set()
     touched = [case_auto_assign(tenant=tenant, case=c) if c.team_id in auto_teams else c for c in new_cases]
     return touched + [c for c in attached.values() if c.status in OPEN_STATUSES]
+
+
+def _handoff_cases(tenant: Tenant, mentions: list[Mention],
+                   known: list[Case]) -> dict[tuple[int, int], tuple[Case, datetime]]:
+    """(channel, author) → the case whose private reply reached this author of a private message, and when it
+    was sent (the latest one). The send recorded the id the network delivered it to (Reply.recipient_external_id);
+    the cases are locked like `known`, and one already in `known` is that same object."""
+    direct = {(m.channel_id, m.author.external_id): m.author_id for m in mentions
+              if m.kind == Mention.Kind.DIRECT and m.author_id is not None}
+    if not direct:
+        return {}
+    latest: dict[tuple[int, int], tuple[int, datetime]] = {}
+    for case_id, channel_id, recipient, sent_at in (
+        Reply.objects.filter(tenant=tenant, visibility=Reply.Visibility.PRIVATE, state=Reply.State.SENT,
+                             recipient_external_id__in={external_id for _channel, external_id in direct})
+        .exclude(recipient_external_id="")  # the partial index's own condition, so the planner takes it
+        .values_list("case_id", "case__channel_id", "recipient_external_id", "sent_at").order_by("sent_at", "pk")
+    ):
+        if (channel_id, recipient) in direct:
+            latest[(channel_id, direct[(channel_id, recipient)])] = (case_id, sent_at)
+    if not latest:
+        return {}
+    by_pk = {case.pk: case for case in known}
+    missing = {case_id for case_id, _sent in latest.values()} - by_pk.keys()
+    if missing:
+        for case in of_tenant_by_ids(Case.objects.select_for_update(), tenant.pk).filter(pk__in=missing) \
+                .defer("triage"):
+            case.tenant = tenant
+            by_pk[case.pk] = case
+    return {pair: (by_pk[case_id], sent_at) for pair, (case_id, sent_at) in latest.items() if case_id in by_pk}
+
+
+@dataclass(frozen=True)
+class OutsideReply:
+    """A reply the brand wrote outside SAC, as the case_replied subscribers read a Reply (its sent_at)."""
+
+    mention: Mention
+
+    @property
+    def sent_at(self) -> datetime:
+        return self.mention.posted_at
+
+
+def _outside_replies_file(tenant: Tenant, outside: list[Mention]) -> None:
+    """File the brand's replies written outside SAC (on X or Facebook themselves, or in another tool) in the case of
+    the post they answer (or of their conversation, for private messages), shown in its thread as ours: an agent
+    must not answer a second time what a colleague already answered there. One that answers a case still open
+    meets its SLA first response like a reply sent from SAC. One whose id SAC itself sent (the send was recorded
+    after the post came back) is already in the thread as its Reply; one that answers nothing we hold is kept
+    and marked triaged, nothing more. Four statements for the batch, and a few for each reply filed."""
+    mentions_mark_triaged(tenant=tenant, mention_ids=[m.pk for m in outside])
+    sent = set(SentMessage.objects.filter(tenant=tenant, external_id__in=[m.external_id for m in outside])
+               .exclude(external_id="").values_list("channel_id", "external_id"))
+    outside = [m for m in outside if (m.channel_id, m.external_id) not in sent]
+    replied = {m.in_reply_to_external_id for m in outside if m.in_reply_to_external_id}
+    conversations = {m.conversation_id for m in outside if m.conversation_id}
+    by_post: dict[tuple[int, str], int] = {}
+    by_conversation: dict[tuple[int, str], int] = {}
+    if replied or conversations:
+        # The newest case first, so a conversation that ran over several cases files into the latest.
+        for channel_id, external_id, conversation_id, case_id in (
+                CaseMention.objects.filter(tenant=tenant, mention__tenant=tenant)
+                .filter(Q(mention__external_id__in=replied) | Q(mention__conversation_id__in=conversations))
+                .order_by("-case__created_at", "-case_id")
+                .values_list("mention__channel_id", "mention__external_id", "mention__conversation_id", "case_id")):
+            by_post.setdefault((channel_id, external_id), case_id)
+            if conversation_id:
+                by_conversation.setdefault((channel_id, conversation_id), case_id)
+    filed = []
+    for mention in outside:
+        case_id = (by_post.get((mention.channel_id, mention.in_reply_to_external_id))
+                   or by_conversation.get((mention.channel_id, mention.conversation_id)))
+        if case_id is not None:
+            filed.append((mention, case_id))
+    if not filed:
+        return
+    cases = {c.pk: c for c in Case.objects.filter(tenant=tenant, pk__in={case_id for _, case_id in filed})}
+    rows_insert(CaseMention, [{"tenant_id": tenant.pk, "case_id": case_id, "mention_id": mention.pk}
+                              for mention, case_id in filed], conflict=["tenant_id", "mention_id"], returning=[])
+    for mention, case_id in filed:
+        case = cases[case_id]
+        case.tenant = tenant  # the SLA receivers read case.tenant: no query for it
+        audit_record(tenant=tenant, actor=None, verb="case.replied_outside", obj=case, data={"mention": mention.pk})
+        if case.status in OPEN_STATUSES:
+            if case.first_response_at is None:
+                Case.objects.filter(tenant=tenant, pk=case.pk, first_response_at__isnull=True).update(
+                    first_response_at=mention.posted_at)
+                case.first_response_at = mention.posted_at
+            events.case_replied.send(sender=Case, case=case, actor=None, reply=OutsideReply(mention))
 
 
 def _tags_apply(tenant: Tenant, cases: list[Case]) -> None:
@@ -481,7 +587,9 @@ def case_claim(*, tenant: Tenant, membership: Membership, case: Case) -> Case:
     return case
 
 
-# Which status may follow which; resolved cases can be reopened, closed ones cannot.
+# Which status may follow which; resolved cases can be reopened, closed ones cannot. An ignored case is
+# recoverable to open. pending_customer → open also happens by itself when the customer writes (triage), and
+# resolved → closed after the tenant's window (cases_auto_close); tests/inbox/test_status_transitions.py walks it.
 TRANSITIONS: dict[str, set[str]] = {
     Case.Status.NEW: {Case.Status.OPEN, Case.Status.PENDING_CUSTOMER, Case.Status.RESOLVED, Case.Status.IGNORED},
     Case.Status.OPEN: {Case.Status.PENDING_CUSTOMER, Case.Status.RESOLVED, Case.Status.IGNORED},
@@ -495,6 +603,8 @@ def case_status_change(*, tenant: Tenant, membership: Membership, case: Case, ne
     if not _may_work_on(membership, case):
         raise CaseActionError(_("Only the assignee or a supervisor can change this case."))
     old_status = case.status
+    if new_status not in Case.Status.values:  # a form or an API client sent something that is no status at all
+        raise CaseActionError(_("Unknown status %(status)s.") % {"status": new_status})
     if new_status not in TRANSITIONS[Case.Status(old_status)]:
         raise CaseActionError(
             _("A case that is %(old)s cannot become %(new)s.")
@@ -518,6 +628,92 @@ def case_status_change(*, tenant: Tenant, membership: Membership, case: Case, ne
                                         new_status=new_status)
         if new_status == Case.Status.RESOLVED:
             events.case_resolved.send(sender=Case, case=case, actor=membership.user)
+    return case
+
+
+def case_mark_seen(*, tenant: Tenant, user: AbstractBaseUser, case: Case) -> None:
+    """The assignee has the thread in front of them: the customer's messages so far are seen (the tab title's
+    unread count, selectors.tab_count). Called on every case page and thread poll, so it writes only when the
+    case loaded by the caller shows something new for this user: usually no statement at all."""
+    if case.assignee_id != user.pk:
+        return  # a colleague or a supervisor looking does not make it read for the assignee
+    if case.seen_by_id == user.pk and case.seen_upto is not None and case.seen_upto >= case.last_customer_message_at:
+        return
+    # Conditional on the assignee: a transfer a moment ago means it is no longer theirs to mark. A read mark,
+    # not a state change: no audit row, and updated_at stays (update() leaves auto_now alone).
+    Case.objects.filter(tenant=tenant, pk=case.pk, assignee_id=user.pk).update(
+        seen_by_id=user.pk, seen_upto=case.last_customer_message_at)
+    case.seen_by_id, case.seen_upto = user.pk, case.last_customer_message_at
+
+
+def ignored_mention_open_case(*, tenant: Tenant, membership: Membership, mention_id: int,
+                              category: str = "") -> Case:
+    """A supervisor decides that a mention triage ignored as noise needs an answer after all.
+
+    It joins the customer's open case on that channel when there is one (never a second case for the same
+    conversation), or opens a new case, as triage would have. The ignored decision becomes a triage correction
+    (requires_response, and the category the supervisor chose), so the tenant's model learns from it like from an
+    agent's re-labelling (triage_correct)."""
+    from .triage_learning import triage_retrain_when_due
+
+    if not membership.has_role(Role.SUPERVISOR):
+        raise CaseActionError(_("Only supervisors recover ignored mentions."))
+    categories = triage_categories(tenant)
+    with transaction.atomic():
+        # Locked, and re-checked as still ignored: two supervisors clicking at once open one case, not two.
+        row = (MentionTriage.objects.select_for_update(of=("self",))
+               .filter(tenant=tenant, mention_id=mention_id, ignored=True, case__isnull=True)
+               .select_related("mention").first())
+        if row is None:
+            raise CaseActionError(_("This mention is no longer ignored: it is already in a case."))
+        mention, decision = row.mention, row.decision or {}
+        chosen = category or decision.get("category") or ""
+        if chosen not in categories:
+            raise CaseActionError(_("Unknown category %(category)s.") % {"category": chosen})
+        case = None
+        if mention.author_id is not None:
+            case = (Case.objects.select_for_update(of=("self",))
+                    .filter(tenant=tenant, channel_id=mention.channel_id, customer_id=mention.author_id,
+                            status__in=OPEN_STATUSES).order_by("-created_at", "-pk").first())
+        if case is not None:
+            Case.objects.filter(tenant=tenant, pk=case.pk).update(
+                last_customer_message_at=max(case.last_customer_message_at, mention.posted_at),
+                personal_data=sorted(set(case.personal_data) | set(decision.get("personal_data") or [])))
+            case.refresh_from_db()
+            CaseMention.objects.create(tenant=tenant, case=case, mention=mention)
+            audit_record(tenant=tenant, actor=membership.user, verb="case.mention_attached", obj=case,
+                         data={"mention": mention.pk, "how": "recovered"})
+            events.case_mention_attached.send(sender=Case, case=case, actor=membership.user, mention=mention)
+        else:
+            team_id = decision.get("team_id")
+            if team_id is not None and not Team.objects.filter(tenant=tenant, pk=team_id).exists():
+                team_id = None  # the routing rule's team was deleted since
+            case = Case.objects.create(
+                tenant=tenant, protocol=protocol_next(tenant=tenant), status=Case.Status.NEW,
+                # Triage caps "no answer needed" at 20; a supervisor says it needs one, so the usual floor applies.
+                priority=max(int(decision.get("priority") or 0), 50), channel_id=mention.channel_id,
+                customer_id=mention.author_id, subject=mention.text[:140],
+                language=(decision.get("language") or mention.language or "")[:8], category=chosen[:30],
+                personal_data=decision.get("personal_data") or [], triage=decision,
+                first_message_at=mention.posted_at, last_customer_message_at=mention.posted_at, team_id=team_id)
+            case.tenant = tenant
+            case._tags = list(decision.get("tags") or [])  # type: ignore[attr-defined]
+            _tags_apply(tenant, [case])
+            CaseMention.objects.create(tenant=tenant, case=case, mention=mention)
+            audit_record(tenant=tenant, actor=membership.user, verb="case.opened", obj=case,
+                         data={"priority": case.priority, "category": case.category, "mention": mention.pk,
+                               "how": "recovered"})
+            events.case_opened.send(sender=Case, case=case, actor=membership.user)
+        MentionTriage.objects.filter(tenant=tenant, pk=row.pk).update(ignored=False, case=case)
+        TriageCorrection.objects.update_or_create(
+            tenant=tenant, mention=mention,
+            defaults={"case": case, "text": mention.text, "category": chosen, "requires_response": True,
+                      "priority": None, "corrected_by": membership.user,
+                      "original": {k: decision.get(k) for k in ("category", "requires_response", "priority")}})
+        audit_record(tenant=tenant, actor=membership.user, verb="triage.corrected", obj=case,
+                     data={"category": chosen, "requires_response": True, "priority": None, "how": "recovered",
+                           "was": {k: decision.get(k) for k in ("category", "requires_response", "priority")}})
+        triage_retrain_when_due(tenant=tenant)
     return case
 
 

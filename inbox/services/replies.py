@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from channels_ingest.connectors import connector_for
 from channels_ingest.errors import DeliveryUnknown, PermanentError, RecipientUnreachable, TransientError
@@ -44,8 +45,9 @@ class ThreadChanged(CaseActionError):
     """The conversation moved on while the agent was writing; the reply is not sent until they have seen it."""
 
     def __init__(self, changes: list[str]) -> None:
-        super().__init__("Since you opened this reply: " + "; ".join(changes)
-                         + ". Read the thread, then press Send again to send it as it is.")
+        # Translated when raised: the request's language is active then (the view shows str(exc)).
+        super().__init__(_("Since you opened this reply: %(changes)s. Read the thread, then press Send again to "
+                           "send it as it is.") % {"changes": "; ".join(changes)})
         self.changes = changes
 
 
@@ -55,12 +57,33 @@ def thread_changes_since(*, tenant: Tenant, case: Case, since: datetime, user: A
     inbound = Mention.objects.filter(tenant=tenant, case_link__case=case, direction=Mention.Direction.INBOUND,
                                      received_at__gt=since).count()
     if inbound:
-        changes.append(f"the customer wrote {inbound} new message{'s' if inbound > 1 else ''}")
+        changes.append(ngettext("the customer wrote %(count)d new message", "the customer wrote %(count)d new messages",
+                                inbound) % {"count": inbound})
+    for mention in Mention.objects.filter(tenant=tenant, case_link__case=case, direction=Mention.Direction.OUTBOUND,
+                                          received_at__gt=since).order_by("posted_at", "pk"):
+        # Answered on the network itself (or in another tool): the agent must see it before answering again.
+        changes.append(_("a reply was sent outside SAC: “%(text)s”") % {"text": mention.text[:60]})
     for reply in Reply.objects.filter(tenant=tenant, case=case, created_at__gt=since).exclude(author=user) \
             .select_related("author"):
-        who = reply.author.get_username() if reply.author else "someone"
-        changes.append(f"{who} replied: “{reply.text[:60]}”")
+        who = reply.author.get_username() if reply.author else _("someone")
+        changes.append(_("%(who)s replied: “%(text)s”") % {"who": who, "text": reply.text[:60]})
     return changes
+
+
+def public_target(*, tenant: Tenant, case: Case) -> Mention | None:
+    """The customer's latest PUBLIC post or comment on the case: what a public reply answers. Never a private
+    message, even when that is the latest thing they wrote (after a handoff the conversation goes on in private,
+    and a public reply must still go under their post: X takes no reply to a DM id, and Facebook none to a
+    Messenger message). None when they wrote only privately."""
+    return (
+        Mention.objects.filter(tenant=tenant, case_link__case=case, direction=Mention.Direction.INBOUND)
+        .exclude(kind=Mention.Kind.DIRECT).order_by("-posted_at", "-pk").first()
+    )
+
+
+def _no_public_target() -> CaseActionError:
+    return CaseActionError(_("The customer has written only privately on this case: there is no public post or "
+                             "comment to answer publicly. Answer with a private message."))
 
 
 def reply_create(*, tenant: Tenant, membership: Membership, case: Case, text: str, visibility: str,
@@ -96,10 +119,17 @@ def reply_create(*, tenant: Tenant, membership: Membership, case: Case, text: st
             % {"kind": Reply.Visibility(visibility).label.lower(), "network": case.channel.get_platform_display(),
                "length": length.length, "limit": length.limit}
         )
-    last_inbound = (
-        Mention.objects.filter(tenant=tenant, case_link__case=case, direction=Mention.Direction.INBOUND)
-        .order_by("-posted_at", "-pk").first()
-    )
+    if visibility == Reply.Visibility.PUBLIC:
+        last_inbound = public_target(tenant=tenant, case=case)
+        if last_inbound is None:
+            raise _no_public_target()
+    else:
+        # A private message follows the customer's latest message, whatever it was: their Messenger message
+        # (answered in Messenger), or their comment (a private reply to it).
+        last_inbound = (
+            Mention.objects.filter(tenant=tenant, case_link__case=case, direction=Mention.Direction.INBOUND)
+            .order_by("-posted_at", "-pk").first()
+        )
     if visibility == Reply.Visibility.PRIVATE and case.customer is None:
         raise CaseActionError(_("We do not know who the customer is on this network, so no private message."))
     if visibility == Reply.Visibility.PRIVATE:
@@ -176,16 +206,32 @@ def reply_retry(*, tenant: Tenant, membership: Membership, reply: Reply, outcome
 
 
 def case_handoff_private(*, tenant: Tenant, membership: Membership, case: Case, public_text: str,
-                         private_text: str, idempotency_key: str) -> tuple[Reply, Reply]:
+                         private_text: str, idempotency_key: str,
+                         seen_at: datetime | None = None) -> tuple[Reply, Reply]:
     """One click from a public complaint to a private conversation: a short public answer
     ("we sent you a message") and the private message itself, both queued together or not at all.
 
     The public answer waits for the private message: it is posted once that one is sent, so it never
     announces a message that did not arrive. When the network refuses the private message because the
     customer does not accept it (X DMs closed to the brand), the public answer becomes an invitation to write
-    to the brand privately (reply_deliver)."""
+    to the brand privately (reply_deliver).
+
+    `seen_at` is when the agent's page last showed the thread, as for reply_create: if the customer or a colleague
+    added to it since, nothing is queued and ThreadChanged says what changed."""
+    done = Reply.objects.filter(tenant=tenant, idempotency_key__in=[f"t{tenant.pk}:{idempotency_key}:public",
+                                                                     f"t{tenant.pk}:{idempotency_key}:private"])
+    sent = {reply.visibility: reply for reply in done}
+    if len(sent) == 2:  # a double click or a resubmitted form: the handoff already queued, nothing twice
+        return sent[Reply.Visibility.PUBLIC], sent[Reply.Visibility.PRIVATE]
     if case.customer is None:
         raise CaseActionError(_("We do not know who the customer is on this network, so no private message."))
+    if public_target(tenant=tenant, case=case) is None:
+        raise _no_public_target()
+    if seen_at is not None:
+        # Checked once, before either half: the private half, queued first, is this agent's own and no change.
+        changes = thread_changes_since(tenant=tenant, case=case, since=seen_at, user=membership.user)
+        if changes:
+            raise ThreadChanged(changes)
     with transaction.atomic():
         private = reply_create(tenant=tenant, membership=membership, case=case, text=private_text,
                                visibility=Reply.Visibility.PRIVATE, idempotency_key=f"{idempotency_key}:private")
@@ -282,7 +328,7 @@ def reply_deliver(*, tenant_id: int, reply_id: int) -> Reply | None:
     connector: Any = None
     try:
         connector = connector_for(reply.case.channel)
-        external_id = None
+        external_id, recipient = None, ""
         find_sent = _look_up(connector) if was_unknown else None
         if find_sent is not None:
             external_id = find_sent(message, since=reply.created_at)
@@ -294,6 +340,9 @@ def reply_deliver(*, tenant_id: int, reply_id: int) -> Reply | None:
                 message = _with_media(connector, reply, message)
             posting = True
             external_id = connector.send(message)
+            # A private reply to a comment reaches the customer under another id (Messenger's page-scoped id):
+            # the connector says which, and triage joins their answer to this case by it.
+            recipient = getattr(connector, "last_recipient_id", "")
     except TransientError as exc:
         # Not sent (refused before anything was posted): back to the queue for the retry, unless we tried
         # enough. A rate limit's reset is honoured: the row is not due (for the task or the sweep) before it.
@@ -329,7 +378,7 @@ def reply_deliver(*, tenant_id: int, reply_id: int) -> Reply | None:
                 (tenant_id, reply_id), countdown=OUTCOME_CHECK_DELAY_SECONDS))
         reply.refresh_from_db()
         return reply
-    _reply_sent(reply, external_id)
+    _reply_sent(reply, external_id, recipient_external_id=recipient)
     reply.refresh_from_db()
     return reply
 
@@ -410,11 +459,12 @@ def _reply_failed_audit(reply: Reply, error: str) -> None:
                  data={"reply": reply.pk, "error": error})
 
 
-def _reply_sent(reply: Reply, external_id: str) -> None:
+def _reply_sent(reply: Reply, external_id: str, *, recipient_external_id: str = "") -> None:
     tenant, now = reply.tenant, timezone.now()
     with transaction.atomic():
         Reply.objects.filter(tenant=tenant, pk=reply.pk, state=Reply.State.SENDING).update(
-            state=Reply.State.SENT, external_id=external_id, sent_at=now, error=""
+            state=Reply.State.SENT, external_id=external_id, sent_at=now, error="",
+            recipient_external_id=recipient_external_id[:64],
         )
         Case.objects.filter(tenant=tenant, pk=reply.case_id, first_response_at__isnull=True).update(
             first_response_at=now

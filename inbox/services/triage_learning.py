@@ -61,16 +61,22 @@ def triage_correct(*, tenant: Tenant, membership: Membership, case: Case, catego
         audit_record(tenant=tenant, actor=membership.user, verb="triage.corrected", obj=case,
                      data={"category": category, "requires_response": requires_response, "priority": priority,
                            "was": correction.original})
-        latest = TriageModelVersion.objects.filter(tenant=tenant).order_by("-version").first()
-        since = TriageCorrection.objects.filter(tenant=tenant)
-        if latest is not None:
-            since = since.filter(created_at__gt=latest.created_at)
-        if since.count() >= RETRAIN_EVERY:
-            from ..tasks import triage_model_retrain
-
-            transaction.on_commit(lambda: triage_model_retrain.delay(tenant.pk))
+        triage_retrain_when_due(tenant=tenant)
     case.refresh_from_db()
     return correction
+
+
+def triage_retrain_when_due(*, tenant: Tenant) -> None:
+    """Queue a retraining once RETRAIN_EVERY corrections arrived since the last version. Call inside the
+    transaction that stored a correction (an agent's re-labelling, or a supervisor recovering ignored noise)."""
+    latest = TriageModelVersion.objects.filter(tenant=tenant).order_by("-version").first()
+    since = TriageCorrection.objects.filter(tenant=tenant)
+    if latest is not None:
+        since = since.filter(created_at__gt=latest.created_at)
+    if since.count() >= RETRAIN_EVERY:
+        from ..tasks import triage_model_retrain
+
+        transaction.on_commit(lambda: triage_model_retrain.delay(tenant.pk))
 
 
 def triage_model_retrain(*, tenant_id: int) -> TriageModelVersion | None:

@@ -19,10 +19,11 @@ from django.utils.translation import gettext as _
 
 from inbox.category_labels import CATEGORY_LABELS
 from inbox.models import Case
-from inbox.selectors import QueueRow
+from inbox.selectors import IgnoredMention, QueueRow
+from inbox.triage import find_personal_data
 from sac.templatetags.sac_tags import due_badges, priority_class
 
-from .triage_tags import mask_subject
+from .triage_tags import mask_spans, mask_subject
 
 register = template.Library()
 
@@ -78,3 +79,16 @@ def render_queue_rows(rows: list[QueueRow], *, tenant_slug: str, bulk: bool = Fa
 @register.simple_tag(takes_context=True)
 def queue_rows(context: template.Context, rows: list[QueueRow], bulk: bool = False) -> SafeString:
     return render_queue_rows(rows, tenant_slug=context["current_tenant"].slug, bulk=bulk)
+
+
+@register.filter
+def masked_mention(row: IgnoredMention) -> str:
+    """An ignored mention's text with what triage found as personal data blanked out, as the queue shows it."""
+    return mask_subject(row.text, row.personal_data, row.spans)
+
+
+@register.filter
+def masked_text(text: str) -> str:
+    """Customer text with no stored triage spans at hand (the dashboard's crisis posts): scanned for personal data
+    with the built-in patterns, then masked like the queue's subjects."""
+    return mask_spans(text, [(s.start, s.end) for s in find_personal_data(text or "")])

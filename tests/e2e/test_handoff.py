@@ -1,5 +1,6 @@
 """The one-click public-to-private handoff in a real browser, through the simulator: on X (DMs open, and
-DMs closed to the brand) and on a Facebook page (a private reply to the comment)."""
+DMs closed to the brand) and on a Facebook page (a private reply to the comment, whose Messenger answer
+continues the same case)."""
 
 import pytest
 from playwright.sync_api import expect
@@ -76,3 +77,13 @@ def test_handoff_on_facebook_replies_privately_to_the_comment(live_server, page,
     # Facebook allows one private reply per comment: the composer now says so.
     page.reload()
     expect(page.locator("#private-closed-reason")).to_contain_text("one private reply per comment")
+    # The customer answers in Messenger, from their page-scoped id (not the commenter's): the same case.
+    answer = sim.graph.add_message("Oi! Meu contrato é o 4455, cai toda noite.", "Ana Souza")
+    result = ingest(channel, [i for i in connector_for(channel).fetch_page().items if i.external_id == answer["id"]])
+    mentions_triage(tenant_id=kit_a.tenant.pk, mention_ids=result.stored_ids)
+    assert list(Case.objects.filter(tenant=kit_a.tenant, channel=channel).values_list("pk", flat=True)) == [case.pk]
+    page.reload()
+    expect(page.locator("#thread .msg.inbound").last).to_contain_text("Meu contrato é o 4455")
+    # The private talk stays tied to the public comment, and Messenger is open for the answer.
+    expect(page.locator("#handoff-origin a")).to_have_attribute("href", comment["permalink_url"])
+    expect(page.locator("#private-window")).to_contain_text("Messenger")

@@ -4,9 +4,12 @@ colleague's bell, and a closed Messenger window that the composer explains befor
 import os
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
-from inbox.services import case_claim_next, tag_save
+from channels_ingest.models import SocialProfile
+from inbox.services import case_claim_next, inbox_settings_save, tag_save
+from inbox.windows import invite_text
 
 from ..factories import open_case
 from ..inbox.test_windows import _facebook, _fb_case
@@ -76,17 +79,29 @@ def test_an_at_mention_in_a_note_reaches_the_colleagues_bell(live_server, page, 
 def test_a_closed_messenger_window_disables_the_private_option_with_the_reason(live_server, page, kit_a):
     channel = _facebook(kit_a)
     case = _fb_case(kit_a, channel, kind="direct", hours_ago=30)
+    inbox_settings_save(tenant=kit_a.tenant, membership=kit_a.admin, contact_email="atendimento@acme.test")
     browser_login(page, live_server.url, "acme-agent")
     page.goto(f"{live_server.url}/t/acme/cases/{case.pk}/")
     expect(page.locator("input[name=visibility][value=private]")).to_be_disabled()
     expect(page.locator("#private-closed-reason")).to_contain_text(
         "Messenger lets the page answer only within 24 hours of the customer's last message, which was 30 hours ago")
-    # The alternative fills the composer with a public invitation to write privately.
-    page.click("#private-closed .use-alternative")
-    expect(page.locator("#id_text")).to_have_value(
-        f"Oi, Ana! Para cuidarmos disso com segurança, mande uma mensagem privada para a nossa página, por favor. "
-        f"Protocolo {case.protocol}.")
-    expect(page.locator("input[name=visibility][value=public]")).to_be_checked()
+    # The customer wrote only on Messenger: there is no public post to answer either, so the page says so and
+    # offers the brand's other channels instead of a public invitation that could not be posted.
+    expect(page.locator("#public-closed")).to_be_visible()
+    expect(page.locator("input[name=visibility][value=public]")).to_be_disabled()
+    expect(page.locator("#private-closed .alternatives a[href='mailto:atendimento@acme.test']")).to_be_visible()
+    expect(page.locator("#private-closed .use-alternative")).to_have_count(0)
     if os.environ.get("SAC_SCREENSHOT_DIR"):
         page.screenshot(path=os.path.join(os.environ["SAC_SCREENSHOT_DIR"], "e2e-messenger-window.png"),
                         full_page=True)
+
+
+def test_when_the_customers_dms_are_closed_the_alternative_fills_a_public_invitation(live_server, page, kit_a):
+    case = _claimed(kit_a)
+    SocialProfile.objects.filter(pk=case.customer_id).update(dms_closed_at=timezone.now())
+    browser_login(page, live_server.url, "acme-agent")
+    page.goto(f"{live_server.url}/t/acme/cases/{case.pk}/")
+    expect(page.locator("input[name=visibility][value=private]")).to_be_disabled()
+    page.click("#private-closed .use-alternative")
+    expect(page.locator("#id_text")).to_have_value(invite_text(case))
+    expect(page.locator("input[name=visibility][value=public]")).to_be_checked()

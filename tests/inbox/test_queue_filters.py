@@ -47,7 +47,7 @@ def test_filters_narrow_the_queue(kit_a):
 def test_the_queue_page_keeps_its_filters_in_the_live_refresh(kit_a):
     case = open_case(kit_a, "cobrança indevida", author_id="7")
     open_case(kit_a, "sem sinal nenhum", author_id="8")
-    client = login(kit_a.agent)
+    client = login(kit_a.supervisor)  # *All open* is a supervisor's view
     page = client.get(reverse("inbox:queue", args=["acme"]), {"view": "all", "q": "cobrança"})
     assert case.protocol.encode() in page.content and page.content.count(b'class="case-row') == 1
     assert b"q=cobran%C3%A7a" in page.content  # the htmx poll asks for the same filtered rows

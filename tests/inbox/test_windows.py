@@ -61,9 +61,10 @@ def test_messenger_answers_within_24_hours_of_the_customers_last_message(kit_a):
         reply_create(tenant=kit_a.tenant, membership=kit_a.agent, case=late, text="Oi Ana", visibility="private",
                      idempotency_key="late")
     assert not Reply.objects.filter(case=late).exists()
-    # A public answer is still possible.
-    reply_create(tenant=kit_a.tenant, membership=kit_a.agent, case=late, text="Oi Ana", visibility="public",
-                 idempotency_key="late-public")
+    # Nor a public one: the customer wrote only in Messenger, there is no public post to answer.
+    with pytest.raises(CaseActionError, match="only privately"):
+        reply_create(tenant=kit_a.tenant, membership=kit_a.agent, case=late, text="Oi Ana", visibility="public",
+                     idempotency_key="late-public")
 
 
 def test_the_human_agent_tag_gives_approved_pages_7_days(kit_a):
@@ -123,7 +124,9 @@ def test_the_composer_disables_the_private_option_with_the_reason_and_the_altern
     page = login(kit_a.agent).get(reverse("inbox:case", args=["acme", case.pk])).content.decode()
     assert '<input type="radio" name="visibility" value="private" id="id_visibility_1" disabled>' in page
     assert "Messenger lets the page answer only within 24 hours" in page
-    assert "Reply publicly inviting the customer to send a private message" in page
+    # Only in Messenger: no public post to invite them under (the page says why), the brand's other channels remain.
+    assert "Reply publicly inviting the customer to send a private message" not in page
+    assert 'id="public-closed"' in page
     assert "E-mail: sac@acme.example" in page and "Web chat: https://chat.acme.example" in page
     assert 'id="handoff"' not in page  # the one-click handoff needs a private route too
     # A forged private submit is refused by the service, with the same reason, never a 500.

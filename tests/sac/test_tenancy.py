@@ -24,7 +24,7 @@ def test_it_logs_in_with_the_login_page_and_lands_in_the_inbox(client, kit_a):
 
 def test_it_shows_a_members_own_inbox(kit_a):
     case = open_case(kit_a)
-    response = login(kit_a.agent).get(reverse("inbox:queue", args=["acme"]) + "?view=all")
+    response = login(kit_a.agent).get(reverse("inbox:queue", args=["acme"]) + "?view=unassigned")
     assert response.status_code == 200
     assert case.protocol.encode() in response.content
 
