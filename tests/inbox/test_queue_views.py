@@ -174,3 +174,12 @@ def test_the_polls_run_a_fixed_number_of_statements_whatever_the_number_of_cases
     # The thread poll: the session user, the case, and the thread with the tab's count in one round trip.
     assert len(_statements(thread_many)) == len(_statements(thread_one)) == 3, _statements(thread_many)
     assert not [q for q in _statements(thread_many) if q.lstrip().upper().startswith("UPDATE")]
+
+
+def test_the_tab_title_stops_counting_at_99(kit_a):
+    from inbox.selectors import TAB_COUNT_CAP, TabCount
+
+    assert TAB_COUNT_CAP == 99
+    assert TabCount(unread=3, claimable=4).shown == "7"
+    assert TabCount(unread=99, claimable=0).shown == "99+"  # the part stopped counting at the cap
+    assert TabCount(unread=60, claimable=45).shown == "99+"
