@@ -123,6 +123,13 @@ _UNSTORABLE_ESCAPED = re.compile(
 _FOLLOWERS_MAX = 2**31 - 1  # a PositiveIntegerField, on PostgreSQL and SQLite alike
 
 
+def _unstorable_in_payload(dumped: str) -> bool:
+    # Substring tests first (C speed): the regular expression runs only on payloads with an escaped NUL or
+    # surrogate, most of them whole emoji (bench/ingest.py's payloads: 1.5 µs an item, against 7.8 for the
+    # expression on every payload).
+    return ("\\u0000" in dumped or "\\ud" in dumped or "\\uD" in dumped) and bool(_UNSTORABLE_ESCAPED.search(dumped))
+
+
 def _followers(count: int) -> int:
     """No account has more followers than the column holds; a payload that says so is capped, not refused."""
     return min(max(0, count), _FOLLOWERS_MAX)
@@ -151,7 +158,7 @@ def _storable_item(item: MentionItem) -> MentionItem:
     refs = {name: "" for name in ("conversation_id", "in_reply_to_external_id")
             if len(getattr(item, name)) > Mention._meta.get_field(name).max_length}
     if author is item.author and not refs and not _UNSTORABLE.search(item.text) \
-            and not _UNSTORABLE_ESCAPED.search(json.dumps(item.raw)):
+            and not _unstorable_in_payload(json.dumps(item.raw)):
         return item
     return dataclasses.replace(item, text=_storable_text(item.text), raw=_storable(item.raw), author=author, **refs)
 
