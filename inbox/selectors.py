@@ -154,7 +154,7 @@ class QueueFilters:
     category: str = ""
     tag: int | None = None
     language: str = ""
-    sla: str = ""  # "overdue" | "soon" (first response due within 15 minutes)
+    sla: str = ""  # "overdue" | "soon" (first response or resolution due within 15 minutes)
     personal_data: bool = False
 
 
@@ -208,11 +208,14 @@ def case_queue(tenant: Tenant, membership: Membership, view: str,
     if filters.personal_data:
         qs = qs.exclude(personal_data=[])
     now = timezone.now()
+    # The first response not yet given, or the resolution (its due time is empty while the case waits on the
+    # customer). The next-response clock lives in the sla app, which the inbox does not read.
+    soon = now + timedelta(minutes=15)
     if filters.sla == "overdue":
-        qs = qs.filter(first_response_at__isnull=True, first_response_due__lt=now)
+        qs = qs.filter(Q(first_response_at__isnull=True, first_response_due__lt=now) | Q(resolution_due__lt=now))
     elif filters.sla == "soon":
-        qs = qs.filter(first_response_at__isnull=True, first_response_due__gte=now,
-                       first_response_due__lt=now + timedelta(minutes=15))
+        qs = qs.filter(Q(first_response_at__isnull=True, first_response_due__gte=now, first_response_due__lt=soon)
+                       | Q(resolution_due__gte=now, resolution_due__lt=soon))
     if filters.q.strip():
         qs = _search(tenant, qs, filters.q)
     return qs.order_by("-priority", "first_message_at", "pk")

@@ -71,3 +71,22 @@ def test_online_status_is_per_tenant(kit_a, kit_b):
     mark_online(kit_b.agent)  # someone else entirely
     case = case_transfer(tenant=kit_a.tenant, membership=kit_a.supervisor, case=open_case(kit_a), to_team=team)
     assert case.assignee is None
+
+
+def test_cases_a_routing_rule_sends_to_an_auto_assign_team_go_round_robin_as_triage_opens_them(kit_a):
+    from inbox.models import RoutingRule
+
+    team = _auto_team(kit_a, kit_a.agent, kit_a.agent2)
+    RoutingRule.objects.create(tenant=kit_a.tenant, name="Fibra", keywords="fibra", team=team)
+    mark_online(kit_a.agent)
+    mark_online(kit_a.agent2)
+    cases = [open_case(kit_a, f"a fibra caiu de novo, não funciona #{i}", author_id=str(300 + i)) for i in range(4)]
+    for case in cases:
+        case.refresh_from_db()
+    assert {c.team_id for c in cases} == {team.pk}
+    assert sorted(c.assignee.username for c in cases) == ["acme-agent", "acme-agent", "acme-agent2", "acme-agent2"]
+    assert all(c.status == Case.Status.OPEN for c in cases)
+    # A case the rule does not route stays in the general queue, unassigned.
+    other = open_case(kit_a, "sem sinal no celular, não funciona", author_id="399")
+    other.refresh_from_db()
+    assert other.team_id is None and other.assignee_id is None

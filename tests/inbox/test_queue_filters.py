@@ -58,3 +58,23 @@ def test_the_queue_page_keeps_its_filters_in_the_live_refresh(kit_a):
 def test_search_never_crosses_tenants(kit_a, kit_b):
     open_case(kit_a, "cobrança indevida da Acme", author_id="9")
     assert _protocols(kit_b, q="cobrança") == set()
+
+
+def test_the_sla_filters_look_at_the_resolution_too(kit_a):
+    now = timezone.now()
+    answered_but_late = open_case(kit_a, "sem internet há dias, não funciona", author_id="11")
+    resolving_soon = open_case(kit_a, "fatura errada, cobrança indevida", author_id="12")
+    first_soon = open_case(kit_a, "sem sinal no bairro, não funciona", author_id="13")
+    on_time = open_case(kit_a, "quero mudar de plano", author_id="14")
+    far = now + timedelta(hours=5)
+    Case.objects.filter(tenant=kit_a.tenant).update(first_response_due=far, resolution_due=far)
+    # Answered on time, but its resolution is late: overdue all the same.
+    Case.objects.filter(pk=answered_but_late.pk).update(first_response_at=now - timedelta(hours=1),
+                                                        resolution_due=now - timedelta(minutes=5))
+    Case.objects.filter(pk=resolving_soon.pk).update(first_response_at=now - timedelta(hours=1),
+                                                     resolution_due=now + timedelta(minutes=10))
+    Case.objects.filter(pk=first_soon.pk).update(first_response_due=now + timedelta(minutes=10))
+    # Waiting on the customer: the resolution clock is stopped (no due time), the case is in neither list.
+    Case.objects.filter(pk=on_time.pk).update(first_response_at=now, resolution_due=None)
+    assert _protocols(kit_a, sla="overdue") == {answered_but_late.protocol}
+    assert _protocols(kit_a, sla="soon") == {resolving_soon.protocol, first_soon.protocol}
