@@ -370,12 +370,14 @@ def channel_poll(*, tenant_id: int, channel_id: int, lease: str | None = None) -
         _poll_finish(channel, run, outcome=PollRun.Outcome.OK, next_poll_in=paused_until - timezone.now())
         return run
     slow_down: int | None = None
+    rate_budget = ""  # what the network last said is left of its rate budget: the run's record when nothing else is
     try:
         connector = connector_for(channel)
         for _ in range(MAX_PAGES_PER_POLL):
             page = connector.fetch_page()
             ingest_batch(channel=channel, page=page, run=run)
             slow_down = page.next_poll_in_seconds
+            rate_budget = page.rate_budget or rate_budget
             if not page.more or slow_down:
                 break
     except MalformedPayload as exc:
@@ -418,6 +420,8 @@ def channel_poll(*, tenant_id: int, channel_id: int, lease: str | None = None) -
                 rate_note=f"usage high: next poll in {slow_down} s")
             _poll_finish(channel, run, outcome=PollRun.Outcome.OK, next_poll_in=timedelta(seconds=slow_down))
         else:
+            if rate_budget:
+                PollRun.objects.filter(tenant=channel.tenant, pk=run.pk).update(rate_note=rate_budget[:200])
             _poll_finish(channel, run, outcome=PollRun.Outcome.OK)
     return run
 

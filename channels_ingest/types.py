@@ -51,6 +51,9 @@ class Page:
     more: bool = False
     # The network asked us to slow down (X-App-Usage near 100 %, x-rate-limit-remaining 0): poll again no sooner.
     next_poll_in_seconds: int | None = None
+    # What the network's last answer said is left of its rate budget, for the poll run's record (English, as
+    # stored; channels_ingest.texts shows it in the reader's language).
+    rate_budget: str = ""
 
 
 @dataclass(frozen=True)

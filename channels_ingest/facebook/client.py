@@ -64,6 +64,23 @@ def usage_wait_seconds(headers: Any) -> int | None:
     return None
 
 
+def usage_note(headers: Any) -> str:
+    """The highest share of Meta's rate budget its usage headers report, for the poll run's record; "" without."""
+    worst = None
+    for name in ("X-App-Usage", "X-Page-Usage", "X-Business-Use-Case-Usage"):
+        try:
+            usage = json.loads(headers.get(name) or "null")
+        except ValueError:
+            continue
+        buckets = [b for entries in usage.values() for b in entries] if name == "X-Business-Use-Case-Usage" \
+            and isinstance(usage, dict) else [usage]
+        for bucket in buckets:
+            if isinstance(bucket, dict):
+                pct = max(int(bucket.get(k) or 0) for k in ("call_count", "total_cputime", "total_time"))
+                worst = pct if worst is None else max(worst, pct)
+    return "" if worst is None else f"Graph rate budget: {worst} % used"
+
+
 class GraphClient:
     def __init__(self, *, access_token: str, base_url: str = "", timeout: float | None = None,
                  network: str = "Facebook") -> None:
@@ -74,6 +91,7 @@ class GraphClient:
         self.session = requests.Session()
         # The latest usage-header verdict: the poller moves next_poll_at by it.
         self.slow_down_seconds: int | None = None
+        self.rate_budget = ""  # usage_note of the latest answer that carried usage headers
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         return self._request("GET", path, params=params or {})
@@ -116,6 +134,7 @@ class GraphClient:
                 raise TransientError(f"{self.network} did not answer in time") from exc
             raise TransientError(f"{self.network} unreachable: {exc.__class__.__name__}") from exc
         self.slow_down_seconds = usage_wait_seconds(response.headers)
+        self.rate_budget = usage_note(response.headers) or self.rate_budget
         try:
             body = response.json()
         except ValueError as exc:
@@ -382,12 +401,14 @@ class FacebookConnector(MetaConnector):
         recent = oldest is not None and oldest > timezone.now() - timedelta(days=LOOKBACK_DAYS)
         if after and recent:
             return Page(items=items, bad_items=bad, cursor={**cursor, "feed_after": after}, more=True,
-                        next_poll_in_seconds=self.client.slow_down_seconds)
+                        next_poll_in_seconds=self.client.slow_down_seconds,
+                        rate_budget=self.client.rate_budget)
         # The feed is caught up: read the Messenger inbox too, then start again from the newest post next time.
         m_items, m_bad, conversations_mark = self._conversations(_read_time(cursor.get("conversations_mark")))
         cursor["conversations_mark"] = conversations_mark.isoformat() if conversations_mark else None
         return Page(items=items + m_items, bad_items=bad + m_bad, cursor={**cursor, "feed_after": None},
-                    more=False, next_poll_in_seconds=self.client.slow_down_seconds)
+                    more=False, next_poll_in_seconds=self.client.slow_down_seconds,
+                        rate_budget=self.client.rate_budget)
 
     def _more_comments(self, cursor: dict[str, Any], items: list[Any], bad: list[Any],
                        more_comments: list[tuple[str, str]]) -> tuple[list[Any], list[Any]]:

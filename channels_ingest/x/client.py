@@ -177,6 +177,16 @@ class XClient:
             params["pagination_token"] = pagination_token
         return self._call(self.api.get_direct_message_events, user_auth=not self.oauth2, **params)
 
+    def rate_budget(self) -> str:
+        """What X's last answer said is left of this endpoint's window (x-rate-limit-*), or "" without it."""
+        headers = self.api.session.last_headers
+        remaining, limit, reset = (str(headers.get(f"x-rate-limit-{k}", "")).strip()
+                                   for k in ("remaining", "limit", "reset"))
+        if not (remaining.isdigit() and limit.isdigit() and reset.isdigit()):
+            return ""
+        at = datetime.fromtimestamp(int(reset), tz=UTC)
+        return f"X rate budget: {remaining} of {limit} calls left until {at:%H:%M} UTC"
+
     def budget_wait_seconds(self) -> int | None:
         """When X says this endpoint's window is spent (x-rate-limit-remaining 0), wait for its reset."""
         headers = self.api.session.last_headers
@@ -343,6 +353,7 @@ class XConnector:
         page = parse.parse_mentions_page(self.channel.platform, body, cursor=cursor, follow_pages=follow_pages)
         self._bill(posts_read=_count(body))
         page.next_poll_in_seconds = self.client.budget_wait_seconds()
+        page.rate_budget = self.client.rate_budget()
         if page.next_poll_in_seconds:
             return page  # the window is spent: DMs and further pages wait for the reset
         if page.more:
