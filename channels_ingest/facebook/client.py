@@ -18,6 +18,7 @@ from channels_ingest.errors import (
     TransientError,
     may_have_arrived,
 )
+from channels_ingest.types import Page
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +34,11 @@ EXPIRED_TOKEN_CODES = {190, 102}
 USAGE_SLOW_DOWN_PCT = 80
 
 
-def usage_wait_seconds(headers: Any) -> int | None:
-    """How long to wait given X-App-Usage / X-Business-Use-Case-Usage, or None when there is room."""
-    worst, wait = 0, None
+def meta_usage(headers: Any) -> tuple[int | None, int | None]:
+    """(the highest share of its rate budget Meta's usage headers report, None without any; the longest
+    `estimated_time_to_regain_access` they name, in seconds, None without) from X-App-Usage, X-Page-Usage and
+    X-Business-Use-Case-Usage."""
+    worst, wait = None, None
     for name in ("X-App-Usage", "X-Page-Usage", "X-Business-Use-Case-Usage"):
         value = headers.get(name)
         if not value:
@@ -50,35 +53,24 @@ def usage_wait_seconds(headers: Any) -> int | None:
             if not isinstance(bucket, dict):
                 continue
             pct = max(int(bucket.get(k) or 0) for k in ("call_count", "total_cputime", "total_time"))
-            worst = max(worst, pct)
+            worst = pct if worst is None else max(worst, pct)
             minutes = bucket.get("estimated_time_to_regain_access")
             if minutes:
                 wait = max(wait or 0, int(minutes) * 60)
-    if wait:
-        return wait
+    return worst, wait
+
+
+def usage_wait_seconds(worst: int | None, regain: int | None) -> int | None:
+    """How long to wait given meta_usage's reading, or None when there is room."""
+    if regain:
+        return regain
+    worst = worst or 0
     if worst >= 100:
         return THROTTLED_WAIT_SECONDS
     if worst >= USAGE_SLOW_DOWN_PCT:
         # Spread the remaining budget: the hourly window refills linearly.
         return int(THROTTLED_WAIT_SECONDS * (worst - USAGE_SLOW_DOWN_PCT) / (100 - USAGE_SLOW_DOWN_PCT)) or 60
     return None
-
-
-def usage_note(headers: Any) -> str:
-    """The highest share of Meta's rate budget its usage headers report, for the poll run's record; "" without."""
-    worst = None
-    for name in ("X-App-Usage", "X-Page-Usage", "X-Business-Use-Case-Usage"):
-        try:
-            usage = json.loads(headers.get(name) or "null")
-        except ValueError:
-            continue
-        buckets = [b for entries in usage.values() for b in entries] if name == "X-Business-Use-Case-Usage" \
-            and isinstance(usage, dict) else [usage]
-        for bucket in buckets:
-            if isinstance(bucket, dict):
-                pct = max(int(bucket.get(k) or 0) for k in ("call_count", "total_cputime", "total_time"))
-                worst = pct if worst is None else max(worst, pct)
-    return "" if worst is None else f"Graph rate budget: {worst} % used"
 
 
 class GraphClient:
@@ -91,7 +83,7 @@ class GraphClient:
         self.session = requests.Session()
         # The latest usage-header verdict: the poller moves next_poll_at by it.
         self.slow_down_seconds: int | None = None
-        self.rate_budget = ""  # usage_note of the latest answer that carried usage headers
+        self.rate_budget = ""  # the latest answer's usage headers, for the poll run's record
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         return self._request("GET", path, params=params or {})
@@ -133,8 +125,10 @@ class GraphClient:
             if isinstance(exc, requests.ReadTimeout):
                 raise TransientError(f"{self.network} did not answer in time") from exc
             raise TransientError(f"{self.network} unreachable: {exc.__class__.__name__}") from exc
-        self.slow_down_seconds = usage_wait_seconds(response.headers)
-        self.rate_budget = usage_note(response.headers) or self.rate_budget
+        worst, regain = meta_usage(response.headers)
+        self.slow_down_seconds = usage_wait_seconds(worst, regain)
+        if worst is not None:
+            self.rate_budget = f"Graph rate budget: {worst} % used"
         try:
             body = response.json()
         except ValueError as exc:
@@ -251,6 +245,12 @@ class MetaConnector:
         credentials = channel.credentials or {}
         self.client = GraphClient(access_token=credentials.get("page_access_token") or credentials.get("access_token",
                                   ""), base_url=channel.api_base_url, network=self.network)
+
+    def _page(self, **fields: Any) -> Page:
+        """A Page with what the Graph answers said of the rate budget: how long to wait before the next poll
+        (usage headers near the limit) and, for the poll run's record, how much of it is used."""
+        return Page(next_poll_in_seconds=self.client.slow_down_seconds, rate_budget=self.client.rate_budget,
+                    **fields)
 
     def _mention(self, external_id: str) -> Any:
         from channels_ingest.models import Mention
@@ -383,8 +383,6 @@ class FacebookConnector(MetaConnector):
 
         from django.utils import timezone
 
-        from channels_ingest.types import Page
-
         from . import parse
 
         page_id = self.channel.external_account_id
@@ -400,15 +398,11 @@ class FacebookConnector(MetaConnector):
         after = parse.next_cursor(body)
         recent = oldest is not None and oldest > timezone.now() - timedelta(days=LOOKBACK_DAYS)
         if after and recent:
-            return Page(items=items, bad_items=bad, cursor={**cursor, "feed_after": after}, more=True,
-                        next_poll_in_seconds=self.client.slow_down_seconds,
-                        rate_budget=self.client.rate_budget)
+            return self._page(items=items, bad_items=bad, cursor={**cursor, "feed_after": after}, more=True)
         # The feed is caught up: read the Messenger inbox too, then start again from the newest post next time.
         m_items, m_bad, conversations_mark = self._conversations(_read_time(cursor.get("conversations_mark")))
         cursor["conversations_mark"] = conversations_mark.isoformat() if conversations_mark else None
-        return Page(items=items + m_items, bad_items=bad + m_bad, cursor={**cursor, "feed_after": None},
-                    more=False, next_poll_in_seconds=self.client.slow_down_seconds,
-                        rate_budget=self.client.rate_budget)
+        return self._page(items=items + m_items, bad_items=bad + m_bad, cursor={**cursor, "feed_after": None})
 
     def _more_comments(self, cursor: dict[str, Any], items: list[Any], bad: list[Any],
                        more_comments: list[tuple[str, str]]) -> tuple[list[Any], list[Any]]:

@@ -57,11 +57,9 @@ class InstagramConnector(MetaConnector):
         # Only the latest few media get comments that need care; page one deeper per poll, then wrap around.
         depth = int(cursor.get("depth") or 0)
         if after and depth < 2:
-            return Page(items=items, bad_items=bad, more=True, next_poll_in_seconds=self.client.slow_down_seconds,
-                        cursor={"media_after": after, "depth": depth + 1, "comment_marks": marks},
-                        rate_budget=self.client.rate_budget)
-        return Page(items=items, bad_items=bad, cursor={"media_after": None, "depth": 0, "comment_marks": marks},
-                    next_poll_in_seconds=self.client.slow_down_seconds, rate_budget=self.client.rate_budget)
+            return self._page(items=items, bad_items=bad, more=True,
+                              cursor={"media_after": after, "depth": depth + 1, "comment_marks": marks})
+        return self._page(items=items, bad_items=bad, cursor={"media_after": None, "depth": 0, "comment_marks": marks})
 
     def _more_comments(self, cursor: dict[str, Any], body: dict[str, Any], items: list[MentionItem],
                        bad: list[BadItem]) -> list[tuple[str, str, str, str]]:
