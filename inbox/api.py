@@ -4,8 +4,8 @@ from rest_framework import mixins, serializers
 from sac.api import TenantScopedViewSet
 from sac.models import Tenant
 
+from .masking import masked_subject
 from .models import Case
-from .templatetags.triage_tags import masked_subject
 
 
 class CaseSerializer(serializers.ModelSerializer):

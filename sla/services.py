@@ -17,10 +17,9 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext, ngettext, pgettext
 
 from channels_ingest.models import ChannelAccount, Mention, Platform, SocialProfile
+from inbox.masking import masked_subject, masked_text
 from inbox.models import OPEN_STATUSES, Case, CaseMention, MentionTriage, Reply
 from inbox.services import protocol_next
-from inbox.templatetags.queue_tags import masked_text
-from inbox.templatetags.triage_tags import masked_subject
 from sac.bulk import rows_insert, rows_update
 from sac.models import AuditEvent, Membership, Role, Tenant
 from sac.services import audit_record, tenant_create

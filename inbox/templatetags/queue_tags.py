@@ -18,12 +18,10 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
 from inbox.category_labels import CATEGORY_LABELS
+from inbox.masking import mask_subject, masked_text
 from inbox.models import Case
 from inbox.selectors import IgnoredMention, QueueRow
-from inbox.triage import find_personal_data
 from sac.templatetags.sac_tags import due_badges, priority_class
-
-from .triage_tags import mask_spans, mask_subject
 
 register = template.Library()
 
@@ -87,8 +85,4 @@ def masked_mention(row: IgnoredMention) -> str:
     return mask_subject(row.text, row.personal_data, row.spans)
 
 
-@register.filter
-def masked_text(text: str) -> str:
-    """Customer text with no stored triage spans at hand (the dashboard's crisis posts): scanned for personal data
-    with the built-in patterns, then masked like the queue's subjects."""
-    return mask_spans(text, [(s.start, s.end) for s in find_personal_data(text or "")])
+register.filter("masked_text", masked_text)

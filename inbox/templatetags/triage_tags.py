@@ -1,41 +1,17 @@
-"""The case page's Triage card and the masking of personal data in customer text shown in lists."""
+"""The case page's Triage card, and the masked_subject filter (the masking itself is inbox.masking)."""
 
 from django import template
 
 from inbox.category_labels import category_label
 from inbox.forms import input_html, select_html
+from inbox.masking import masked_subject
 from inbox.models import Case
-from inbox.triage import find_personal_data
 from inbox.triage_forms import TriageCorrectionForm
 
 register = template.Library()
 
-MASK = "•"
-
-
-def mask_spans(text: str, spans: list[tuple[int, int]]) -> str:
-    chars = list(text)
-    for start, end in spans:
-        for i in range(max(0, start), min(len(chars), end)):
-            if not chars[i].isspace():
-                chars[i] = MASK
-    return "".join(chars)
-
-
-@register.filter
-def masked_subject(case: Case) -> str:
-    """The case's subject with the personal data triage found blanked out (the subject is the first post's
-    first 140 characters, so the stored spans apply; older decisions without spans are scanned again)."""
-    return mask_subject(case.subject, case.personal_data, (case.triage or {}).get("spans"))
-
-
-def mask_subject(text: str, personal_data: list[str], stored: list[dict] | None) -> str:
-    """masked_subject from the values alone (the queue reads rows as values, not Case instances)."""
-    if not personal_data:
-        return text
-    if stored:
-        return mask_spans(text, [(s["start"], s["end"]) for s in stored])
-    return mask_spans(text, [(s.start, s.end) for s in find_personal_data(text)])
+# For templates; services and the API call inbox.masking directly.
+register.filter("masked_subject", masked_subject)
 
 
 @register.inclusion_tag("inbox/triage/_card.html", takes_context=True)
