@@ -428,7 +428,12 @@ def tab_count(tenant: Tenant, membership: Membership, *, case_on_screen: int | N
 
 
 def queue_counts_and_tab(tenant: Tenant, membership: Membership) -> tuple[dict[str, int], TabCount]:
-    """queue_counts and the tab title's count in the same single statement: the queue polls both every 4 s."""
+    """The sidebar's counts and the tab title's (TabCount), in one statement: the queue polls both every 4 s.
+
+    The sidebar counts are capped at COUNT_CAP (shown as "999+"): exact counts over a big tenant's open cases cost
+    tens of ms on every poll, and nobody acts differently on 4,812 than on "999+". One round trip for the four
+    views, each served by an index; written as SQL because building the four querysets and compiling them cost
+    more CPU than PostgreSQL spends counting."""
     sql = f"{_queue_counts_sql(int(COUNT_CAP))}, {_tab_count_columns(int(TAB_COUNT_CAP))}"
     with connection.cursor() as cursor:
         cursor.execute(*prepared(f"inbox_queue_counts_tab_{int(COUNT_CAP)}_{int(TAB_COUNT_CAP)}", sql, {
@@ -439,16 +444,8 @@ def queue_counts_and_tab(tenant: Tenant, membership: Membership) -> tuple[dict[s
 
 
 def queue_counts(tenant: Tenant, membership: Membership) -> dict[str, int]:
-    """Sidebar counts, capped at COUNT_CAP (shown as "999+"): exact counts over a big tenant's open
-    cases cost tens of ms on every poll, and nobody acts differently on 4,812 than on "999+".
-
-    One round trip for the four (the queue polls them every few seconds), each served by an index; written as
-    SQL because building the four querysets and compiling them cost more CPU than PostgreSQL spends counting."""
-    with connection.cursor() as cursor:
-        cursor.execute(*prepared(f"inbox_queue_counts_{int(COUNT_CAP)}", _queue_counts_sql(int(COUNT_CAP)), {
-            "tenant": tenant.pk, "user": membership.user_id, "membership": membership.pk}))
-        row = cursor.fetchone()
-    return dict(zip(QUEUE_VIEWS, row, strict=True))
+    """The sidebar's counts alone (queue_counts_and_tab)."""
+    return queue_counts_and_tab(tenant, membership)[0]
 
 
 @dataclass(frozen=True)
@@ -930,6 +927,13 @@ def access_personal_data_pattern(tenant: Tenant, pattern_id: int) -> PersonalDat
 
 def triage_categories_of(tenant: Tenant) -> QuerySet[TriageCategory]:
     return TriageCategory.objects.filter(tenant=tenant).order_by("name")
+
+
+def handoff_replies(tenant: Tenant, case_id: int) -> QuerySet[Reply]:
+    """The private replies a case sent to a public post or comment (its handoffs), with what they answered."""
+    return (Reply.objects.filter(tenant=tenant, case_id=case_id, visibility=Reply.Visibility.PRIVATE,
+                                 state=Reply.State.SENT, in_reply_to__isnull=False)
+            .exclude(in_reply_to__kind=Mention.Kind.DIRECT).select_related("in_reply_to", "case").order_by("pk"))
 
 
 IGNORED_PAGE_SIZE = 50

@@ -86,9 +86,12 @@ def transfer_choices(tenant: Tenant) -> TransferChoices:
     )
 
 
-def access_member(tenant: Tenant, membership_id: int) -> Membership:
+def access_member(tenant: Tenant, membership_id: int, *, inactive_too: bool = False) -> Membership:
+    """One of the tenant's members (another tenant's id: 404); an inactive one only with `inactive_too` (the Team
+    page edits those too; a transfer or a reassignment never goes to them)."""
+    members = Membership.objects.select_related("user").filter(tenant=tenant, pk=membership_id)
     try:
-        return Membership.objects.select_related("user").get(tenant=tenant, pk=membership_id, is_active=True)
+        return (members if inactive_too else members.filter(is_active=True)).get()
     except Membership.DoesNotExist:
         raise Http404("No such member.") from None
 
@@ -114,14 +117,6 @@ def members_for_admin(tenant: Tenant) -> QuerySet[Membership]:
         .prefetch_related(Prefetch("teams", queryset=Team.objects.filter(tenant=tenant).order_by("name")))
         .order_by("-is_active", "user__username")
     )
-
-
-def access_member_for_admin(tenant: Tenant, membership_id: int) -> Membership:
-    """access_member, inactive members included: the Team page edits those too."""
-    try:
-        return Membership.objects.select_related("user").get(tenant=tenant, pk=membership_id)
-    except Membership.DoesNotExist:
-        raise Http404("No such member.") from None
 
 
 def teams_with_member_counts(tenant: Tenant) -> QuerySet[Team]:

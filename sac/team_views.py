@@ -39,7 +39,7 @@ def team(request: TenantRequest) -> HttpResponse:
 @tenant_view(Role.ADMIN)
 @require_http_methods(["GET", "POST"])
 def member_edit(request: TenantRequest, member_id: int) -> HttpResponse:
-    member = selectors.access_member_for_admin(request.tenant, member_id)
+    member = selectors.access_member(request.tenant, member_id, inactive_too=True)
     initial = {"role": member.role, "teams": list(member.teams.filter(tenant=request.tenant)),
                "languages": member.languages, "platforms": member.platforms,
                "max_open_cases": member.max_open_cases, "is_active": member.is_active}
