@@ -187,11 +187,7 @@ def _handoff_origins(tenant: Tenant, case: Case, thread: list) -> list[tuple[Men
                and e.obj.visibility == Reply.Visibility.PRIVATE and e.obj.in_reply_to_id in public}
     found: list[tuple[Mention, Case | None]] = [(public[pk], None) for pk in sorted(origins)]
     if case.follows_id is not None and not found:
-        earlier = (Reply.objects.filter(tenant=tenant, case_id=case.follows_id, visibility=Reply.Visibility.PRIVATE,
-                                        state=Reply.State.SENT, in_reply_to__isnull=False)
-                   .exclude(in_reply_to__kind=Mention.Kind.DIRECT).select_related("in_reply_to", "case")
-                   .order_by("pk"))
-        found = [(reply.in_reply_to, reply.case) for reply in earlier]
+        found = [(reply.in_reply_to, reply.case) for reply in selectors.handoff_replies(tenant, case.follows_id)]
     return found
 
 

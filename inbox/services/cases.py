@@ -36,7 +36,7 @@ from ..models import (
 )
 from ..selectors import author_complaints_by_author, triage_categories, triage_config_for
 from ..triage import TriageConfig, TriageDecision, TriageInput, triage
-from .common import CaseActionError, _may_work_on
+from .common import CaseActionError, _may_work_on, case_answered
 from .notifications import notes_notify_mentions
 from .tags import case_require_mandatory_tags
 
@@ -342,11 +342,7 @@ def _outside_replies_file(tenant: Tenant, outside: list[Mention]) -> None:
         case.tenant = tenant  # the SLA receivers read case.tenant: no query for it
         audit_record(tenant=tenant, actor=None, verb="case.replied_outside", obj=case, data={"mention": mention.pk})
         if case.status in OPEN_STATUSES:
-            if case.first_response_at is None:
-                Case.objects.filter(tenant=tenant, pk=case.pk, first_response_at__isnull=True).update(
-                    first_response_at=mention.posted_at)
-                case.first_response_at = mention.posted_at
-            events.case_replied.send(sender=Case, case=case, actor=None, reply=OutsideReply(mention))
+            case_answered(case=case, at=mention.posted_at, actor=None, reply=OutsideReply(mention))
 
 
 def _tags_apply(tenant: Tenant, cases: list[Case]) -> None:

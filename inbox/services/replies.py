@@ -22,7 +22,6 @@ from channels_ingest.types import OutboundMedia, OutboundMessage
 from sac.models import Membership, Tenant
 from sac.services import audit_record
 
-from .. import events
 from ..limits import check_length
 from ..media import image_route
 from ..models import (
@@ -32,7 +31,14 @@ from ..models import (
     ReplyAttachment,
 )
 from ..windows import invite_text, private_route
-from .common import DELIVERY_UNKNOWN, MAX_SEND_ATTEMPTS, RECIPIENT_UNREACHABLE, CaseActionError, _may_work_on
+from .common import (
+    DELIVERY_UNKNOWN,
+    MAX_SEND_ATTEMPTS,
+    RECIPIENT_UNREACHABLE,
+    CaseActionError,
+    _may_work_on,
+    case_answered,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +60,16 @@ class ThreadChanged(CaseActionError):
 def thread_changes_since(*, tenant: Tenant, case: Case, since: datetime, user: AbstractBaseUser) -> list[str]:
     """What a colleague or the customer added to the thread after `since` (what the agent has not seen)."""
     changes = []
-    inbound = Mention.objects.filter(tenant=tenant, case_link__case=case, direction=Mention.Direction.INBOUND,
-                                     received_at__gt=since).count()
+    # The customer's new messages, and the brand's replies written outside SAC (on the network itself or in another
+    # tool: the agent must see them before answering again), in one read.
+    arrived = list(Mention.objects.filter(tenant=tenant, case_link__case=case, received_at__gt=since)
+                   .order_by("posted_at", "pk").values_list("direction", "text"))
+    inbound = sum(1 for direction, _text in arrived if direction == Mention.Direction.INBOUND)
     if inbound:
         changes.append(ngettext("the customer wrote %(count)d new message", "the customer wrote %(count)d new messages",
                                 inbound) % {"count": inbound})
-    for mention in Mention.objects.filter(tenant=tenant, case_link__case=case, direction=Mention.Direction.OUTBOUND,
-                                          received_at__gt=since).order_by("posted_at", "pk"):
-        # Answered on the network itself (or in another tool): the agent must see it before answering again.
-        changes.append(_("a reply was sent outside SAC: “%(text)s”") % {"text": mention.text[:60]})
+    changes += [_("a reply was sent outside SAC: “%(text)s”") % {"text": text[:60]}
+                for direction, text in arrived if direction == Mention.Direction.OUTBOUND]
     for reply in Reply.objects.filter(tenant=tenant, case=case, created_at__gt=since).exclude(author=user) \
             .select_related("author"):
         who = reply.author.get_username() if reply.author else _("someone")
@@ -86,6 +93,11 @@ def _no_public_target() -> CaseActionError:
                              "comment to answer publicly. Answer with a private message."))
 
 
+def _stored_key(tenant: Tenant, idempotency_key: str) -> str:
+    """The key as Reply stores it: the page's key, scoped to the tenant."""
+    return f"t{tenant.pk}:{idempotency_key}"
+
+
 def reply_create(*, tenant: Tenant, membership: Membership, case: Case, text: str, visibility: str,
                  idempotency_key: str, canned_reply: CannedReply | None = None,
                  seen_at: datetime | None = None, attachment: ReplyAttachment | None = None,
@@ -98,7 +110,7 @@ def reply_create(*, tenant: Tenant, membership: Membership, case: Case, text: st
     `seen_at` is when the agent's page last showed the thread: if the customer or a colleague
     added to it since, the send stops with ThreadChanged so nobody answers a conversation they have not read.
     """
-    key = f"t{tenant.pk}:{idempotency_key}"
+    key = _stored_key(tenant, idempotency_key)
     existing = Reply.objects.filter(tenant=tenant, idempotency_key=key).first()
     if existing is not None:
         return existing
@@ -218,8 +230,8 @@ def case_handoff_private(*, tenant: Tenant, membership: Membership, case: Case, 
 
     `seen_at` is when the agent's page last showed the thread, as for reply_create: if the customer or a colleague
     added to it since, nothing is queued and ThreadChanged says what changed."""
-    done = Reply.objects.filter(tenant=tenant, idempotency_key__in=[f"t{tenant.pk}:{idempotency_key}:public",
-                                                                     f"t{tenant.pk}:{idempotency_key}:private"])
+    done = Reply.objects.filter(tenant=tenant, idempotency_key__in=[
+        _stored_key(tenant, f"{idempotency_key}:{half}") for half in ("public", "private")])
     sent = {reply.visibility: reply for reply in done}
     if len(sent) == 2:  # a double click or a resubmitted form: the handoff already queued, nothing twice
         return sent[Reply.Visibility.PUBLIC], sent[Reply.Visibility.PRIVATE]
@@ -466,13 +478,11 @@ def _reply_sent(reply: Reply, external_id: str, *, recipient_external_id: str = 
             state=Reply.State.SENT, external_id=external_id, sent_at=now, error="",
             recipient_external_id=recipient_external_id[:64],
         )
-        Case.objects.filter(tenant=tenant, pk=reply.case_id, first_response_at__isnull=True).update(
-            first_response_at=now
-        )
         case = Case.objects.get(tenant=tenant, pk=reply.case_id)
         audit_record(tenant=tenant, actor=reply.author, verb="reply.sent", obj=case,
                      data={"reply": reply.pk, "external_id": external_id, "visibility": reply.visibility})
-        events.case_replied.send(sender=Case, case=case, actor=reply.author, reply=reply)
+        reply.sent_at = now
+        case_answered(case=case, at=now, actor=reply.author, reply=reply)
         _release_waiting(reply)
 
 
