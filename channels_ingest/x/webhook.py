@@ -22,8 +22,13 @@ from channels_ingest.types import BadItem, MentionItem, Page, ProfileItem
 SIGNATURE_HEADER = "X-Twitter-Webhooks-Signature"
 
 
+def _signature(digest: bytes) -> str:
+    """How X writes an HMAC-SHA256: in the CRC response and in x-twitter-webhooks-signature."""
+    return "sha256=" + base64.b64encode(digest).decode()
+
+
 def _digest(secret: str, message: bytes) -> str:
-    return "sha256=" + base64.b64encode(hmac.new(secret.encode(), message, hashlib.sha256).digest()).decode()
+    return _signature(hmac.new(secret.encode(), message, hashlib.sha256).digest())
 
 
 def crc_response(*, consumer_secret: str, crc_token: str) -> dict[str, str]:
@@ -40,13 +45,7 @@ def digest_matches(digest: bytes, header: str | None) -> bool:
     """`digest` is the raw HMAC-SHA256 of the body with the consumer secret (computed whole or streamed)."""
     if not header:
         return False
-    return hmac.compare_digest(("sha256=" + base64.b64encode(digest).decode()).encode(), header.strip().encode())
-
-
-def signature_valid(*, consumer_secret: str, body: bytes, header: str | None) -> bool:
-    if not consumer_secret:
-        return False
-    return digest_matches(hmac.new(consumer_secret.encode(), body, hashlib.sha256).digest(), header)
+    return hmac.compare_digest(_signature(digest).encode(), header.strip().encode())
 
 
 def for_user(body: bytes) -> str | None:
