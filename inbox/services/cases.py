@@ -700,6 +700,8 @@ def ignored_mention_open_case(*, tenant: Tenant, membership: Membership, mention
                          data={"priority": case.priority, "category": case.category, "mention": mention.pk,
                                "how": "recovered"})
             events.case_opened.send(sender=Case, case=case, actor=membership.user)
+            # As triage does for a case it opens: a team that hands out its cases in turn gets this one too.
+            case = case_auto_assign(tenant=tenant, case=case)
         MentionTriage.objects.filter(tenant=tenant, pk=row.pk).update(ignored=False, case=case)
         TriageCorrection.objects.update_or_create(
             tenant=tenant, mention=mention,
