@@ -205,6 +205,9 @@ class WebhookDelivery(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["received_at"], name="webhook_unprocessed", condition=Q(processed_at__isnull=True)),
+            # A tenant's drain reads its own backlog oldest first without walking another tenant's flood.
+            models.Index(fields=["tenant", "received_at"], name="webhook_unprocessed_tenant",
+                         condition=Q(processed_at__isnull=True)),
         ]
 
 

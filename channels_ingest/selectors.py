@@ -3,7 +3,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from sac.models import Tenant
@@ -23,6 +23,14 @@ def mentions_untriaged(tenant_id: int | None = None) -> QuerySet[Mention]:
     """For the triage sweep: across tenants when tenant_id is None (the sweep re-scopes per tenant)."""
     qs = Mention.objects.filter(triaged_at__isnull=True)
     return qs.filter(tenant_id=tenant_id) if tenant_id is not None else qs
+
+
+def tenants_with_untriaged(*, received_before: datetime) -> list[int]:
+    """The triage sweep's tenants: one probe of the `mention_untriaged` index each (across tenants on purpose),
+    so one tenant's backlog of thousands does not hide another's few."""
+    waiting = Mention.objects.filter(tenant_id=OuterRef("pk"), triaged_at__isnull=True,
+                                     received_at__lt=received_before)
+    return list(Tenant.objects.filter(Exists(waiting)).values_list("pk", flat=True))
 
 
 def dead_letters_for(tenant: Tenant) -> QuerySet[DeadLetter]:

@@ -13,14 +13,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DataError, IntegrityError, connection, transaction
-from django.db.models import Count, F, Q, Value
+from django.db.models import Count, Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from sac.bulk import commit_without_waiting_for_disk, of_tenant_by_ids, rows_insert
 from sac.models import Tenant
 from sac.parsing import without_nul
-from sac.queueing import delay_or_leave_to_sweep
+from sac.queueing import drain_request
 from sac.services import audit_record
 
 from .connectors import connector_for
@@ -42,6 +42,8 @@ from .types import BadItem, MentionItem, Page, ProfileItem
 log = logging.getLogger(__name__)
 
 MAX_PAGES_PER_POLL = 5
+# Deliveries one webhook drain processes before it lets other tenants' work go first (sac/queueing.py).
+WEBHOOK_DRAIN_SLICE = 20
 POLL_LEASE = timedelta(minutes=2)
 
 
@@ -565,10 +567,10 @@ def webhook_delivery_store(*, channel: ChannelAccount, body: bytes) -> WebhookDe
     from . import tasks
 
     def enqueue() -> None:
-        # The delivery is stored, so the network still gets its 200 (a 500 would only make it retry);
-        # schedule_due_polls re-enqueues it from the database once the broker is back.
-        delay_or_leave_to_sweep(tasks.process_webhook_delivery, channel.tenant_id, delivery.pk,
-                                what=f"webhook delivery {delivery.pk} stored")
+        # Not a message per delivery: the tenant's drain (one waiting at most) takes its backlog oldest first.
+        # The delivery is stored, so with the broker down the network still gets its 200 (a 500 would only make
+        # it retry); schedule_due_polls asks for the drain from the database once the broker is back.
+        drain_request(tasks.webhook_deliveries_drain, channel.tenant_id, kind="webhooks")
 
     # One INSERT in autocommit: committed (synchronously: the 200 promises the network we have it) in a single
     # round trip, not BEGIN, INSERT, COMMIT. Inside a caller's transaction it joins it, and so does on_commit.
@@ -732,11 +734,35 @@ def webhook_delivery_process(*, tenant_id: int, delivery_id: int) -> PollRun | N
     return run
 
 
-def webhook_deliveries_stale(*, older_than: timedelta = timedelta(seconds=30)) -> list[tuple[int, int]]:
-    """Deliveries whose task the broker lost: (tenant_id, delivery_id) to enqueue again."""
+def webhook_deliveries_drain(*, tenant_id: int, limit: int = WEBHOOK_DRAIN_SLICE) -> bool:
+    """Process the tenant's oldest unprocessed deliveries, up to `limit`; whether its drain should run again.
+
+    A delivery that fails (its database statement, not its content: a parser error is a dead letter already)
+    is logged and left for the sweep, and the rest go on, so one bad delivery never holds back the tenant's
+    others. The drain asks to run again only after a full slice that got somewhere, never in a loop over
+    deliveries that keep failing.
+    """
+    pending = list(WebhookDelivery.objects.filter(tenant_id=tenant_id, processed_at__isnull=True)
+                   .order_by("received_at", "pk").values_list("pk", flat=True)[:limit])
+    done = 0
+    for delivery_id in pending:
+        try:
+            webhook_delivery_process(tenant_id=tenant_id, delivery_id=delivery_id)
+        except Exception:
+            log.exception("webhook delivery %s of tenant %s failed; left for the sweep", delivery_id, tenant_id)
+        else:
+            done += 1
+    return len(pending) == limit and done > 0
+
+
+def webhook_backlog_tenants(*, older_than: timedelta = timedelta(seconds=30)) -> list[int]:
+    """Tenants with a delivery waiting longer than a drain takes to come round: the broker lost its message."""
     cutoff = timezone.now() - older_than
-    return list(WebhookDelivery.objects.filter(processed_at__isnull=True, received_at__lt=cutoff)
-                .values_list("tenant_id", "pk")[:500])
+    # Across tenants on purpose (the beat's sweep), one probe of the tenant's partial index each, so a tenant
+    # with a flood of waiting deliveries does not hide another one's lost message.
+    waiting = WebhookDelivery.objects.filter(tenant_id=OuterRef("pk"), processed_at__isnull=True,
+                                             received_at__lt=cutoff)
+    return list(Tenant.objects.filter(Exists(waiting)).values_list("pk", flat=True))
 
 
 # ---------------------------------------------------------------- dead letters

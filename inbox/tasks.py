@@ -5,11 +5,11 @@ from datetime import timedelta
 
 from celery import Task, shared_task
 from django.conf import settings
-from django.db.models import Min
 from django.utils import timezone
 
 from channels_ingest.errors import TransientError, retry_countdown
-from channels_ingest.selectors import mentions_untriaged
+from channels_ingest.selectors import tenants_with_untriaged
+from sac.queueing import drain_request, drain_run
 
 from . import services
 
@@ -18,23 +18,23 @@ log = logging.getLogger(__name__)
 
 @shared_task(acks_late=True, ignore_result=True)
 def mentions_triage(tenant_id: int, mention_ids: list[int]) -> None:
+    """Given mentions (the messages queued before the drains, and a manual re-run)."""
     services.mentions_triage(tenant_id=tenant_id, mention_ids=mention_ids)
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True)
+def mentions_triage_drain(self: Task, tenant_id: int) -> None:
+    """A slice of the tenant's untriaged mentions, oldest first (sac/queueing.py: fairness)."""
+    drain_run(self, tenant_id, kind="triage", work=lambda tenant: services.mentions_triage_drain(tenant_id=tenant))
 
 
 @shared_task(ignore_result=True)
 def mentions_triage_sweep() -> int:
-    """Catch mentions a crash left untriaged between storing and triage (DESIGN.md)."""
-    cutoff = timezone.now() - timedelta(seconds=30)
-    pending = (
-        mentions_untriaged().filter(received_at__lt=cutoff).values("tenant_id")
-        .annotate(first=Min("received_at")).values_list("tenant_id", flat=True)
-    )
-    count = 0
-    for tenant_id in pending:
-        ids = list(mentions_untriaged(tenant_id).filter(received_at__lt=cutoff).values_list("pk", flat=True)[:500])
-        count += len(ids)
-        mentions_triage.delay(tenant_id, ids)
-    return count
+    """Catch mentions a crash or a lost message left untriaged (DESIGN.md): their tenants' drains run again."""
+    tenants = tenants_with_untriaged(received_before=timezone.now() - timedelta(seconds=30))
+    for tenant_id in tenants:
+        drain_request(mentions_triage_drain, tenant_id, kind="triage")
+    return len(tenants)
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=services.MAX_SEND_ATTEMPTS)

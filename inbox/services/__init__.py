@@ -20,6 +20,7 @@ from .cases import (
     cases_reassign_bulk,
     ignored_mention_open_case,
     mentions_triage,
+    mentions_triage_drain,
     note_add,
     protocol_next,
 )
@@ -58,7 +59,8 @@ __all__ = [
     "CANNED_CSV_COLUMNS", "DELIVERY_UNKNOWN", "MAX_SEND_ATTEMPTS", "TRANSITIONS", "CannedImportResult",
     "CaseActionError", "ThreadChanged", "canned_replies_import_csv", "canned_reply_delete", "canned_reply_save",
     "case_auto_assign", "case_claim", "case_claim_next", "case_handoff_private", "case_status_change",
-    "case_transfer", "cases_auto_close", "cases_reassign_bulk", "mentions_triage", "note_add", "protocol_next",
+    "case_transfer", "cases_auto_close", "cases_reassign_bulk", "mentions_triage",
+    "mentions_triage_drain", "note_add", "protocol_next",
     "replies_stale_sweep", "reply_create", "reply_deliver", "reply_outcome_check", "reply_retry",
     "thread_changes_since", *_triage_all,
     # tags, notifications, settings (#5)

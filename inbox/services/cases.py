@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from channels_ingest.models import ChannelAccount, Mention, SentMessage
+from channels_ingest.selectors import mentions_untriaged
 from channels_ingest.services import mentions_mark_triaged
 from sac.bulk import commit_without_waiting_for_disk, of_tenant_by_ids, rows_insert, rows_update
 from sac.models import AuditEvent, Membership, Role, Team, Tenant
@@ -383,6 +384,31 @@ def mentions_triage(*, tenant_id: int, mention_ids: list[int]) -> list[Case]:
         except Exception:
             log.exception("triage failed for mention %s of tenant %s", mention_id, tenant_id)
     return touched
+
+
+# What one triage drain takes before other tenants' work goes first (sac/queueing.py): ingest's pages of 100.
+TRIAGE_DRAIN_BATCH = 100
+TRIAGE_DRAIN_BATCHES = 5
+
+
+def mentions_triage_drain(*, tenant_id: int, batch: int = TRIAGE_DRAIN_BATCH,
+                          batches: int = TRIAGE_DRAIN_BATCHES) -> bool:
+    """Triage the tenant's oldest untriaged mentions, a few batches; whether its drain should run again.
+
+    Mentions triage could not handle (it logs them and leaves them untriaged) are not taken twice in a run, and
+    the drain asks for another run only after full batches that triaged something, so a mention that keeps
+    failing waits for the sweep instead of spinning the queue.
+    """
+    tried: list[int] = []
+    for _batch in range(batches):
+        ids = list(mentions_untriaged(tenant_id).exclude(pk__in=tried).order_by("received_at", "pk")
+                   .values_list("pk", flat=True)[:batch])
+        if ids:
+            mentions_triage(tenant_id=tenant_id, mention_ids=ids)
+            tried += ids
+        if len(ids) < batch:
+            return False
+    return Mention.objects.filter(tenant_id=tenant_id, pk__in=tried, triaged_at__isnull=False).exists()
 
 
 # ---------------------------------------------------------------- claiming and status

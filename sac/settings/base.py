@@ -207,6 +207,10 @@ SAC_POLL_LEASE_SECONDS = env_int("SAC_POLL_LEASE_SECONDS", 120)
 # this slower reconciliation interval, to catch what the network failed to deliver.
 SAC_RECONCILE_INTERVAL_SECONDS = env_int("SAC_RECONCILE_INTERVAL_SECONDS", 300)
 SAC_WEBHOOK_ACTIVE_SECONDS = env_int("SAC_WEBHOOK_ACTIVE_SECONDS", 3600)
+# Ingest work (webhook deliveries, triage) runs as per-tenant drains: at most one waiting in the queue per tenant
+# and kind, and at most this many running at once for one tenant, so a tenant in a viral crisis cannot fill the
+# queue or every worker while the others wait (sac/queueing.py).
+SAC_MAX_CONCURRENT_INGEST_PER_TENANT = env_int("SAC_MAX_CONCURRENT_INGEST_PER_TENANT", 2)
 # Resolved cases close for good after this many days without the customer writing again.
 SAC_AUTO_CLOSE_DAYS = env_int("SAC_AUTO_CLOSE_DAYS", 7)
 # SLA crisis alert: negative mentions in the last hour against the same hour of the past weeks.

@@ -182,7 +182,7 @@ def test_a_broker_outage_after_ingest_leaves_triage_to_the_sweep(kit_a, monkeypa
     def broker_down(*args, **kwargs):
         raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(tasks.mentions_triage, "delay", broker_down)
+    monkeypatch.setattr(tasks.mentions_triage_drain, "apply_async", broker_down)
     with django_capture_on_commit_callbacks(execute=True):
         result = ingest(kit_a.channel, [mention_item("sem internet de novo, absurdo", author_id="9")])
     assert "left to the sweep" in caplog.text  # the poll goes on; nothing raised into it
