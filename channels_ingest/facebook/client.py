@@ -245,6 +245,9 @@ class MetaConnector:
         credentials = channel.credentials or {}
         self.client = GraphClient(access_token=credentials.get("page_access_token") or credentials.get("access_token",
                                   ""), base_url=channel.api_base_url, network=self.network)
+        # Whom the latest private reply to a comment reached (the customer's page- or Instagram-scoped id), from
+        # the send's answer or, after a send that ended in doubt, from the conversation find_sent found it in.
+        self.last_recipient_id = ""
 
     def _page(self, **fields: Any) -> Page:
         """A Page with what the Graph answers said of the rate budget: how long to wait before the next poll
@@ -314,8 +317,9 @@ class MetaConnector:
         """After a send ended in doubt: the id of our answer if Meta has it (then recorded as ours), else None.
 
         A public answer is looked for among the target's replies written by the account since `since`; a
-        private one among the latest messages the account sent with the same text. `matches` replaces the
-        text comparison when each attempt words the message differently."""
+        private one among the latest messages the account sent with the same text (a private reply to a comment
+        found there sets `last_recipient_id` from its conversation, as the send's answer does). `matches`
+        replaces the text comparison when each attempt words the message differently."""
         since = since - timedelta(minutes=1)  # slack for the two clocks
         target = message.in_reply_to_external_id
         ours = (lambda text: isinstance(text, str) and matches(text)) if matches is not None \
@@ -337,15 +341,21 @@ class MetaConnector:
         target = message.in_reply_to_external_id
         replied = self._mention(target) if target else None
         params: dict[str, Any] = {"platform": self.messaging_platform, "limit": 25,
-                                  "fields": "messages.limit(25){id,message,from,created_time}"}
+                                  "fields": "participants,messages.limit(25){id,message,from,to,created_time}"}
         reservation = None
-        if replied is not None and replied.kind == "direct" and replied.author_id:
+        to_comment = replied is None or replied.kind != "direct"
+        if not to_comment and replied.author_id:
             params["user_id"] = replied.author.external_id
         elif target:
             reservation = SentMessage.objects.filter(tenant_id=self.channel.tenant_id, channel=self.channel,
                                                      private_reply_to_comment=target, external_id="").first()
-        for item in self._our_messages(params, since):
+        self.last_recipient_id = ""
+        for conversation, item in self._our_messages(params, since):
             if ours(item.get("message")):
+                if to_comment:
+                    # What the Send API's recipient_id would have said: the inbox records it on the reply so the
+                    # customer's Messenger (or Instagram) answer, which comes from this id, joins the case.
+                    self.last_recipient_id = self._recipient(conversation, item)
                 if reservation is not None:
                     services.sent_message_record(channel=self.channel, external_id=str(item["id"]),
                                                  kind="private_reply", in_reply_to=target,
@@ -358,14 +368,25 @@ class MetaConnector:
             services.private_reply_release(channel=self.channel, reservation_id=reservation.pk)
         return None
 
-    def _our_messages(self, params: dict[str, Any], since: datetime) -> Iterator[dict[str, Any]]:
-        """The page's own Messenger messages sent since `since` (newest first), from its conversations."""
+    def _our_messages(self, params: dict[str, Any],
+                      since: datetime) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+        """The page's own Messenger messages sent since `since` (newest first), each with its conversation."""
         body = self.client.get(f"{self.channel.external_account_id}/conversations", params)
         for conversation in _items(body):
             messages = conversation.get("messages")
             for item in _items(messages if isinstance(messages, dict) else None):
                 if self._is_ours(item) and _graph_time(item.get("created_time")) >= since:
-                    yield item
+                    yield conversation, item
+
+    def _recipient(self, conversation: dict[str, Any], message: dict[str, Any]) -> str:
+        """Whom a message of ours went to: its `to`, else the conversation's other participant (a Messenger or
+        Instagram conversation is one person and the account; both list people as {data: [{id, …}]})."""
+        account = self.channel.external_account_id
+        for people in (message.get("to"), conversation.get("participants")):
+            for person in _items(people):
+                if str(person["id"]) != account:
+                    return str(person["id"])
+        return ""
 
     def _record(self, external_id: str, kind: str, in_reply_to: str) -> str:
         from channels_ingest import services
@@ -506,9 +527,9 @@ class FacebookConnector(MetaConnector):
         psid = replied.author.external_id
         since = since - timedelta(minutes=1)  # slack for the two clocks
         found = []
-        for item in self._our_messages({"platform": self.messaging_platform, "user_id": psid, "limit": 25,
-                                        "fields": "messages.limit(25){id,message,attachments,from,to,created_time}"},
-                                       since):
+        params = {"platform": self.messaging_platform, "user_id": psid, "limit": 25,
+                  "fields": "messages.limit(25){id,message,attachments,from,to,created_time}"}
+        for _conversation, item in self._our_messages(params, since):
             recipients = {str(r.get("id")) for r in _items(item.get("to"))}
             if not item.get("message") and item.get("attachments") and (not recipients or psid in recipients):
                 found.append(str(item["id"]))

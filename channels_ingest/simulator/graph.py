@@ -4,8 +4,11 @@ Served by SimulatorServer under ``/graph/v21.0/``:
 
 - ``GET  /{page-id}/feed?fields=…comments.filter(…).order(…).limit(n){…}`` — the page's posts, newest first,
   each with the first page of its comments (only when it has some, as Graph omits empty edges)
-- ``GET  /{page-id}/conversations?platform=messenger&fields=messages.limit(n){…}`` — Messenger conversations,
-  the most recently updated first
+- ``GET  /{page-id}/conversations?platform=messenger&fields=participants,messages.limit(n){…}`` — Messenger
+  conversations, the most recently updated first; ``participants`` (when asked) lists the customer and the page
+  as ``{data: [{name, email, id}]}``, and a message's ``to`` names its recipient the same way (the recorded
+  conversation in ../shared/fixtures/facebook/python_facebook/facebook/models/conversation.json;
+  https://developers.facebook.com/docs/graph-api/reference/conversation)
 - ``GET  /{object-id}/comments?filter=&order=&limit=&after=`` — a post's comments or a comment's replies
 
 Lists page like Graph's cursor-based pagination: ``limit`` (25 by default), ``paging.cursors.{before,after}`` and
@@ -312,11 +315,22 @@ class GraphSim:
         body = page_of(listed, limit=params.get("limit"), after=params.get("after"),
                        next_url=edge_url(self.page_id, "conversations", params))
         wanted = expansion(params.get("fields"), "messages") or ({}, "")
+        with_participants = expansion(params.get("fields"), "participants") is not None
         for conversation in body["data"]:
             psid = conversation.pop("_psid")
+            if with_participants:  # the customer and the page, as Graph lists them (conversation.json fixture)
+                conversation["participants"] = {"data": [self._participant(psid), self._participant(self.page_id)]}
             conversation["messages"] = page_of(self.conversations[psid], limit=wanted[0].get("limit"), after=None,
                                                next_url=edge_url(conversation["id"], "messages", wanted[0]))
         return body
+
+    def _participant(self, person_id: str) -> dict[str, Any]:
+        """A conversation participant or a message's `to` entry: {name, email, id}, the email being Graph's
+        `{id}@facebook.com` stand-in; the name is the one the customer's comment or messages carry."""
+        name = PAGE_NAME if person_id == self.page_id else next(
+            (p.get("name") for m in self.conversations.get(person_id, []) for p in [m["from"], *m["to"]["data"]]
+             if p.get("id") == person_id and p.get("name")), None)
+        return {**({"name": name} if name else {}), "email": f"{person_id}@facebook.com", "id": person_id}
 
     def _comments_of(self, obj: str, params: dict[str, str] | None = None) -> list[dict[str, Any]]:
         """What GET /{object-id}/comments lists: a post's comments (top-level only unless filter=stream), or a
@@ -387,12 +401,14 @@ class GraphSim:
                                           "already has a private reply.", subcode=2018301)
             self.private_replied.add(comment_id)
             psid = str(abs(hash(("psid", found[1]["from"]["name"]))) % 10**16)
+            to = {"name": found[1]["from"]["name"], "email": f"{psid}@facebook.com", "id": psid}
         elif recipient.get("id"):
             psid = str(recipient["id"])
+            to = self._participant(psid)
         else:
             raise GraphError(400, 100, "(#100) The parameter recipient is required")
         message = {"id": f"m_{self._id()}", "message": text or "", "created_time": graph_time(time.time()),
-                   "from": {"id": self.page_id, "name": PAGE_NAME}, "to": {"data": [{"id": psid}]}}
+                   "from": {"id": self.page_id, "name": PAGE_NAME}, "to": {"data": [to]}}
         if attachment_id:
             message["attachments"] = {"data": [{"id": attachment_id, "mime_type":
                                                 self.media[attachment_id]["content_type"]}]}

@@ -14,7 +14,8 @@ another page exists; see graph.page_of).
 - ``POST /{media-id}/comments`` ``{message}`` → ``{id}``
 - ``POST /{ig-user-id}/messages`` ``{recipient: {comment_id}, message: {text}}`` → ``{recipient_id, message_id}``
   (a private reply: once per comment, refused like Meta does with code 10 / subcode 2018301)
-- ``GET  /{ig-user-id}/conversations?platform=instagram`` — the private conversations those replies opened
+- ``GET  /{ig-user-id}/conversations?platform=instagram`` — the private conversations those replies opened (with
+  ``fields=participants``, the customer and the account as ``{data: [{username, id}]}``)
 
 and webhooks: ``subscribe(target, app_secret)`` sends every new customer comment as a signed ``comments``
 delivery (``object: instagram``, ``X-Hub-Signature-256``) to a URL or a callable; ``lose_webhooks(n)`` drops the
@@ -164,8 +165,14 @@ class InstagramSim:
             if method == "GET" and edge == "replies" and obj in self.comments:
                 return page_of(self._replies(obj), **page, next_url=edge_url(obj, "replies", params))
             if method == "GET" and obj == self.account_id and edge == "conversations":
-                return {"data": [{"id": f"ig_t_{uid}", "updated_time": msgs[0]["created_time"],
-                                  "messages": {"data": msgs[:25]}} for uid, msgs in self.conversations.items()]}
+                listed = [{"id": f"ig_t_{uid}", "updated_time": msgs[0]["created_time"],
+                           "messages": {"data": msgs[:25]}} for uid, msgs in self.conversations.items()]
+                if expansion(params.get("fields"), "participants") is not None:
+                    # The customer (as our message's `to` names them) and the account, {username, id} each.
+                    for conversation, msgs in zip(listed, self.conversations.values(), strict=True):
+                        conversation["participants"] = {"data": [msgs[-1]["to"]["data"][0],
+                                                                 {"username": self.username, "id": self.account_id}]}
+                return {"data": listed}
             if method == "POST" and edge in ("replies", "comments") and obj != self.account_id:
                 return self._answer_publicly(obj, edge, body)
             if method == "POST" and obj == self.account_id and edge == "messages":
@@ -216,7 +223,7 @@ class InstagramSim:
         self.private_replied.add(comment_id)
         customer = comment["from"]["id"]
         sent = {"id": f"aWdfZAG1_{self._id()}", "message": text, "created_time": graph_time(time.time()),
-                "from": {"id": self.account_id, "username": self.username}, "to": {"data": [{"id": customer}]}}
+                "from": {"id": self.account_id, "username": self.username}, "to": {"data": [dict(comment["from"])]}}
         self.conversations.setdefault(customer, []).insert(0, sent)
         self.sent.append({"kind": "message", "recipient": recipient, "text": text, "id": sent["id"]})
         return {"recipient_id": customer, "message_id": sent["id"]}

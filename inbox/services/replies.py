@@ -340,7 +340,7 @@ def reply_deliver(*, tenant_id: int, reply_id: int) -> Reply | None:
     connector: Any = None
     try:
         connector = connector_for(reply.case.channel)
-        external_id, recipient = None, ""
+        external_id = None
         find_sent = _look_up(connector) if was_unknown else None
         if find_sent is not None:
             external_id = find_sent(message, since=reply.created_at)
@@ -352,9 +352,10 @@ def reply_deliver(*, tenant_id: int, reply_id: int) -> Reply | None:
                 message = _with_media(connector, reply, message)
             posting = True
             external_id = connector.send(message)
-            # A private reply to a comment reaches the customer under another id (Messenger's page-scoped id):
-            # the connector says which, and triage joins their answer to this case by it.
-            recipient = getattr(connector, "last_recipient_id", "")
+        # A private reply to a comment reaches the customer under another id (Messenger's page-scoped id): the
+        # connector says which (from the send's answer, or from the conversation find_sent found it in), and
+        # triage joins their answer to this case by it.
+        recipient = getattr(connector, "last_recipient_id", "")
     except TransientError as exc:
         # Not sent (refused before anything was posted): back to the queue for the retry, unless we tried
         # enough. A rate limit's reset is honoured: the row is not due (for the task or the sweep) before it.
@@ -409,9 +410,10 @@ def reply_outcome_check(*, tenant_id: int, reply_id: int) -> Reply | None:
     reply = Reply.objects.select_related("case__channel", "case__customer", "in_reply_to", "tenant").get(
         tenant_id=tenant_id, pk=reply_id
     )
-    external_id = None
+    external_id, connector = None, None
     try:
-        find_sent = _look_up(connector_for(reply.case.channel))
+        connector = connector_for(reply.case.channel)
+        find_sent = _look_up(connector)
         if find_sent is not None:
             external_id = find_sent(_outbound(reply), since=reply.created_at)
     except (TransientError, PermanentError):
@@ -423,7 +425,8 @@ def reply_outcome_check(*, tenant_id: int, reply_id: int) -> Reply | None:
         return reply
     audit_record(tenant=reply.tenant, actor=None, verb="reply.adopted", obj=reply.case,
                  data={"reply": reply.pk, "external_id": external_id})
-    _reply_sent(reply, external_id)
+    # As after a clean send: whom a private reply to a comment reached, so the customer's answer joins the case.
+    _reply_sent(reply, external_id, recipient_external_id=getattr(connector, "last_recipient_id", ""))
     reply.refresh_from_db()
     return reply
 
