@@ -19,7 +19,7 @@ from sac.models import Role, Tenant
 from sac.selectors import access_membership_by_slug
 from sac.tenancy import TenantRequest, page_language, require_role, tenant_view
 
-from . import selectors, services
+from . import selectors, services, subscriptions
 from .models import Platform
 from .oauth import facebook as oauth_facebook
 from .oauth import flow as oauth_flow
@@ -123,13 +123,42 @@ def channel_health(request: TenantRequest, channel_id: int) -> HttpResponse:
     base = request.build_absolute_uri("/hooks/")
     hook_platform = "x" if channel.platform in (Platform.X, Platform.SIMULATOR) else channel.platform
     is_x = channel.platform in (Platform.X, Platform.SIMULATOR)
+    webhooks = subscriptions.subscription_of(channel)
+    if webhooks.state == "by_hand":
+        webhook_url = f"{base}{hook_platform}/{channel.webhook_key}/"
+    else:
+        # Connected with OAuth: the network delivers to its app's one callback URL, not to one per channel.
+        webhook_url = request.build_absolute_uri(reverse(
+            "channels_ingest_webhooks:x_app" if is_x else "channels_ingest_webhooks:meta_app"))
     return render(request, "channels_ingest/channel_health.html", {
         "channel": channel,
         "usage": selectors.usage_summary(request.tenant, channel) if is_x else None,
         "runs": selectors.poll_runs_for(request.tenant, channel),
         "dead_letters": selectors.open_dead_letters_for(request.tenant, channel),
-        "webhook_url": f"{base}{hook_platform}/{channel.webhook_key}/",
+        "webhook_url": webhook_url,
+        "webhooks": webhooks,
     })
+
+
+@tenant_view(Role.ADMIN)
+@require_POST
+def channel_webhooks_subscribe(request: TenantRequest, channel_id: int) -> HttpResponse:
+    """The health page's *Subscribe again*: the subscription Connect with X / Facebook makes, after a refusal or a
+    fix on the network's side (a permission granted, the app's webhook set up)."""
+    channel = selectors.access_channel(request.tenant, channel_id)
+    outcome = subscriptions.channel_webhooks_subscribe(channel=channel, actor=request.user)
+    if outcome.state == "subscribed":
+        messages.success(request, _("Webhooks subscribed: the network now pushes this channel's events; polling "
+                                    "catches up on what they miss."))
+    elif outcome.state == "failed":
+        messages.error(request, _("Webhook subscription failed: %(reason)s. Polling carries on.")
+                       % {"reason": outcome.reason})
+    elif outcome.state == "x_not_set_up":
+        messages.error(request, _("Webhooks are not set up for X on this installation: polling only."))
+    else:
+        messages.error(request, _("This channel was connected by hand: its webhooks are set up in the network's "
+                                  "app settings, with the webhook URL shown here."))
+    return redirect(reverse("channels_ingest:health", args=[request.tenant.slug, channel.pk]))
 
 
 @tenant_view(Role.ADMIN)
@@ -257,6 +286,8 @@ def _x_callback_finish(request: HttpRequest, flow: oauth_flow.Flow, tenant: Tena
         tenant=tenant, actor=request.user, platform=Platform.X, external_account_id=account["id"],
         name=f"@{account['username']} on X" if account["username"] else account["name"] or account["id"],
         handle=account["username"], api_base_url=oauth_x.api_base_url(), credentials=tokens.credentials())
+    # After the connect has committed: a refused subscription is shown on the health page, never a failed connect.
+    subscriptions.channel_webhooks_subscribe_after_connect(channel=channel, actor=request.user)
     messages.success(request, _("%(channels)s: the first poll runs within seconds.")
                      % {"channels": _connected(channel.name, created)})
     return redirect(reverse("channels_ingest:health", args=[tenant.slug, channel.pk]))
@@ -329,11 +360,15 @@ def _facebook_page_connect(request: TenantRequest, page: dict[str, str], *, with
             tenant=request.tenant, actor=request.user, platform=Platform.INSTAGRAM,
             external_account_id=instagram["id"], name=f"@{instagram['username'] or instagram['id']} on Instagram",
             handle=instagram["username"], api_base_url=oauth_facebook.api_base_url(),
-            credentials=meta_credentials)
+            credentials={**meta_credentials, subscriptions.PAGE_ID_KEY: page["id"]})
         done.append(_connected(ig.name, ig_created))
     elif with_instagram:
         messages.warning(request, _("This page has no Instagram business account linked: only the page was "
                                     "connected."))
     oauth_flow.pages_forget(request.session)
+    # After the connects have committed: a refused subscription is shown on the health page, never a failed connect.
+    subscriptions.channel_webhooks_subscribe_after_connect(channel=channel, actor=request.user)
+    if instagram is not None:
+        subscriptions.channel_webhooks_subscribe_after_connect(channel=ig, actor=request.user)
     messages.success(request, _("%(channels)s: the first poll runs within seconds.") % {"channels": "; ".join(done)})
     return redirect(reverse("channels_ingest:health", args=[request.tenant.slug, channel.pk]))

@@ -24,6 +24,8 @@
 - a simulated Instagram account on the same Graph host (media with comments and replies, ``POST
   /{comment-id}/replies``, private replies, signed ``comments`` webhooks that can be lost on purpose) and
   ``POST /_sim/ig/comments``; see ``instagram.py``
+- webhook subscriptions: Graph ``GET/POST/DELETE /graph/v21.0/{page-id}/subscribed_apps``, X ``POST/GET
+  /2/webhooks`` and ``/2/account_activity/webhooks/:id/subscriptions/…``; see ``subscriptions.py``
 
 ``PostFactory`` produces the pt-BR / English customer posts on its own (deterministic per seed).
 The package only uses the standard library so it can run without Django.

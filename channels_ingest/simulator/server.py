@@ -22,6 +22,7 @@ from .instagram import InstagramSim
 from .oauth import OAuthReply, OAuthSim
 from .page import render_page
 from .store import AFTER_POST_FAULTS, FAULT_KINDS, RATE_WINDOW_SECONDS, ApiError, SimStore
+from .subscriptions import SubscriptionsSim
 
 JSON_TYPE = "application/json; charset=utf-8"
 RATE_LIMIT_PENALTY_SECONDS = 3  # short on purpose: clients sleeping until reset should not stall demos/tests
@@ -128,6 +129,8 @@ class SimulatorServer:
         self.graph = GraphSim(seed=seed, rate_per_minute=rate_per_minute)
         self.oauth = OAuthSim(brand_user_id=brand_user_id, brand_username=brand_username, page_id=PAGE_ID,
                               page_name=PAGE_NAME)
+        # Graph's /{page-id}/subscribed_apps and X's webhooks / Account Activity subscriptions (subscriptions.py).
+        self.subscriptions = SubscriptionsSim(page_ids={PAGE_ID}, brand_user_id=brand_user_id)
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -302,6 +305,9 @@ class SimulatorServer:
                                      params=params)
         if not auth.startswith(("Bearer ", "OAuth ")) or self.oauth.x_bearer_refused(auth):
             return _json_reply(401, UNAUTHORIZED)
+        activity = self.subscriptions.x_route(method, path, raw, auth)
+        if activity is not None:
+            return _json_reply(*activity, rate_key=("account_activity", 500))
         self.store.catch_up()
         for route_method, pattern, key, limit, handler in _ROUTES:
             match = pattern.fullmatch(path)
@@ -356,7 +362,8 @@ class SimulatorServer:
                 body = json.loads(raw or b"{}") if method == "POST" else {}
             if not isinstance(body, dict):
                 raise GraphError(400, 100, "(#100) Request body is not a JSON object")
-            answer = self.graph.route(method, path, body, files, params)
+            answer = (self.subscriptions.graph_route(method, path, body, params or {}, auth)
+                      if edge == "subscribed_apps" else self.graph.route(method, path, body, files, params))
             failed = self._after_post_fault(self._take_fault(False, method, after_post_only=True, route=edge),
                                             _json_reply(500, GRAPH_UNEXPECTED, rate_key=key))
             if failed is not None:

@@ -240,6 +240,14 @@ SAC_FACEBOOK_APP_ID = env_str("SAC_FACEBOOK_APP_ID", "")
 SAC_FACEBOOK_APP_SECRET = env_str("SAC_FACEBOOK_APP_SECRET", "")
 SAC_FACEBOOK_DIALOG_URL = env_str("SAC_FACEBOOK_DIALOG_URL", "https://www.facebook.com/v21.0/dialog/oauth")
 SAC_GRAPH_API_URL = env_str("SAC_GRAPH_API_URL", "https://graph.facebook.com/v21.0")
+# Webhooks of OAuth-connected channels arrive at the app's one callback URL (/hooks/meta/, /hooks/x/app/), not one
+# per channel: Meta echoes this token when the app's webhook is set up in the App Dashboard (empty: refused).
+SAC_FACEBOOK_WEBHOOK_VERIFY_TOKEN = env_str("SAC_FACEBOOK_WEBHOOK_VERIFY_TOKEN", "")
+# X Account Activity: the id of the installation's registered webhook (manage.py x_webhook_register prints it).
+# Empty: connecting an X account subscribes nothing and the channel is polled only.
+SAC_X_WEBHOOK_ID = env_str("SAC_X_WEBHOOK_ID", "")
+# The X app's bearer token (app-only auth), used only by manage.py x_webhook_register.
+SAC_X_APP_BEARER_TOKEN = env_str("SAC_X_APP_BEARER_TOKEN", "")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 
