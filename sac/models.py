@@ -1,5 +1,6 @@
 import hashlib
 import secrets
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
@@ -110,3 +111,60 @@ class ApiToken(models.Model):
     @staticmethod
     def digest_of(secret: str) -> str:
         return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class Invitation(models.Model):
+    """A tenant admin's invitation for someone to join the brand (the Team page). The person opens
+    /invite/<token>/ from the e-mail and sets a password, or signs in with the account they already have.
+
+    Open = neither accepted nor revoked; an open invitation past `expires_at` is expired (Resend renews it)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="invitations")
+    # Lower-cased: a new person's username is this address, and the login form compares usernames exactly.
+    email = models.EmailField()
+    name = models.CharField(max_length=150, blank=True)
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.AGENT)
+    # What the membership starts with; checked against the tenant by the service (the link table has no tenant).
+    teams = models.ManyToManyField(Team, blank=True, related_name="invitations")
+    languages = models.JSONField(default=list, blank=True)
+    platforms = models.JSONField(default=list, blank=True)
+    # The language of the e-mail and of the page the link opens.
+    language = models.CharField(max_length=10, choices=settings.LANGUAGES, default="pt-br")
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    # Only a digest of the link's token: a database leak must not hand out memberships. Resend replaces it,
+    # so an earlier e-mail's link stops working.
+    token_digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    membership = models.ForeignKey(Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # One open invitation per address and brand: a second "Invite" is told to resend the first, and two
+            # admins inviting the same person at once cannot send two links.
+            models.UniqueConstraint(fields=["tenant", "email"], name="invitation_one_open_per_email",
+                                    condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.tenant.slug} ({self.role})"
+
+    def state(self, now: datetime) -> str:
+        """pending, expired, accepted or revoked: what the Team page's list and the accept page say."""
+        if self.accepted_at is not None:
+            return "accepted"
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.expires_at <= now else "pending"
+
+    @staticmethod
+    def new_token() -> str:
+        return secrets.token_urlsafe(32)
+
+    @staticmethod
+    def digest_of(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()

@@ -10,7 +10,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from .backends import MEMBERSHIPS_ATTR
-from .models import AuditEvent, Membership, Role, Team, Tenant
+from .models import AuditEvent, Invitation, Membership, Role, Team, Tenant
 
 
 def memberships_for_user(user: AbstractBaseUser) -> QuerySet[Membership]:
@@ -133,3 +133,45 @@ def team_case_count(tenant: Tenant, team: Team) -> int:
 
 def team_member_count(tenant: Tenant, team: Team) -> int:
     return team.members.filter(tenant=tenant).count()
+
+
+# ---------------------------------------------------------------- invitations (the Team page, /invite/<token>/)
+
+def invitations_open(tenant: Tenant) -> QuerySet[Invitation]:
+    """Invitations neither accepted nor revoked (expired ones too: Resend renews them), newest first."""
+    return (
+        Invitation.objects.filter(tenant=tenant, accepted_at__isnull=True, revoked_at__isnull=True)
+        .select_related("invited_by")
+        .prefetch_related(Prefetch("teams", queryset=Team.objects.filter(tenant=tenant).order_by("name")))
+        .order_by("-sent_at", "-pk")
+    )
+
+
+def access_invitation(tenant: Tenant, invitation_id: int) -> Invitation:
+    try:
+        return Invitation.objects.get(tenant=tenant, pk=invitation_id)
+    except Invitation.DoesNotExist:
+        raise Http404("No such invitation.") from None
+
+
+def invitation_by_token(token: str) -> Invitation | None:
+    """The accept page's lookup, by the digest of the link's token alone. The one read here without a tenant: the
+    page is opened by someone who is not a member yet, and the token names exactly one invitation of one tenant
+    (the membership it grants is always in `invitation.tenant`)."""
+    if not token or len(token) > 100:
+        return None
+    return (Invitation.objects.select_related("tenant", "invited_by")
+            .filter(token_digest=Invitation.digest_of(token)).first())
+
+
+def accounts_for_email(email: str) -> QuerySet[AbstractBaseUser]:
+    """Accounts an invited address already names: as their e-mail, or as their username (invited people's accounts
+    are made with the address as username). Users are global: one person may be in several brands."""
+    return get_user_model().objects.filter(Q(email__iexact=email) | Q(username__iexact=email)).order_by("pk")
+
+
+def member_with_email(tenant: Tenant, email: str) -> Membership | None:
+    """The tenant's membership (active or not) of an account with this address, if any."""
+    return (Membership.objects.filter(tenant=tenant)
+            .filter(Q(user__email__iexact=email) | Q(user__username__iexact=email))
+            .select_related("user").first())

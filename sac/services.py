@@ -1,17 +1,25 @@
 """Writes for the core app: tenants, people, teams, tokens, the audit log."""
 
+import zoneinfo
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Model
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from .bulk import rows_insert
-from .models import ApiToken, AuditEvent, Membership, Role, Team, Tenant
-from .selectors import team_case_count, team_member_count
+from .models import ApiToken, AuditEvent, Invitation, Membership, Role, Team, Tenant
+from .selectors import accounts_for_email, member_with_email, team_case_count, team_member_count
 
 
 def audit_record(
@@ -109,6 +117,21 @@ def _admins_left(tenant: Tenant) -> list[int]:
     )
 
 
+def _member_fields_check(*, tenant: Tenant, role: str, teams: list[Team], languages: list[str],
+                         platforms: list[str]) -> set[int]:
+    """Refuse a role, skill or team a membership cannot have (membership_update, invitation_create); returns the
+    team ids."""
+    if role not in Role.values:
+        raise TeamConfigError(_("Unknown role."))
+    if set(languages) - set(MEMBER_LANGUAGES) or set(platforms) - set(MEMBER_PLATFORMS):
+        raise TeamConfigError(_("Unknown language or network."))
+    team_ids = {team.pk for team in teams}
+    # The link table has no tenant column: only this tenant's teams may ever be linked (claim-next trusts that).
+    if Team.objects.filter(tenant=tenant, pk__in=team_ids).count() != len(team_ids):
+        raise TeamConfigError(_("That team does not belong to this brand."))
+    return team_ids
+
+
 @transaction.atomic
 def membership_update(
     *, tenant: Tenant, actor: Membership, member: Membership, role: str, teams: list[Team], languages: list[str],
@@ -116,17 +139,10 @@ def membership_update(
 ) -> Membership:
     """Set a member's role, teams, skills, cap and whether they are active. Refuses a change that would leave the
     brand without an active admin (the last admin demoting or deactivating themselves)."""
-    if role not in Role.values:
-        raise TeamConfigError(_("Unknown role."))
     if not MAX_OPEN_CASES_MIN <= max_open_cases <= MAX_OPEN_CASES_MAX:
         raise TeamConfigError(_("The open-case cap must be between %(min)s and %(max)s.")
                               % {"min": MAX_OPEN_CASES_MIN, "max": MAX_OPEN_CASES_MAX})
-    if set(languages) - set(MEMBER_LANGUAGES) or set(platforms) - set(MEMBER_PLATFORMS):
-        raise TeamConfigError(_("Unknown language or network."))
-    team_ids = {team.pk for team in teams}
-    # The link table has no tenant column: only this tenant's teams may ever be linked (claim-next trusts that).
-    if Team.objects.filter(tenant=tenant, pk__in=team_ids).count() != len(team_ids):
-        raise TeamConfigError(_("That team does not belong to this brand."))
+    team_ids = _member_fields_check(tenant=tenant, role=role, teams=teams, languages=languages, platforms=platforms)
     admins = _admins_left(tenant)
     # Locked (and re-read) after the admins, in the same order as every other caller.
     member = Membership.objects.select_for_update().select_related("user").get(tenant=tenant, pk=member.pk)
@@ -209,3 +225,200 @@ def team_delete(*, tenant: Tenant, actor: Membership, team: Team) -> int:
     # (by this team's id, which only this tenant's rows can hold) and removes the membership links.
     team.delete()
     return cases
+
+
+# ---------------------------------------------------------------- invitations (the Team page, /invite/<token>/)
+
+INVITATION_DAYS = 7
+
+
+class InvitationUnusable(Exception):
+    """The link cannot be used. `reason`: "invalid" (unknown, mangled, or replaced by a resend), "expired",
+    "revoked" or "used"."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class InvitationAccountExists(Exception):
+    """A new account was asked for an address that already has one: that person signs in instead."""
+
+
+class InvitationWrongAccount(Exception):
+    """The signed-in account is not the invited address's: the link would otherwise let anyone holding a
+    forwarded e-mail join with any account."""
+
+
+def invitation_link(token: str) -> str:
+    return settings.SAC_PUBLIC_BASE_URL.rstrip("/") + reverse("invitation_accept", args=[token])
+
+
+def _invitation_email_queue(*, invitation: Invitation, token: str, inviter: AbstractBaseUser) -> None:
+    """Build the e-mail now, in the invitation's language and the brand's time zone, and send it once the
+    transaction commits: a rolled-back invitation sends nothing, and the token exists only in this e-mail."""
+    tenant = invitation.tenant
+    with translation.override(invitation.language), timezone.override(zoneinfo.ZoneInfo(tenant.time_zone)):
+        context = {"invitation": invitation, "brand": tenant.name, "link": invitation_link(token),
+                   "inviter": inviter.get_full_name() or inviter.get_username(),
+                   "role": Role(invitation.role).label, "days": INVITATION_DAYS}
+        subject = _("%(inviter)s invited you to %(brand)s on SAC") % {"inviter": context["inviter"],
+                                                                      "brand": tenant.name}
+        body = render_to_string("sac/invitation_email.txt", context)
+    transaction.on_commit(lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [invitation.email],
+                                            fail_silently=False))
+
+
+def _invited_address(email: str) -> str:
+    """Lower-cased whole: it becomes the new person's username, and the login form compares usernames exactly."""
+    email = email.strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise TeamConfigError(_("Enter a valid e-mail address.")) from None
+    return email
+
+
+def invitation_create(
+    *, tenant: Tenant, actor: Membership, email: str, name: str, role: str, teams: list[Team],
+    languages: list[str] | None = None, platforms: list[str] | None = None, language: str = "pt-br",
+) -> tuple[Invitation, str]:
+    """Invite someone to the brand with the role, teams and skills their membership will get, and e-mail them the
+    link (valid INVITATION_DAYS days). Returns the invitation and the link's token, which is stored only as a
+    digest. Refuses an address that is already a member, or that already has an open invitation here."""
+    email = _invited_address(email)
+    name = " ".join(name.split())[:Invitation._meta.get_field("name").max_length]
+    languages, platforms = list(languages or []), list(platforms or [])
+    team_ids = _member_fields_check(tenant=tenant, role=role, teams=teams, languages=languages, platforms=platforms)
+    if language not in dict(settings.LANGUAGES):
+        raise TeamConfigError(_("Unknown language."))
+    member = member_with_email(tenant, email)
+    if member is not None:
+        if member.is_active:
+            raise TeamConfigError(_("%(email)s is already a member of this brand (%(user)s).")
+                                  % {"email": email, "user": member.user.get_username()})
+        raise TeamConfigError(_("%(email)s is already a member of this brand (%(user)s), inactive: edit them in the "
+                                "list above to let them back in.") % {"email": email,
+                                                                      "user": member.user.get_username()})
+    already = _("%(email)s already has a pending invitation: resend or revoke it in the list below.") % {
+        "email": email}
+    if Invitation.objects.filter(tenant=tenant, email=email, accepted_at__isnull=True,
+                                 revoked_at__isnull=True).exists():
+        raise TeamConfigError(already)
+    token, now = Invitation.new_token(), timezone.now()
+    try:
+        with transaction.atomic():
+            invitation = Invitation.objects.create(
+                tenant=tenant, email=email, name=name, role=role,
+                languages=[c for c in MEMBER_LANGUAGES if c in languages],
+                platforms=[c for c in MEMBER_PLATFORMS if c in platforms], language=language,
+                invited_by=actor.user, token_digest=Invitation.digest_of(token), sent_at=now,
+                expires_at=now + timedelta(days=INVITATION_DAYS))
+            chosen = list(Team.objects.filter(tenant=tenant, pk__in=team_ids).order_by("name"))
+            invitation.teams.set(chosen)
+            audit_record(tenant=tenant, actor=actor.user, verb="invitation.created", obj=invitation,
+                         data={"email": email, "role": role, "teams": [t.name for t in chosen]})
+            _invitation_email_queue(invitation=invitation, token=token, inviter=actor.user)
+    except IntegrityError:  # invitation_one_open_per_email: two admins inviting the same address at once
+        raise TeamConfigError(already) from None
+    return invitation, token
+
+
+def _invitation_open_locked(tenant: Tenant, invitation: Invitation) -> Invitation:
+    found = (Invitation.objects.select_for_update().select_related("tenant")
+             .filter(tenant=tenant, pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True).first())
+    if found is None:
+        raise TeamConfigError(_("That invitation was already accepted or revoked."))
+    return found
+
+
+@transaction.atomic
+def invitation_resend(*, tenant: Tenant, actor: Membership, invitation: Invitation) -> tuple[Invitation, str]:
+    """A new link, valid INVITATION_DAYS days from now, e-mailed again; the earlier link stops working (its digest
+    is replaced), so a lost or forwarded e-mail cannot be used any more."""
+    found = _invitation_open_locked(tenant, invitation)
+    token, now = Invitation.new_token(), timezone.now()
+    found.token_digest, found.sent_at, found.expires_at = (Invitation.digest_of(token), now,
+                                                            now + timedelta(days=INVITATION_DAYS))
+    found.save(update_fields=["token_digest", "sent_at", "expires_at"])
+    audit_record(tenant=tenant, actor=actor.user, verb="invitation.resent", obj=found,
+                 data={"email": found.email, "expires_at": found.expires_at.isoformat()})
+    _invitation_email_queue(invitation=found, token=token, inviter=actor.user)
+    return found, token
+
+
+@transaction.atomic
+def invitation_revoke(*, tenant: Tenant, actor: Membership, invitation: Invitation) -> Invitation:
+    found = _invitation_open_locked(tenant, invitation)
+    found.revoked_at = timezone.now()
+    found.save(update_fields=["revoked_at"])
+    audit_record(tenant=tenant, actor=actor.user, verb="invitation.revoked", obj=found, data={"email": found.email})
+    return found
+
+
+def invitation_usable(invitation: Invitation | None) -> Invitation:
+    """The invitation if its link may still be used; else InvitationUnusable with the reason the page shows."""
+    if invitation is None:
+        raise InvitationUnusable("invalid")
+    state = invitation.state(timezone.now())
+    if state != "pending":
+        raise InvitationUnusable({"accepted": "used"}.get(state, state))
+    return invitation
+
+
+def _invitation_locked(token: str) -> Invitation:
+    """Locked, so that two submits of the same link (a double click, two tabs) join once: the second waits, then
+    finds it used."""
+    if not token or len(token) > 100:
+        raise InvitationUnusable("invalid")
+    return invitation_usable(Invitation.objects.select_for_update(of=("self",)).select_related("tenant")
+                             .filter(token_digest=Invitation.digest_of(token)).first())
+
+
+def _invitation_join(invitation: Invitation, user: AbstractBaseUser) -> Membership:
+    """The membership the invitation describes, in the invitation's own tenant (whatever page the link was
+    opened from); an existing membership is kept as it is (an admin may have changed it since)."""
+    tenant = invitation.tenant
+    membership, created = Membership.objects.get_or_create(
+        tenant=tenant, user=user,
+        defaults={"role": invitation.role, "languages": invitation.languages, "platforms": invitation.platforms})
+    if created:
+        teams = list(Team.objects.filter(tenant=tenant, invitations=invitation).order_by("name"))
+        membership.teams.set(teams)
+        audit_record(tenant=tenant, actor=user, verb="membership.created", obj=membership,
+                     data={"user": user.get_username(), "role": invitation.role, "teams": [t.name for t in teams],
+                           "invitation": invitation.pk})
+    now = timezone.now()
+    Invitation.objects.filter(tenant=tenant, pk=invitation.pk).update(accepted_at=now, membership=membership)
+    invitation.accepted_at, invitation.membership = now, membership
+    audit_record(tenant=tenant, actor=user, verb="invitation.accepted", obj=invitation,
+                 data={"email": invitation.email, "user": user.get_username(), "new_membership": created})
+    return membership
+
+
+def invitation_accept_new_account(*, token: str, name: str, password: str) -> Membership:
+    """A new person: an account whose username is the invited address, with this password (the accept form ran
+    Django's password validators on it), and the membership."""
+    with transaction.atomic():
+        invitation = _invitation_locked(token)
+        if accounts_for_email(invitation.email).exists():
+            raise InvitationAccountExists
+        first, _sep, last = " ".join(name.split()).partition(" ")
+        user = get_user_model()(username=invitation.email, email=invitation.email, first_name=first[:150],
+                                last_name=last[:150])
+        user.set_password(password)
+        try:
+            with transaction.atomic():
+                user.save()
+        except IntegrityError:  # the same address signed up a moment ago (another invitation's link)
+            raise InvitationAccountExists from None
+        return _invitation_join(invitation, user)
+
+
+def invitation_accept(*, token: str, user: AbstractBaseUser) -> Membership:
+    """Someone with an account (signed in as the invited address) joins the brand."""
+    with transaction.atomic():
+        invitation = _invitation_locked(token)
+        if not accounts_for_email(invitation.email).filter(pk=user.pk).exists():
+            raise InvitationWrongAccount
+        return _invitation_join(invitation, user)

@@ -8,7 +8,7 @@ from channels_ingest.api import MentionViewSet
 from inbox.api import CaseViewSet
 from surveys.api import DeflectionDayViewSet, SurveyResponseViewSet
 
-from . import views
+from . import team_views, views
 
 router = DefaultRouter()
 router.register("cases", CaseViewSet, basename="case")
@@ -31,6 +31,8 @@ urlpatterns = [
     path("hooks/", include("channels_ingest.webhook_urls")),
     path("channels/oauth/", include("channels_ingest.oauth_urls")),
     path("s/", include("surveys.public_urls")),
+    # The Team page's invitation link: no tenant in it, the token names the invitation (sac.team_views).
+    path("invite/<str:token>/", team_views.invitation_accept, name="invitation_accept"),
     path("admin/", admin.site.urls),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/", include(router.urls)),

@@ -13,8 +13,8 @@ from channels_ingest.models import DeadLetter
 from crm_bridge.models import CrmCustomer
 from inbox.models import CannedReply, Notification, PersonalDataPattern, Reply, ReplyAttachment, RoutingRule, Tag
 from inbox.services import mentions_triage
-from sac.models import Team
-from sac.services import api_token_create
+from sac.models import Invitation, Team
+from sac.services import api_token_create, invitation_create
 from sla.models import BusinessCalendar, SLAPolicy
 
 from .conftest import login
@@ -28,7 +28,10 @@ UNSCOPED = {"home", "healthz", "login", "logout", "api-schema", "api-root",
             "survey_public",  # the customer's survey page: public by design, addressed by a secret token
             # OAuth redirect URIs: one per network, the tenant comes from the admin's own session state
             # (tests/channels_ingest/test_oauth.py: foreign, replayed and unknown states are refused)
-            "channels_oauth:x_callback", "channels_oauth:facebook_callback"}
+            "channels_oauth:x_callback", "channels_oauth:facebook_callback",
+            # a team invitation's link: no tenant in the URL, a secret token that names the invitation's own tenant
+            # (tests/sac/test_team_invitations.py: another brand's token never grants this one)
+            "invitation_accept"}
 
 
 def _patterns(resolver: URLResolver, prefix: str = "", namespace: str = "",
@@ -84,6 +87,9 @@ def test_a_member_of_b_never_sees_or_changes_a(kit_a, kit_b):
                                                                windows={"0": [["08:00", "18:00"]]}).pk)
     a_ids["member_id"] = str(kit_a.agent.pk)
     a_ids["team_id"] = str(Team.objects.create(tenant=kit_a.tenant, name="secret A").pk)
+    invitation_a, _ = invitation_create(tenant=kit_a.tenant, actor=kit_a.admin, email="secret-a@example.com",
+                                        name="secret A", role="agent", teams=[])
+    a_ids["invitation_id"] = str(invitation_a.pk)
     checked = 0
     for name, route, params in _patterns(get_resolver()):
         if "format" in params:
@@ -91,7 +97,7 @@ def test_a_member_of_b_never_sees_or_changes_a(kit_a, kit_b):
         unknown = set(params) - {"tenant_slug", "case_id", "canned_id", "pk", "reply_id", "followup_id", "token",
                                   "rule_id", "customer_id", "pattern_id", "channel_id", "dead_letter_id",
                                   "webhook_key", "tag_id", "notification_id", "policy_id", "calendar_id",
-                                  "attachment_id", "mention_id", "member_id", "team_id"}
+                                  "attachment_id", "mention_id", "member_id", "team_id", "invitation_id"}
         assert not unknown, f"{name} ({route}) has parameters the walker does not know: {unknown}"
         if name in UNSCOPED or name.split(":")[-1] in UNSCOPED or not params and not route.startswith("api/"):
             continue
@@ -127,5 +133,7 @@ def test_a_member_of_b_never_sees_or_changes_a(kit_a, kit_b):
     assert SLAPolicy.objects.filter(tenant=kit_a.tenant, name="secret A").exists()
     assert BusinessCalendar.objects.filter(tenant=kit_a.tenant, name="secret A").exists()
     assert Team.objects.filter(tenant=kit_a.tenant, name="secret A").exists()
+    refreshed = Invitation.objects.get(tenant=kit_a.tenant, pk=invitation_a.pk)
+    assert refreshed.revoked_at is None and refreshed.token_digest == invitation_a.token_digest
     kit_a.agent.refresh_from_db()
     assert kit_a.agent.role == "agent" and kit_a.agent.is_active and kit_a.agent.max_open_cases == 20
