@@ -31,6 +31,7 @@ from .models import (
     DeadLetter,
     Mention,
     MentionRevision,
+    Platform,
     PollRun,
     SentMessage,
     SocialProfile,
@@ -726,6 +727,8 @@ def webhook_delivery_process(*, tenant_id: int, delivery_id: int) -> PollRun | N
                 processed_at=timezone.now(), error=reason)
             return run
         page.bad_items += unrouted
+        if channel.platform in (Platform.X, Platform.SIMULATOR):
+            _x_webhook_usage_add(channel, page)
         ingest_batch(channel=channel, page=page, run=run, source="webhook")
         PollRun.objects.filter(tenant_id=tenant_id, pk=run.pk).update(outcome=PollRun.Outcome.OK,
                                                                      finished_at=timezone.now())
@@ -972,6 +975,18 @@ def api_usage_add(*, channel: ChannelAccount, posts_read: int = 0, dm_events_rea
         ApiUsage.objects.filter(tenant_id=channel.tenant_id, channel=channel, month=month).update(
             posts_read=F("posts_read") + posts_read, dm_events_read=F("dm_events_read") + dm_events_read,
             created=F("created") + created)
+
+
+def _x_webhook_usage_add(channel: ChannelAccount, page: Page) -> None:
+    """Posts and DM events X pushed to us: its Account Activity reference says the posts it delivers count
+    towards the app's Post reads, so they are billed like polled ones (a DM event like a polled DM event, the
+    cautious reading). Counted per event delivered, readable or not; a removal notice is not a post read."""
+    posts = sum(1 for i in page.items if i.kind == "post" and i.action != "remove")
+    dms = sum(1 for i in page.items if i.kind == "direct")
+    for bad in page.bad_items:
+        posts += bad.reason.startswith("tweet_create_event")
+        dms += bad.reason.startswith("direct_message_event")
+    api_usage_add(channel=channel, posts_read=posts, dm_events_read=dms)
 
 
 def _budget_slowdown(channel: ChannelAccount) -> tuple[timedelta | None, datetime | None]:

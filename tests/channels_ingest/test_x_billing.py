@@ -249,3 +249,22 @@ def test_a_pt_br_admin_reads_the_pause_in_portuguese(kit_a):
     assert 'name="monthly_budget_usd" value="0.10"' in page
     saved = admin.post(f"/t/acme/channels/{kit_a.channel.pk}/budget/", {"monthly_budget_usd": "1"}, follow=True)
     assert "e pausa quando o orçamento se esgota" in saved.content.decode()
+
+
+@pytest.mark.django_db
+def test_posts_and_dms_x_pushes_by_webhook_are_billed_like_polled_ones(kit_a, django_capture_on_commit_callbacks):
+    """X's Account Activity reference: the posts it delivers count towards the app's Post reads."""
+    from django.test import Client
+
+    from .test_webhooks import X_ACTIVITY, x_sign
+
+    channel = kit_a.channel
+    body = json.dumps(X_ACTIVITY).encode()  # one post and one DM
+    with django_capture_on_commit_callbacks(execute=True):
+        response = Client().post(f"/hooks/x/{channel.webhook_key}/", body, content_type="application/json",
+                                 HTTP_X_TWITTER_WEBHOOKS_SIGNATURE=x_sign(body, channel.credentials["consumer_secret"]))
+    assert response.status_code == 200
+    usage = _usage(channel)
+    assert (usage.posts_read, usage.dm_events_read) == (1, 1)
+    summary = usage_summary(kit_a.tenant, channel)
+    assert summary.spend_usd == Decimal("0.015")  # $0.005 for the post, $0.010 for the DM event
