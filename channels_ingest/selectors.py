@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from sac.models import Tenant
 
-from .models import ApiUsage, ChannelAccount, DeadLetter, Mention, MentionRevision, PollRun
+from .models import ApiUsage, ChannelAccount, DeadLetter, Mention, MentionRevision, PollRun, WebhookDelivery
 
 
 def channels_for(tenant: Tenant) -> QuerySet[ChannelAccount]:
@@ -23,6 +23,16 @@ def mentions_untriaged(tenant_id: int | None = None) -> QuerySet[Mention]:
     """For the triage sweep: across tenants when tenant_id is None (the sweep re-scopes per tenant)."""
     qs = Mention.objects.filter(triaged_at__isnull=True)
     return qs.filter(tenant_id=tenant_id) if tenant_id is not None else qs
+
+
+def webhook_backlog_tenants(*, older_than: timedelta = timedelta(seconds=30)) -> list[int]:
+    """Tenants with a delivery waiting longer than a drain takes to come round: the broker lost its message.
+
+    Across tenants on purpose (the beat's sweep), one probe of the tenant's partial index each, so a tenant with a
+    flood of waiting deliveries does not hide another one's lost message."""
+    waiting = WebhookDelivery.objects.filter(tenant_id=OuterRef("pk"), processed_at__isnull=True,
+                                             received_at__lt=timezone.now() - older_than)
+    return list(Tenant.objects.filter(Exists(waiting)).values_list("pk", flat=True))
 
 
 def tenants_with_untriaged(*, received_before: datetime) -> list[int]:

@@ -11,16 +11,17 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DataError, IntegrityError, connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, Value
+from django.db.models import Count, F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from sac.bulk import commit_without_waiting_for_disk, of_tenant_by_ids, rows_insert
 from sac.models import Tenant
 from sac.parsing import without_nul
-from sac.queueing import drain_request
+from sac.queueing import drain_request, failed_held, failed_mark
 from sac.services import audit_record
 
 from .connectors import connector_for
@@ -741,31 +742,25 @@ def webhook_deliveries_drain(*, tenant_id: int, limit: int = WEBHOOK_DRAIN_SLICE
     """Process the tenant's oldest unprocessed deliveries, up to `limit`; whether its drain should run again.
 
     A delivery that fails (its database statement, not its content: a parser error is a dead letter already)
-    is logged and left for the sweep, and the rest go on, so one bad delivery never holds back the tenant's
-    others. The drain asks to run again only after a full slice that got somewhere, never in a loop over
-    deliveries that keep failing.
+    is logged, held out of the next slices for a while (sac.queueing.failed_mark) and left for the sweep, and the
+    rest go on, so deliveries that keep failing never hold back the tenant's newer ones. The drain asks to run
+    again only after a full slice that got somewhere, never in a loop over deliveries that keep failing.
     """
+    held = failed_held("webhooks", tenant_id)
     pending = list(WebhookDelivery.objects.filter(tenant_id=tenant_id, processed_at__isnull=True)
-                   .order_by("received_at", "pk").values_list("pk", flat=True)[:limit])
+                   .exclude(pk__in=held).order_by("received_at", "pk").values_list("pk", flat=True)[:limit])
     done = 0
     for delivery_id in pending:
         try:
             webhook_delivery_process(tenant_id=tenant_id, delivery_id=delivery_id)
+        except SoftTimeLimitExceeded:
+            raise  # the task's time is up: stop here, the rest waits for the next drain
         except Exception:
             log.exception("webhook delivery %s of tenant %s failed; left for the sweep", delivery_id, tenant_id)
+            failed_mark("webhooks", tenant_id, [delivery_id])
         else:
             done += 1
     return len(pending) == limit and done > 0
-
-
-def webhook_backlog_tenants(*, older_than: timedelta = timedelta(seconds=30)) -> list[int]:
-    """Tenants with a delivery waiting longer than a drain takes to come round: the broker lost its message."""
-    cutoff = timezone.now() - older_than
-    # Across tenants on purpose (the beat's sweep), one probe of the tenant's partial index each, so a tenant
-    # with a flood of waiting deliveries does not hide another one's lost message.
-    waiting = WebhookDelivery.objects.filter(tenant_id=OuterRef("pk"), processed_at__isnull=True,
-                                             received_at__lt=cutoff)
-    return list(Tenant.objects.filter(Exists(waiting)).values_list("pk", flat=True))
 
 
 # ---------------------------------------------------------------- dead letters

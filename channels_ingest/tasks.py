@@ -4,7 +4,7 @@ from celery import Task, shared_task
 
 from sac.queueing import drain_request, drain_run
 
-from . import services
+from . import selectors, services
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -18,7 +18,7 @@ def schedule_due_polls() -> int:
     for tenant_id, channel_id, lease in due:
         poll_channel.delay(tenant_id, channel_id, lease)
     # Webhook deliveries whose drain the broker lost ride on the same beat entry.
-    for tenant_id in services.webhook_backlog_tenants():
+    for tenant_id in selectors.webhook_backlog_tenants():
         drain_request(webhook_deliveries_drain, tenant_id, kind="webhooks")
     return len(due)
 

@@ -66,16 +66,36 @@ def _read_signed(request: HttpRequest, secret: str) -> tuple[bytes, int, bytes]:
     return bytes(kept), size, mac.digest()
 
 
-def _receive(request: HttpRequest, channel: ChannelAccount, *, secret: str, header_name: str,
-             digest_matches: Callable[[bytes, str | None], bool], ack: HttpResponse) -> HttpResponse:
+def _declared_length(request: HttpRequest) -> int:
+    # A Content-Length that is not a number: Django reads no body for it either, so the signature check fails.
+    try:
+        return max(0, int(request.META.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        return 0
+
+
+def _verified(request: HttpRequest, *, secret: str, whose: str, header_name: str,
+              digest_matches: Callable[[bytes, str | None], bool]) -> tuple[bytes, int] | str:
+    """(the body as kept, its full size) of a delivery correctly signed with `secret`; else why it is refused.
+    Nothing of the body is read, beyond hashing it, before the signature is known to be right."""
     if not secret:
-        return _refuse(channel, request, "the channel has no secret to verify webhooks with")
-    declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        return f"{whose} has no secret to verify webhooks with"
+    declared = _declared_length(request)
     if declared > MAX_READ_BYTES:
-        return _refuse(channel, request, f"body of {declared} bytes is larger than any webhook we read")
+        return f"body of {declared} bytes is larger than any webhook we read"
     body, size, digest = _read_signed(request, secret)
     if not digest_matches(digest, request.headers.get(header_name)):
-        return _refuse(channel, request, f"missing or wrong {header_name}")
+        return f"missing or wrong {header_name}"
+    return body, size
+
+
+def _receive(request: HttpRequest, channel: ChannelAccount, *, secret: str, header_name: str,
+             digest_matches: Callable[[bytes, str | None], bool], ack: HttpResponse) -> HttpResponse:
+    verified = _verified(request, secret=secret, whose="the channel", header_name=header_name,
+                         digest_matches=digest_matches)
+    if isinstance(verified, str):
+        return _refuse(channel, request, verified)
+    body, size = verified
     if size > MAX_BODY_BYTES:
         # Really from the network: keep it for a human (reason and a bounded prefix) and acknowledge it.
         webhook_oversize_record(channel=channel, size=size, limit=MAX_BODY_BYTES, prefix=body)
@@ -126,13 +146,11 @@ def x_hook(request: HttpRequest, webhook_key: str) -> HttpResponse:
 # ---------------------------------------------------------------- the app's one callback URL
 
 # A Meta app and an X app each have ONE callback URL, not one per channel, so the channels connected with OAuth
-# (which share the installation's app secret / consumer secret) receive their events here. The body is stored as
-# the delivery of one channel it names, of whichever tenant; processing (services._webhook_route) then hands every
-# other account's entries to that account's own channel, as for a delivery to a per-channel URL. Nothing here
-# reads more than the account ids, so the network still gets its answer in a few milliseconds.
-
-# Account ids looked up per delivery: Meta batches up to ~1000 entries, mostly of few pages.
-MAX_ACCOUNTS_LOOKED_UP = 50
+# (which share the installation's app secret / consumer secret) receive their events here. Each account's part of
+# a delivery is stored at once as a delivery of every channel, of whichever tenant, that has that account and is
+# verified by this secret: so each tenant's part waits in that tenant's own backlog (its drain, sac/queueing.py),
+# never behind another tenant's flood, and a page two tenants connected reaches both. Nothing here reads more
+# than the envelope's account ids, so the network still gets its answer in a few milliseconds.
 
 
 def _refuse_app(request: HttpRequest, endpoint: str, why: str) -> HttpResponse:
@@ -140,68 +158,71 @@ def _refuse_app(request: HttpRequest, endpoint: str, why: str) -> HttpResponse:
     return HttpResponseForbidden(why)
 
 
-def _app_channel(platforms: tuple[str, ...], account_ids: list[str], secret: str,
-                 verifying_secret: Callable[[Mapping[str, Any]], str]) -> ChannelAccount | None:
-    """The channel, of any tenant, that keeps a delivery naming these accounts: the first account (in the body's
-    order) with a channel whose own endpoint would have accepted the delivery (its verifying secret is the one
-    that verified it), the oldest such channel. Across tenants on purpose, like the webhook key lookup: the
-    delivery names the account, the signature proves it came from the app those channels were connected with."""
-    ids = list(dict.fromkeys(a for a in account_ids if a))[:MAX_ACCOUNTS_LOOKED_UP]
+def _app_channels(platforms: tuple[str, ...], account_ids: list[str], secret: str,
+                  verifying_secret: Callable[[Mapping[str, Any]], str]) -> dict[str, list[ChannelAccount]]:
+    """For each account id, the channels (of any tenant) whose own endpoint would have accepted the delivery: that
+    account, and the secret that verified it. Across tenants on purpose, like the webhook key lookup: the delivery
+    names the account, the signature proves it came from the app those channels were connected with."""
+    ids = list(dict.fromkeys(a for a in account_ids if a))
+    found: dict[str, list[ChannelAccount]] = {}
     if not ids:
-        return None
-    rank = {account: i for i, account in enumerate(ids)}
-    candidates = sorted(ChannelAccount.objects.select_related("tenant")
-                        .filter(platform__in=platforms, external_account_id__in=ids),
-                        key=lambda c: (rank[c.external_account_id], c.pk))
-    return next((c for c in candidates
-                 if hmac.compare_digest(verifying_secret(c.credentials or {}).encode(), secret.encode())), None)
+        return found
+    for channel in (ChannelAccount.objects.select_related("tenant")
+                    .filter(platform__in=platforms, external_account_id__in=ids).order_by("pk")):
+        if hmac.compare_digest(verifying_secret(channel.credentials or {}).encode(), secret.encode()):
+            found.setdefault(channel.external_account_id, []).append(channel)
+    return found
 
 
 def _receive_for_app(request: HttpRequest, endpoint: str, *, secret: str, header_name: str,
-                     digest_matches: Callable[[bytes, str | None], bool],
-                     channel_for: Callable[[bytes], ChannelAccount | None], ack: HttpResponse) -> HttpResponse:
-    if not secret:
-        return _refuse_app(request, endpoint, "the installation has no secret to verify webhooks with")
-    declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    if declared > MAX_READ_BYTES:
-        return _refuse_app(request, endpoint, f"body of {declared} bytes is larger than any webhook we read")
-    body, size, digest = _read_signed(request, secret)
-    if not digest_matches(digest, request.headers.get(header_name)):
-        return _refuse_app(request, endpoint, f"missing or wrong {header_name}")
+                     digest_matches: Callable[[bytes, str | None], bool], store: Callable[[bytes], int],
+                     ack: HttpResponse) -> HttpResponse:
+    verified = _verified(request, secret=secret, whose="the installation", header_name=header_name,
+                         digest_matches=digest_matches)
+    if isinstance(verified, str):
+        return _refuse_app(request, endpoint, verified)
+    body, size = verified
     if size > MAX_BODY_BYTES:
         # Signed by the app, but a truncated body names no account we could trust, so no tenant to keep it for.
         log.error("webhook endpoint=%s: signed body of %s bytes is larger than the %s bytes we process; not kept "
                   "(the channels' polling catches up on what it carried)", endpoint, size, MAX_BODY_BYTES)
         return ack
-    channel = channel_for(body)
-    if channel is None:
+    if not store(body):
         log.warning("webhook endpoint=%s: signed delivery of %s bytes names no account a channel on this "
                     "installation has (with this app); nothing kept", endpoint, size)
-        return ack
-    webhook_delivery_store(channel=channel, body=body)
     return ack
 
 
-def _meta_accounts(body: bytes) -> tuple[str, list[str]]:
-    """(the envelope's object, its entries' account ids); ("", []) for a body that is not Meta's envelope."""
+def _meta_store(body: bytes) -> int:
+    """Store each account's entries for that account's channels; how many deliveries were stored."""
     try:
         envelope = json.loads(body)
     except (ValueError, UnicodeDecodeError):
-        return "", []
+        return 0
     if not isinstance(envelope, dict) or not isinstance(envelope.get("entry"), list):
-        return "", []
-    ids = [str(e.get("id") or "") for e in envelope["entry"] if isinstance(e, dict)]
-    return str(envelope.get("object") or ""), ids
-
-
-def _meta_channel(body: bytes) -> ChannelAccount | None:
-    obj, ids = _meta_accounts(body)
+        return 0
+    obj = str(envelope.get("object") or "")
     platform = next((p for p, o in meta_webhook.OBJECTS.items() if o == obj), None)
     if platform is None:
-        if obj:
-            log.warning("webhook endpoint=meta: object %r is not one SAC subscribes to", obj)
-        return None
-    return _app_channel((platform,), ids, settings.SAC_FACEBOOK_APP_SECRET, meta_webhook.verifying_secret)
+        log.warning("webhook endpoint=meta: object %r is not one SAC subscribes to", obj)
+        return 0
+    by_account: dict[str, list[Any]] = {}
+    for entry in envelope["entry"]:
+        if isinstance(entry, dict):
+            by_account.setdefault(str(entry.get("id") or ""), []).append(entry)
+    channels = _app_channels((platform,), list(by_account), settings.SAC_FACEBOOK_APP_SECRET,
+                             meta_webhook.verifying_secret)
+    stored = 0
+    for account, targets in channels.items():
+        # One account's delivery is kept byte for byte as received; a batch is split like routing splits it.
+        part = body if len(by_account) == 1 else meta_webhook.envelope_body(obj, by_account[account], like=envelope)
+        for channel in targets:
+            webhook_delivery_store(channel=channel, body=part)
+            stored += 1
+    if stored and len(channels) < len(by_account):
+        log.warning("webhook endpoint=meta: entries for %s accounts no channel has (with this app) were not kept",
+                    len(by_account) - len(channels))
+    return stored
 
 
 @csrf_exempt
@@ -216,13 +237,17 @@ def meta_app_hook(request: HttpRequest) -> HttpResponse:
         return HttpResponse(challenge, content_type="text/plain")
     return _receive_for_app(request, "meta", secret=settings.SAC_FACEBOOK_APP_SECRET,
                             header_name=meta_webhook.SIGNATURE_HEADER, digest_matches=meta_webhook.digest_matches,
-                            channel_for=_meta_channel, ack=HttpResponse("EVENT_RECEIVED", content_type="text/plain"))
+                            store=_meta_store, ack=HttpResponse("EVENT_RECEIVED", content_type="text/plain"))
 
 
-def _x_channel(body: bytes) -> ChannelAccount | None:
+def _x_store(body: bytes) -> int:
+    """An X delivery is for one subscribed user (`for_user_id`): stored for that account's channels."""
     account = x_webhook.for_user(body)
-    return _app_channel((Platform.X, Platform.SIMULATOR), [account or ""], settings.SAC_X_CONSUMER_SECRET,
-                        x_webhook.verifying_secret)
+    targets = _app_channels((Platform.X, Platform.SIMULATOR), [account or ""], settings.SAC_X_CONSUMER_SECRET,
+                            x_webhook.verifying_secret).get(account or "", [])
+    for channel in targets:
+        webhook_delivery_store(channel=channel, body=body)
+    return len(targets)
 
 
 @csrf_exempt
@@ -236,5 +261,5 @@ def x_app_hook(request: HttpRequest) -> HttpResponse:
             return _refuse_app(request, "x", "no crc_token, or SAC_X_CONSUMER_SECRET is not set")
         return JsonResponse(x_webhook.crc_response(consumer_secret=secret, crc_token=token))
     return _receive_for_app(request, "x", secret=secret, header_name=x_webhook.SIGNATURE_HEADER,
-                            digest_matches=x_webhook.digest_matches, channel_for=_x_channel,
+                            digest_matches=x_webhook.digest_matches, store=_x_store,
                             ack=HttpResponse(status=200))

@@ -7,11 +7,15 @@ database (oldest first) and, when more is left, asks for another run at the back
 at most one waiting drain per tenant and kind (a flag in the cache, `drain_request`), each tenant's work advances a
 slice per turn, round robin, and at most SAC_MAX_CONCURRENT_INGEST_PER_TENANT drains of one tenant run at once (a
 few slots in the cache, `drain_run`): one tenant cannot take every worker while the others wait.
+
+The cache only coordinates: with it down a drain runs without flag or slot (at worst two drains of a tenant find
+less to do each), and the work itself is never kept anywhere but in the database.
 """
 
 import logging
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
@@ -25,18 +29,10 @@ log = logging.getLogger(__name__)
 DRAIN_QUEUED_SECONDS = 60
 # A drain that found every slot of its tenant taken tries again after this (one waiting message per tenant).
 DRAIN_SLOT_WAIT_SECONDS = 2
-
-
-def delay_or_leave_to_sweep(task: Any, *args: Any, what: str) -> bool:
-    """`task.delay(*args)`, the fast path. With the broker down, the work is not lost — its row is committed
-    and a periodic sweep picks it up — so a broker outage is logged, not raised into the caller (an ingest
-    or a webhook that has already committed). Returns whether the message was sent."""
-    try:
-        task.delay(*args)
-    except BrokerUnavailable as exc:
-        log.warning("%s: broker unavailable (%s), left to the sweep", what, exc)
-        return False
-    return True
+# An item whose processing raised is left out of its tenant's slices for this long (then the sweep retries it),
+# so items that keep failing at the head of the backlog never hold back the newer ones behind them.
+FAILED_HOLD_SECONDS = 300
+FAILED_KEPT = 1000  # ids remembered per tenant and kind; the oldest marks go first
 
 
 def _queued_key(kind: str, tenant_id: int) -> str:
@@ -48,11 +44,16 @@ def _slot_key(tenant_id: int, slot: int) -> str:
     return f"sac:ingest-slot:{tenant_id}:{slot}"
 
 
+def _failed_key(kind: str, tenant_id: int) -> str:
+    return f"sac:drain-failed:{kind}:{tenant_id}"
+
+
 def drain_request(task: Any, tenant_id: int, *, kind: str, countdown: float | None = None) -> bool:
     """Queue one run of `task(tenant_id)` unless one is already waiting; its work is in the database.
 
     Returns whether a message was sent. With the broker down the flag is taken back and the work is left to
-    the sweep, as `delay_or_leave_to_sweep` does."""
+    the sweep, which asks again once the broker is back; nothing is raised into the caller (an ingest or a
+    webhook that has already committed)."""
     key = _queued_key(kind, tenant_id)
     try:
         flagged = cache.add(key, 1, timeout=DRAIN_QUEUED_SECONDS)
@@ -66,25 +67,38 @@ def drain_request(task: Any, tenant_id: int, *, kind: str, countdown: float | No
         task.apply_async((tenant_id,), countdown=countdown)
     except BrokerUnavailable as exc:
         if flagged:
-            cache.delete(key)
+            _cache_call(cache.delete, key)
         log.warning("%s drain of tenant %s: broker unavailable (%s), left to the sweep", kind, tenant_id, exc)
         return False
     return True
 
 
+def _cache_call(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """A coordinating cache call; None when the cache is down (logged), never an exception into the drain."""
+    try:
+        return call(*args, **kwargs)
+    except RedisError as exc:
+        log.warning("drain coordination without the cache (%s)", exc)
+        return None
+
+
 def _slot_take(tenant_id: int, token: str) -> str | None:
-    # A slot outlives the task's hard time limit, so one a killed worker held comes back by itself.
+    """A free slot of the tenant's; "" when the cache is down (the drain runs without one); None when all are
+    taken. A slot outlives the task's hard time limit, so one a killed worker held comes back by itself."""
     ttl = int(getattr(settings, "CELERY_TASK_TIME_LIMIT", 120)) + 30
     for slot in range(max(1, settings.SAC_MAX_CONCURRENT_INGEST_PER_TENANT)):
         key = _slot_key(tenant_id, slot)
-        if cache.add(key, token, timeout=ttl):
+        taken = _cache_call(cache.add, key, token, timeout=ttl)
+        if taken is None:
+            return ""
+        if taken:
             return key
     return None
 
 
 def _slot_give_back(key: str, token: str) -> None:
-    if cache.get(key) == token:  # not one a later drain took after ours expired
-        cache.delete(key)
+    if key and _cache_call(cache.get, key) == token:  # not one a later drain took after ours expired
+        _cache_call(cache.delete, key)
 
 
 def drain_run(task: Any, tenant_id: int, *, kind: str, work: Callable[[int], bool]) -> None:
@@ -93,7 +107,7 @@ def drain_run(task: Any, tenant_id: int, *, kind: str, work: Callable[[int], boo
     The waiting flag is dropped before any work is read, so whatever is committed from now on either is seen by
     this run or asks for a new one. Run eagerly (the demo, most tests) there is no queue to share: the slices
     simply follow each other in the caller."""
-    cache.delete(_queued_key(kind, tenant_id))
+    _cache_call(cache.delete, _queued_key(kind, tenant_id))
     if task.request.is_eager:
         while work(tenant_id):
             pass
@@ -110,3 +124,25 @@ def drain_run(task: Any, tenant_id: int, *, kind: str, work: Callable[[int], boo
         _slot_give_back(slot, token)
     if more:
         drain_request(task, tenant_id, kind=kind)
+
+
+def failed_mark(kind: str, tenant_id: int, ids: Iterable[int]) -> None:
+    """Hold items whose processing raised out of the tenant's next slices for a while (see FAILED_HOLD_SECONDS)."""
+    ids = list(ids)
+    if not ids:
+        return
+    key, until = _failed_key(kind, tenant_id), time.time() + FAILED_HOLD_SECONDS
+    # Read, merge, write: two drains marking at once may lose one's marks, and those items are then only
+    # retried sooner; the marks steer the order of work, they never decide whether it is done.
+    held = _cache_call(cache.get, key) or {}
+    held.update(dict.fromkeys(ids, until))
+    if len(held) > FAILED_KEPT:
+        held = dict(sorted(held.items(), key=lambda pair: pair[1])[-FAILED_KEPT:])
+    _cache_call(cache.set, key, held, timeout=FAILED_HOLD_SECONDS)
+
+
+def failed_held(kind: str, tenant_id: int) -> list[int]:
+    """The tenant's items of this kind still held out of its slices."""
+    now = time.time()
+    held = _cache_call(cache.get, _failed_key(kind, tenant_id)) or {}
+    return [item for item, until in held.items() if until > now]

@@ -21,6 +21,7 @@ from channels_ingest.services import mentions_mark_triaged
 from sac.bulk import commit_without_waiting_for_disk, of_tenant_by_ids, rows_insert, rows_update
 from sac.models import AuditEvent, Membership, Role, Team, Tenant
 from sac.prepared import model_from_row, prepared
+from sac.queueing import failed_held, failed_mark
 from sac.services import audit_record, audit_record_many
 from sac.tenancy import online_user_ids
 
@@ -373,16 +374,22 @@ def mentions_triage(*, tenant_id: int, mention_ids: list[int]) -> list[Case]:
     except Exception:
         if len(mention_ids) == 1:
             log.exception("triage failed for mention %s of tenant %s", mention_ids[0], tenant_id)
+            failed_mark("triage", tenant_id, mention_ids)
             return []
         log.exception("batch triage failed for tenant %s; trying its %d mentions one by one", tenant_id,
                       len(mention_ids))
     touched: list[Case] = []
+    failed: list[int] = []
     for mention_id in mention_ids:
         try:
             with transaction.atomic():
                 touched.extend(_triage_batch(tenant, config, [mention_id]))
         except Exception:
             log.exception("triage failed for mention %s of tenant %s", mention_id, tenant_id)
+            failed.append(mention_id)
+    # Held out of the tenant's next triage slices for a while, so they do not fail every batch they are in (and
+    # send it one by one) nor hold back the mentions behind them; the sweep tries them again later.
+    failed_mark("triage", tenant_id, failed)
     return touched
 
 
@@ -395,11 +402,12 @@ def mentions_triage_drain(*, tenant_id: int, batch: int = TRIAGE_DRAIN_BATCH,
                           batches: int = TRIAGE_DRAIN_BATCHES) -> bool:
     """Triage the tenant's oldest untriaged mentions, a few batches; whether its drain should run again.
 
-    Mentions triage could not handle (it logs them and leaves them untriaged) are not taken twice in a run, and
-    the drain asks for another run only after full batches that triaged something, so a mention that keeps
-    failing waits for the sweep instead of spinning the queue.
+    Mentions triage could not handle (it logs them, leaves them untriaged and holds them out of the next slices
+    for a while: sac.queueing.failed_mark) are not taken again meanwhile, and the drain asks for another run only
+    after full batches that triaged something, so mentions that keep failing wait for the sweep instead of
+    spinning the queue or holding back the newer ones.
     """
-    tried: list[int] = []
+    tried: list[int] = failed_held("triage", tenant_id)
     for _batch in range(batches):
         ids = list(mentions_untriaged(tenant_id).exclude(pk__in=tried).order_by("received_at", "pk")
                    .values_list("pk", flat=True)[:batch])

@@ -21,10 +21,10 @@ from django.db import OperationalError
 
 from channels_ingest import tasks as ingest_tasks
 from channels_ingest.models import Mention, Platform, WebhookDelivery
+from channels_ingest.selectors import webhook_backlog_tenants
 from channels_ingest.services import (
     WEBHOOK_DRAIN_SLICE,
     channel_create,
-    webhook_backlog_tenants,
     webhook_deliveries_drain,
     webhook_delivery_store,
 )
@@ -162,30 +162,63 @@ def test_a_tenant_runs_at_most_its_share_of_drains_at_once(kit_a, kit_b, broker,
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_failing_delivery_does_not_hold_back_the_rest_nor_spin(kit_a, monkeypatch):
+def test_deliveries_that_keep_failing_do_not_hold_back_the_newer_ones_nor_spin(kit_a, monkeypatch):
     from channels_ingest import services
 
     channel = ig_channel(kit_a.tenant, "17841400000000001")
     app.conf.task_always_eager = False  # store without processing: the drain below is called directly
+    cache.clear()
     try:
         stored = [webhook_delivery_store(channel=channel, body=ig_body("17841400000000001", str(i), f"oi {i}", "5"))
-                  for i in range(3)]
+                  for i in range(4)]
     finally:
         app.conf.task_always_eager = True
         app.control.purge()
+    broken = {stored[0].pk, stored[1].pk}  # the two oldest: at the head of every slice
     real = services.webhook_delivery_process
 
     def process(*, tenant_id, delivery_id):
-        if delivery_id == stored[0].pk:
+        if delivery_id in broken:
             raise OperationalError("server closed the connection unexpectedly")
         return real(tenant_id=tenant_id, delivery_id=delivery_id)
 
     monkeypatch.setattr(services, "webhook_delivery_process", process)
-    assert webhook_deliveries_drain(tenant_id=kit_a.tenant.pk, limit=3) is True  # full slice, two went in
+    # A slice that got nowhere does not ask again (no spinning) ...
+    assert webhook_deliveries_drain(tenant_id=kit_a.tenant.pk, limit=2) is False
+    assert not Mention.objects.filter(channel=channel).exists()
+    # ... and the next slices leave the failing ones out for a while, so the newer ones go in.
+    assert webhook_deliveries_drain(tenant_id=kit_a.tenant.pk, limit=2) is True
     assert Mention.objects.filter(channel=channel).count() == 2
-    # Only the failing one is left: a slice that gets nowhere does not ask again; the sweep will.
-    assert webhook_deliveries_drain(tenant_id=kit_a.tenant.pk, limit=1) is False
+    assert webhook_deliveries_drain(tenant_id=kit_a.tenant.pk, limit=2) is False
+    # The failing ones stay waiting, for the sweep to try again once their hold is over.
     assert kit_a.tenant.pk in webhook_backlog_tenants(older_than=timedelta(0))
+    cache.clear()  # the hold is over
+    monkeypatch.setattr(services, "webhook_delivery_process", real)
+    webhook_deliveries_drain(tenant_id=kit_a.tenant.pk, limit=2)
+    assert Mention.objects.filter(channel=channel).count() == 4
+
+
+@pytest.mark.django_db
+def test_mentions_triage_keeps_failing_on_do_not_hold_back_the_newer_ones(kit_a, monkeypatch):
+    from inbox.services import cases
+
+    cache.clear()
+    result = ingest(kit_a.channel, [mention_item(f"caiu a internet de novo {i}, absurdo!", author_id=str(70 + i))
+                                    for i in range(4)])
+    broken = set(result.stored_ids[:2])
+    real = cases._triage_batch
+
+    def triage_batch(tenant, config, mention_ids):
+        if broken & set(mention_ids):
+            raise RuntimeError("a triage bug on an odd mention")
+        return real(tenant, config, mention_ids)
+
+    monkeypatch.setattr(cases, "_triage_batch", triage_batch)
+    assert cases.mentions_triage_drain(tenant_id=kit_a.tenant.pk, batch=2, batches=1) is False  # nowhere: stop
+    assert cases.mentions_triage_drain(tenant_id=kit_a.tenant.pk, batch=2, batches=1) is True
+    triaged = set(Mention.objects.filter(tenant=kit_a.tenant, triaged_at__isnull=False).values_list("pk", flat=True))
+    assert triaged == set(result.stored_ids) - broken
+    assert Case.objects.filter(tenant=kit_a.tenant).count() == 2
 
 
 @pytest.mark.django_db
@@ -204,3 +237,32 @@ def test_the_sweeps_find_a_tenants_lost_work_behind_anothers_backlog(kit_a, kit_
     result = ingest(kit_b.channel, [mention_item("sem sinal")])
     Mention.objects.filter(pk__in=result.stored_ids).update(received_at=old)
     assert tenants_with_untriaged(received_before=timezone.now()) == [kit_b.tenant.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_the_cache_down_the_drain_still_does_the_work(kit_a, monkeypatch):
+    """The cache only coordinates drains (flag, slots, holds); without it the work still gets done."""
+    from redis.exceptions import ConnectionError as RedisDown
+
+    channel = ig_channel(kit_a.tenant, "17841400000000001")
+    app.conf.task_always_eager = False
+    try:
+        webhook_delivery_store(channel=channel, body=ig_body("17841400000000001", "1", "oi", "1"))
+    finally:
+        app.conf.task_always_eager = True
+        app.control.purge()
+
+    def down(*args, **kwargs):
+        raise RedisDown("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    for method in ("add", "get", "set", "delete"):
+        monkeypatch.setattr(cache, method, down)
+    task = ingest_tasks.webhook_deliveries_drain
+    task.push_request(is_eager=False)
+    try:
+        queueing.drain_run(task, kit_a.tenant.pk, kind="webhooks",
+                           work=lambda tenant: webhook_deliveries_drain(tenant_id=tenant))
+    finally:
+        task.pop_request()
+    assert WebhookDelivery.objects.get(channel=channel).processed_at is not None
+    assert Mention.objects.filter(channel=channel).count() == 1

@@ -293,11 +293,34 @@ def test_one_delivery_with_two_tenants_pages_ends_up_in_each_tenants_own_channel
                                                    comment_entry(shared_dir, FEED_PAGE, A_TEXT, "1")]}).encode()
     with django_capture_on_commit_callbacks(execute=True):
         assert meta_post(body).status_code == 200
+    # Split on arrival: each tenant's part waits in that tenant's own backlog, never in another tenant's row.
+    assert {d.channel_id: json.loads(bytes(d.body))["entry"][0]["id"] for d in WebhookDelivery.objects.all()} == {
+        page_a.pk: FEED_PAGE, page_b.pk: PAGE_B}
     assert list(Mention.objects.filter(channel=page_a).values_list("text", flat=True)) == [A_TEXT]
     assert list(Mention.objects.filter(channel=page_b).values_list("text", flat=True)) == [B_TEXT]
     assert Mention.objects.get(channel=page_a).tenant == kit_a.tenant
     assert Mention.objects.get(channel=page_b).tenant == kit_b.tenant
     assert B_TEXT not in stored_in(kit_a.tenant) and A_TEXT not in stored_in(kit_b.tenant)
+
+
+@pytest.mark.django_db
+def test_a_page_two_tenants_connected_reaches_both(kit_a, kit_b, installation, shared_dir,
+                                                   django_capture_on_commit_callbacks):
+    page_a, page_b = oauth_page(kit_a.tenant, FEED_PAGE), oauth_page(kit_b.tenant, FEED_PAGE)
+    body = json.dumps({"object": "page", "entry": [comment_entry(shared_dir, FEED_PAGE, A_TEXT, "1")]}).encode()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert meta_post(body).status_code == 200
+    assert Mention.objects.get(channel=page_a).tenant == kit_a.tenant
+    assert Mention.objects.get(channel=page_b).tenant == kit_b.tenant
+    assert {bytes(d.body) for d in WebhookDelivery.objects.all()} == {body}  # one account: kept byte for byte
+
+
+@pytest.mark.django_db
+def test_a_content_length_that_is_not_a_number_is_refused_not_a_500(kit_a, installation):
+    for url in ("/hooks/meta/", "/hooks/x/app/", f"/hooks/x/{kit_a.channel.webhook_key}/"):
+        answer = Client().post(url, b"{}", content_type="application/json", CONTENT_LENGTH="twelve")
+        assert answer.status_code == 403, url
+    assert not WebhookDelivery.objects.exists()
 
 
 @pytest.mark.django_db
