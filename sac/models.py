@@ -141,6 +141,9 @@ class Invitation(models.Model):
     accepted_at = models.DateTimeField(null=True, blank=True)
     membership = models.ForeignKey(Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Why the last e-mail could not be sent (the mail server refused or was down): the Team page shows it next to
+    # Resend; empty once an e-mail went out.
+    email_error = models.TextField(blank=True)
 
     class Meta:
         constraints = [

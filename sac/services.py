@@ -1,5 +1,7 @@
 """Writes for the core app: tenants, people, teams, tokens, the audit log."""
 
+import logging
+import smtplib
 import zoneinfo
 from datetime import timedelta
 from typing import Any
@@ -20,6 +22,8 @@ from django.utils.translation import gettext as _
 from .bulk import rows_insert
 from .models import ApiToken, AuditEvent, Invitation, Membership, Role, Team, Tenant
 from .selectors import accounts_for_email, member_with_email, team_case_count, team_member_count
+
+log = logging.getLogger(__name__)
 
 
 def audit_record(
@@ -265,8 +269,22 @@ def _invitation_email_queue(*, invitation: Invitation, token: str, inviter: Abst
         subject = _("%(inviter)s invited you to %(brand)s on SAC") % {"inviter": context["inviter"],
                                                                       "brand": tenant.name}
         body = render_to_string("sac/invitation_email.txt", context)
-    transaction.on_commit(lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [invitation.email],
-                                            fail_silently=False))
+    transaction.on_commit(lambda: _invitation_email_send(invitation, subject, body))
+
+
+def _invitation_email_send(invitation: Invitation, subject: str, body: str) -> None:
+    """Send it, and record whether it went: a mail server that refuses or is down must not turn the admin's Invite
+    into an error page for an invitation that is saved; the Team page shows the reason next to Resend."""
+    try:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [invitation.email], fail_silently=False)
+    except (smtplib.SMTPException, OSError) as exc:
+        log.warning("invitation %s of tenant %s: the e-mail to %s could not be sent: %s", invitation.pk,
+                    invitation.tenant_id, invitation.email, exc)
+        error = f"{exc.__class__.__name__}: {exc}"[:500]
+    else:
+        error = ""
+    Invitation.objects.filter(tenant_id=invitation.tenant_id, pk=invitation.pk).update(email_error=error)
+    invitation.email_error = error
 
 
 def _invited_address(email: str) -> str:
@@ -276,6 +294,9 @@ def _invited_address(email: str) -> str:
         validate_email(email)
     except ValidationError:
         raise TeamConfigError(_("Enter a valid e-mail address.")) from None
+    longest = get_user_model()._meta.get_field(get_user_model().USERNAME_FIELD).max_length or 150
+    if len(email) > longest:  # it becomes the username, whose column is shorter than an address may be
+        raise TeamConfigError(_("SAC takes e-mail addresses of up to %(count)s characters.") % {"count": longest})
     return email
 
 

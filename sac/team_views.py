@@ -154,10 +154,21 @@ def invitation_new(request: TenantRequest) -> HttpResponse:
         except services.TeamConfigError as exc:
             form.add_error("email", str(exc))
         else:
-            messages.success(request, _("Invitation sent to %(email)s. The link works for %(days)s days.")
-                             % {"email": invitation.email, "days": services.INVITATION_DAYS})
+            if not _mail_failed(request, invitation):
+                messages.success(request, _("Invitation sent to %(email)s. The link works for %(days)s days.")
+                                 % {"email": invitation.email, "days": services.INVITATION_DAYS})
             return redirect(_team_url(request))
     return _team_page(request, invite_form=form, status=400)
+
+
+def _mail_failed(request: TenantRequest, invitation: Invitation) -> bool:
+    """Say so when the invitation is saved but its e-mail did not go out (the mail server refused or was down)."""
+    if not invitation.email_error:
+        return False
+    messages.error(request, _("The invitation to %(email)s is saved, but its e-mail could not be sent "
+                              "(%(error)s). Check the mail settings, then press Resend.")
+                   % {"email": invitation.email, "error": invitation.email_error})
+    return True
 
 
 def _invitation_change(request: TenantRequest, invitation_id: int, change: Callable[..., object],
@@ -165,11 +176,13 @@ def _invitation_change(request: TenantRequest, invitation_id: int, change: Calla
     """Resend or revoke one of the tenant's open invitations (another tenant's id: 404), then back to the list."""
     found = selectors.access_invitation(request.tenant, invitation_id)
     try:
-        change(tenant=request.tenant, actor=request.membership, invitation=found)
+        changed = change(tenant=request.tenant, actor=request.membership, invitation=found)
     except services.TeamConfigError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, done % {"email": found.email})
+        invitation = changed[0] if isinstance(changed, tuple) else changed
+        if not _mail_failed(request, invitation):
+            messages.success(request, done % {"email": found.email})
     return redirect(_team_url(request))
 
 

@@ -381,3 +381,42 @@ def test_the_services_write_an_audit_row_each(kit_a):
     assert verbs == ["invitation.created", "invitation.resent", "invitation.accepted"]
     with pytest.raises(TeamConfigError):
         invitation_revoke(tenant=kit_a.tenant, actor=kit_a.admin, invitation=invitation)
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # nothing listens there once the socket is closed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_mail_server_that_is_down_leaves_the_invitation_saved_and_says_so(kit_a, settings):
+    """A real SMTP connection to a loopback port nobody listens on: the admin sees why, never a 500, and Resend
+    sends it once the mail server is back."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", _closed_port(), 5
+    admin = login(kit_a.admin)
+    response = admin.post(reverse("sac:invitation_new", args=["acme"]), _invite_data(), follow=True)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "The invitation to ana.souza@example.com is saved, but its e-mail could not be sent" in body
+    assert "e-mail not sent:" in body  # the pending list says it too
+    invitation = Invitation.objects.get(tenant=kit_a.tenant)
+    assert "ConnectionRefusedError" in invitation.email_error
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"  # the mail server is back
+    response = admin.post(reverse("sac:invitation_resend", args=["acme", invitation.pk]), follow=True)
+    assert "A new invitation was sent to ana.souza@example.com" in response.content.decode()
+    invitation.refresh_from_db()
+    assert invitation.email_error == "" and len(mail.outbox) == 1
+
+
+def test_an_address_longer_than_a_username_is_a_form_error(kit_a, django_capture_on_commit_callbacks):
+    # A valid address (labels under 64 characters), 161 characters long: usernames hold 150.
+    long_address = "ana@" + "a" * 60 + "." + "b" * 60 + "." + "c" * 30 + ".com"
+    response = _post_invite(login(kit_a.admin), django_capture_on_commit_callbacks, email=long_address)
+    assert response.status_code == 400
+    assert "SAC takes e-mail addresses of up to 150 characters." in response.content.decode()
+    assert not Invitation.objects.exists() and mail.outbox == []
