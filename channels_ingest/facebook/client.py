@@ -20,6 +20,21 @@ from channels_ingest.errors import (
 )
 from channels_ingest.types import Page
 
+from .comment_paging import (
+    Walk,
+    gap_open,
+    gaps_dump,
+    gaps_load,
+    gaps_read,
+    implicit_mark,
+    marks_advance,
+    older_than,
+    pass_begin,
+    reached,
+    read_time,
+    walk,
+)
+
 log = logging.getLogger(__name__)
 
 GRAPH_API_URL = "https://graph.facebook.com/v21.0"
@@ -190,49 +205,20 @@ LOOKBACK_DAYS = 7  # how far back the catch-up poll pages through the feed
 # What one fetch_page may cost, so a page with a viral post cannot spend the app's hourly Graph budget:
 # - the feed call, whose posts each carry their newest COMMENT_PAGE_SIZE (50) comments, replies included;
 # - for a post with more comments than that, further pages (newest first) until one reaches the comments the last
-#   poll saw (older than the post's watermark in the channel cursor), at most MAX_COMMENT_PAGES for one post and
-#   MAX_COMMENT_CALLS_PER_FETCH for all the posts of the feed page together (newest posts served first);
+#   poll saw (its watermark in the channel cursor), then the pages of bursts earlier polls could not finish (the
+#   cursor's gaps, see comment_paging.py): at most MAX_COMMENT_PAGES for one post and MAX_COMMENT_CALLS_PER_FETCH
+#   for the fetch, the newest comments of every post of the feed page first (newest posts first), then the gaps;
 # - once the feed is caught up, the Messenger inbox, most recently updated conversation first, page after page
 #   until one was not updated since the last poll, at most MAX_CONVERSATION_PAGES pages of 25.
 # That is at most 1 + 10 + 4 calls per fetch_page (and channel_poll runs at most MAX_PAGES_PER_POLL of them);
-# a quiet page costs 2. A post that gets more than (1 + MAX_COMMENT_PAGES) × 50 comments between two polls, or
-# more than 100 conversations updated between two polls, leaves the oldest of that burst to the webhooks: polling
-# still reads the newest ones, and the next poll starts again from the newest.
+# a quiet page costs 2. A post that gets more than (1 + MAX_COMMENT_PAGES) × 50 comments between two polls is read
+# newest first, the rest of its burst at the next polls; more than 100 conversations updated between two polls
+# leave the oldest of them to the webhooks.
 MAX_COMMENT_PAGES = 3
 MAX_COMMENT_CALLS_PER_FETCH = 10
 MAX_CONVERSATION_PAGES = 4
 CONVERSATIONS_PAGE_SIZE = 25
-# Comment watermarks kept in the cursor (the posts most recently commented on); a post that lost its watermark
-# is paged as if new, to the caps above, and what was stored already is skipped by the unique key.
-MAX_COMMENT_MARKS = 200
 PRIVATE_REPLY_WINDOW_DAYS = 7
-
-
-def _read_time(value: Any) -> datetime | None:
-    try:
-        return datetime.fromisoformat(value) if isinstance(value, str) and value else None
-    except ValueError:
-        return None
-
-
-def _older_than(times: list[datetime], mark: datetime | None) -> bool:
-    """Whether a page (listed newest first) reached what the last poll saw: one of its times is older than the
-    watermark. Strictly older: Graph times are to the second, and another item of the watermark's own second may
-    be new (re-reading it costs nothing, the unique key skips it)."""
-    return mark is not None and any(t < mark for t in times)
-
-
-def _comment_marks(cursor: dict[str, Any], items: list[Any]) -> dict[str, str]:
-    """Each post's watermark (its newest comment any poll has read), moved forward by this page's comments."""
-    marks = {post: t for post, value in (cursor.get("comment_marks") or {}).items()
-             if (t := _read_time(value)) is not None}
-    for item in items:
-        if item.kind == "comment" and item.conversation_id:
-            mark = marks.get(item.conversation_id)
-            if mark is None or item.posted_at > mark:
-                marks[item.conversation_id] = item.posted_at
-    newest = sorted(marks.items(), key=lambda kv: kv[1], reverse=True)[:MAX_COMMENT_MARKS]
-    return {post: t.isoformat() for post, t in newest}
 
 
 class MetaConnector:
@@ -400,8 +386,6 @@ class FacebookConnector(MetaConnector):
     network = "Facebook"
 
     def fetch_page(self) -> Any:
-        from datetime import timedelta
-
         from django.utils import timezone
 
         from . import parse
@@ -411,44 +395,64 @@ class FacebookConnector(MetaConnector):
         params: dict[str, Any] = {"fields": parse.POST_FIELDS, "limit": 25}
         if cursor.get("feed_after"):
             params["after"] = cursor["feed_after"]
+        else:
+            pass_begin(cursor, at=timezone.now())
         body = self.client.get(f"{page_id}/feed", params)
         items, bad, more_comments = parse.parse_feed(body, page_id=page_id)
         items, bad = self._more_comments(cursor, items, bad, more_comments)
-        cursor["comment_marks"] = _comment_marks(cursor, items)
+        cursor["comment_marks"] = marks_advance(cursor.get("comment_marks"), (
+            (i.conversation_id, i.posted_at) for i in items if i.kind == "comment"))
         oldest = min((i.posted_at for i in items if i.kind == "post"), default=None)
         after = parse.next_cursor(body)
         recent = oldest is not None and oldest > timezone.now() - timedelta(days=LOOKBACK_DAYS)
         if after and recent:
             return self._page(items=items, bad_items=bad, cursor={**cursor, "feed_after": after}, more=True)
         # The feed is caught up: read the Messenger inbox too, then start again from the newest post next time.
-        m_items, m_bad, conversations_mark = self._conversations(_read_time(cursor.get("conversations_mark")))
+        m_items, m_bad, conversations_mark = self._conversations(read_time(cursor.get("conversations_mark")))
         cursor["conversations_mark"] = conversations_mark.isoformat() if conversations_mark else None
         return self._page(items=items + m_items, bad_items=bad + m_bad, cursor={**cursor, "feed_after": None})
 
     def _more_comments(self, cursor: dict[str, Any], items: list[Any], bad: list[Any],
                        more_comments: list[tuple[str, str]]) -> tuple[list[Any], list[Any]]:
-        """The comments of busy posts beyond the page the feed carried, newest first, down to the watermark."""
+        """The comments of busy posts beyond the page the feed carried: first each post's newest, down to its
+        watermark; then the unread parts of earlier bursts (the cursor's `comment_resume`, updated here)."""
         from . import parse
 
         page_id = self.channel.external_account_id
         marks = cursor.get("comment_marks") or {}
+        fallback = implicit_mark(cursor)
+        gaps = gaps_load(cursor.get("comment_resume"))
         budget = MAX_COMMENT_CALLS_PER_FETCH
+        used: dict[str, int] = {}
+
+        def read(post_id: str, after: str, pages: int, mark: datetime | None, tolerant: bool = False) -> Walk:
+            def page(body: dict[str, Any]) -> tuple[list[Any], list[Any], list[datetime]]:
+                c_items, c_bad = parse.parse_comments(body, page_id=page_id, post_id=post_id)
+                return c_items, c_bad, [i.posted_at for i in c_items]
+
+            return walk(self.client.get, f"{post_id}/comments", {**parse.COMMENT_QUERY, "fields": parse.COMMENT_FIELDS},
+                        after, pages=pages, parse_page=page, done=lambda times: reached(times, mark), tolerant=tolerant)
+
         for post_id, after in more_comments:  # the feed lists the newest posts first: they get the budget first
-            mark = _read_time(marks.get(post_id))
-            seen = [i.posted_at for i in items if i.kind == "comment" and i.conversation_id == post_id]
-            pages = 0
-            while after and not _older_than(seen, mark) and pages < MAX_COMMENT_PAGES and budget > 0:
-                comments = self.client.get(f"{post_id}/comments", {**parse.COMMENT_QUERY, "after": after,
-                                                                   "fields": parse.COMMENT_FIELDS})
-                pages, budget = pages + 1, budget - 1
-                c_items, c_bad = parse.parse_comments(comments, page_id=page_id, post_id=post_id)
-                items += c_items
-                bad += c_bad
-                seen = [i.posted_at for i in c_items]
-                after = parse.next_cursor(comments)
-            if after and not _older_than(seen, mark) and mark is not None:
-                log.warning("Facebook post %s got more comments since the last poll than one poll reads; the "
-                            "oldest of them are left to webhooks", post_id)
+            mark = read_time(marks.get(post_id)) or fallback
+            if reached([i.posted_at for i in items if i.kind == "comment" and i.conversation_id == post_id], mark):
+                continue
+            head = read(post_id, after, min(MAX_COMMENT_PAGES, budget), mark)
+            budget -= head.calls
+            used[post_id] = head.calls
+            items += head.items
+            bad += head.bad
+            if head.left is not None and mark is not None:
+                gap_open(gaps, post_id, after=head.left, mark=mark)
+                log.info("Facebook post %s got more comments since the last poll than one poll reads; the rest are "
+                         "read at the next polls", post_id)
+        walks, budget = gaps_read(gaps, lambda post_id, gap, pages: read(post_id, gap.after, pages, gap.mark, True),
+                                  budget=budget, per_list=MAX_COMMENT_PAGES, used=used, network="Facebook",
+                                  what="post")
+        for found in walks:
+            items += found.items
+            bad += found.bad
+        cursor["comment_resume"] = gaps_dump(gaps, network="Facebook", what="post")
         return items, bad
 
     def _conversations(self, mark: datetime | None) -> tuple[list[Any], list[Any], datetime | None]:
@@ -470,7 +474,7 @@ class FacebookConnector(MetaConnector):
             times = parse.conversation_times(body)
             newest = max([t for t in (newest, *times) if t is not None], default=None)
             after = parse.next_cursor(body)
-            if not after or _older_than(times, mark):
+            if not after or older_than(times, mark):
                 break
             params = {**params, "after": after}
         return items, bad, newest

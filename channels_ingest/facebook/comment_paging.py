@@ -1,0 +1,230 @@
+"""Reading a Graph comment list newest first down to what earlier polls read, within the polling caps, and
+remembering where a walk the caps stopped was left (a gap), so the next polls read the rest: shared by the
+Facebook and Instagram connectors.
+
+A list is a post's (or an Instagram media's) comments, or an Instagram comment's replies. Its watermark ("mark")
+is the newest item any poll has read on it (the cursor's `comment_marks`, and `reply_marks` for Instagram threads).
+Each poll first walks every list from its newest item down to its mark (the head: customers writing now first),
+then spends what the caps leave on the gaps of earlier polls. A gap is kept in the cursor as
+`{list id: {"after": Graph's paging cursor, "mark": the watermark the walk was heading for}}` (the Instagram reply
+threads' also name their media and its permalink); it is saved with the page it was found in, by ingest_batch, in
+the transaction that stores that page's rows, so a poll that dies loses no gap and skips no comment.
+"""
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from channels_ingest.errors import AuthError, PermanentError, TransientError
+from channels_ingest.types import BadItem, MentionItem
+
+from .parse import next_cursor
+
+log = logging.getLogger(__name__)
+
+# Watermarks kept in the cursor (the lists most recently commented on); a list that lost its watermark is walked
+# down to the implicit mark below, and what was stored already is skipped by the unique key.
+MAX_COMMENT_MARKS = 200
+# Gaps kept in the cursor per kind (posts or media, Instagram threads); past that the oldest gaps (by their mark)
+# are dropped with a warning, and what they held is left to the webhooks.
+MAX_GAPS = 50
+# A list with no watermark (a post or media new since the previous pass, one that had no comments, a thread that
+# was short) was read whole, if at all, by the previous pass over the feed: walk it down to when that pass began,
+# less this slack for the difference between our clock and Meta's.
+IMPLICIT_MARK_SLACK = timedelta(minutes=10)
+# A gap whose next page Graph fails to serve (a 5xx, "please retry") this many polls in a row is dropped with a
+# warning: a cursor Graph cannot serve must not fail every poll of the channel, nor stay for ever.
+MAX_GAP_FAILURES = 5
+
+
+def read_time(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+    except ValueError:
+        return None
+
+
+def older_than(times: list[datetime], mark: datetime | None) -> bool:
+    """Whether a page (listed newest first) reached what the last poll saw: one of its times is older than the
+    watermark. Strictly older: Graph times are to the second, and another item of the watermark's own second may
+    be new (re-reading it costs nothing, the unique key skips it)."""
+    return mark is not None and any(t < mark for t in times)
+
+
+def reached(times: list[datetime], mark: datetime | None) -> bool:
+    """Whether a page listed newest first reached what earlier polls read: an item older than the mark, or nothing
+    newer than it (then what follows is of the mark's own second or older, read when the mark was set; without
+    this, a list with more than a walk's pages of items of one second would never be seen as reached)."""
+    return mark is not None and bool(times) and (older_than(times, mark) or all(t <= mark for t in times))
+
+
+def newest_first(times: list[datetime]) -> bool:
+    """Instagram does not document the order of its comment lists: marks and gaps are trusted only on pages
+    listed newest first."""
+    return not times or times[0] >= times[-1]
+
+
+def marks_advance(old: Any, found: Iterable[tuple[str, datetime]]) -> dict[str, str]:
+    """Watermarks (list id → its newest item read, ISO 8601) moved forward by what this page read, the
+    MAX_COMMENT_MARKS most recent kept."""
+    marks = {key: t for key, value in (old if isinstance(old, dict) else {}).items()
+             if (t := read_time(value)) is not None}
+    for key, posted_at in found:
+        if key and (key not in marks or posted_at > marks[key]):
+            marks[key] = posted_at
+    newest = sorted(marks.items(), key=lambda kv: kv[1], reverse=True)[:MAX_COMMENT_MARKS]
+    return {key: t.isoformat() for key, t in newest}
+
+
+def implicit_mark(cursor: dict[str, Any]) -> datetime | None:
+    """The mark of a list with no watermark (see IMPLICIT_MARK_SLACK); None on the first pass, which does not
+    read the lists' history beyond the caps."""
+    started = read_time(cursor.get("previous_pass_at"))
+    return started - IMPLICIT_MARK_SLACK if started else None
+
+
+def pass_begin(cursor: dict[str, Any], *, at: datetime) -> None:
+    """A new pass over the feed (or the media) begins: the one before it is what implicit marks go by."""
+    cursor["previous_pass_at"] = cursor.get("pass_at")
+    cursor["pass_at"] = at.isoformat()
+
+
+@dataclass(frozen=True)
+class Gap:
+    """The unread part of a list: continue from `after` ("" after Graph refused the cursor: from the newest
+    again) until a page reaches `mark`. `media`, `permalink`: an Instagram thread's media, to file its replies;
+    `fails`: the polls in a row whose page of this gap Graph failed to serve."""
+
+    after: str
+    mark: datetime
+    media: str = ""
+    permalink: str = ""
+    fails: int = 0
+
+    def dump(self) -> dict[str, Any]:
+        value: dict[str, Any] = {"after": self.after, "mark": self.mark.isoformat()}
+        extra = {"media": self.media, "permalink": self.permalink, "fails": self.fails}
+        return {**value, **{key: v for key, v in extra.items() if v}}
+
+
+def gaps_load(value: Any) -> dict[str, Gap]:
+    gaps = {}
+    for key, entry in (value if isinstance(value, dict) else {}).items():
+        mark = read_time(entry.get("mark")) if isinstance(entry, dict) else None
+        if mark is not None and isinstance(entry.get("after"), str):
+            fails = entry.get("fails")
+            gaps[str(key)] = Gap(after=entry["after"], mark=mark, media=str(entry.get("media") or ""),
+                                 permalink=str(entry.get("permalink") or ""),
+                                 fails=fails if isinstance(fails, int) else 0)
+    return gaps
+
+
+def gaps_dump(gaps: dict[str, Gap], *, network: str, what: str) -> dict[str, dict[str, str]]:
+    """The gaps as the cursor keeps them: at most MAX_GAPS, the newest; the others dropped with a warning."""
+    ordered = sorted(gaps.items(), key=lambda kv: kv[1].mark, reverse=True)
+    for key, gap in ordered[MAX_GAPS:]:
+        log.warning("%s %s %s: more than %d unread bursts are remembered, this one is the oldest; its comments "
+                    "written after %s that polling has not read yet are left to webhooks", network, what, key,
+                    MAX_GAPS, gap.mark.isoformat())
+    return {key: gap.dump() for key, gap in ordered[:MAX_GAPS]}
+
+
+def gap_open(gaps: dict[str, Gap], key: str, *, after: str, mark: datetime, media: str = "",
+             permalink: str = "") -> None:
+    """A head walk stopped by a cap at `after`, short of `mark`. A gap the list already had lies further down
+    (older than this walk's mark): the two become one, from here down to the older mark, which re-reads what
+    lies between them (skipped by the unique key) and loses nothing."""
+    old = gaps.get(key)
+    gaps[key] = Gap(after=after, mark=min(mark, old.mark) if old else mark, media=media, permalink=permalink)
+
+
+@dataclass
+class Walk:
+    items: list[MentionItem] = field(default_factory=list)
+    bad: list[BadItem] = field(default_factory=list)
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+    calls: int = 0
+    times: list[datetime] = field(default_factory=list)  # the last page's
+    # Where the caps (or a failed page) stopped it ("" : before its first page); None when it reached its mark or
+    # the list's end.
+    left: str | None = None
+    failed: str = ""  # why Graph did not serve its next page, when a tolerant walk stopped for that
+
+
+PageParser = Callable[[dict[str, Any]], tuple[list[MentionItem], list[BadItem], list[datetime]]]
+
+
+def walk(get: Callable[[str, dict[str, Any]], dict[str, Any]], path: str, params: dict[str, Any], after: str, *,
+         pages: int, parse_page: PageParser, done: Callable[[list[datetime]], bool], tolerant: bool = False) -> Walk:
+    """Page `path` from `after` ("" : from its newest) until a page is `done` or the list ends, at most `pages`
+    requests. `tolerant`: a page Graph fails to serve (a 5xx, not a rate limit) ends the walk there, with what the
+    pages before it read, instead of failing the fetch."""
+    found = Walk()
+    while found.calls < pages:
+        try:
+            body = get(path, {**params, "after": after} if after else dict(params))
+        except TransientError as exc:
+            if not tolerant or exc.retry_after_seconds:
+                raise  # a rate limit fails the fetch: the poll backs off as Meta asks
+            found.calls += 1
+            found.failed = str(exc)
+            break
+        found.calls += 1
+        items, bad, found.times = parse_page(body)
+        found.items += items
+        found.bad += bad
+        found.bodies.append(body)
+        following = next_cursor(body)
+        if following is None or done(found.times):
+            return found
+        after = following
+    found.left = after
+    return found
+
+
+def gaps_read(gaps: dict[str, Gap], read: Callable[[str, Gap, int], Walk], *, budget: int, per_list: int,
+              used: dict[str, int], network: str, what: str) -> tuple[list[Walk], int]:
+    """Spend what the heads left of a fetch's budget on the gaps, the newest first, each list within what it has
+    left of `per_list` (`used`: the pages its head took); `read(list id, gap, pages)` walks one tolerantly. `gaps`
+    is updated: moved on, closed (its mark reached), read again from the list's newest when Graph refuses its
+    cursor (Graph invalidates a cursor whose comment was deleted), or kept where Graph failed to serve its next
+    page (then no more gap is read in this fetch). Returns the walks and what is left of the budget."""
+    walks = []
+    for key, gap in sorted(gaps.items(), key=lambda kv: kv[1].mark, reverse=True):
+        pages = min(per_list - used.get(key, 0), budget)
+        if pages <= 0:
+            continue
+        try:
+            found = read(key, gap, pages)
+        except AuthError:
+            raise
+        except PermanentError as exc:
+            budget -= pages  # how many it took before the refusal is unknown: count them all
+            if gap.after:
+                log.warning("%s %s %s: Graph refused the unread burst's paging cursor (%s); reading it again from "
+                            "the newest comments", network, what, key, exc)
+                gaps[key] = replace(gap, after="")
+            else:
+                log.warning("%s %s %s: its unread burst cannot be read (%s); left to webhooks", network, what, key,
+                            exc)
+                del gaps[key]
+            continue
+        budget -= found.calls
+        used[key] = used.get(key, 0) + found.calls
+        walks.append(found)
+        if found.failed and gap.fails + 1 >= MAX_GAP_FAILURES:
+            log.warning("%s %s %s: Graph failed %d polls in a row to serve its unread burst (%s); left to webhooks",
+                        network, what, key, MAX_GAP_FAILURES, found.failed)
+            del gaps[key]
+        elif found.failed:
+            log.info("%s %s %s: Graph failed to serve a page of its unread burst (%s); read again at the next poll",
+                     network, what, key, found.failed)
+            gaps[key] = replace(gap, after=found.left or "", fails=gap.fails + 1)
+            break  # Graph is struggling: the other gaps wait for the next poll
+        elif found.left is None:
+            del gaps[key]
+        else:
+            gaps[key] = replace(gap, after=found.left, fails=0)
+    return walks, budget
