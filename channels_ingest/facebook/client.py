@@ -336,18 +336,27 @@ class MetaConnector:
             reservation = SentMessage.objects.filter(tenant_id=self.channel.tenant_id, channel=self.channel,
                                                      private_reply_to_comment=target, external_id="").first()
         self.last_recipient_id = ""
-        for conversation, item in self._our_messages(params, since):
-            if ours(item.get("message")):
-                if to_comment:
-                    # What the Send API's recipient_id would have said: the inbox records it on the reply so the
-                    # customer's Messenger (or Instagram) answer, which comes from this id, joins the case.
-                    self.last_recipient_id = self._recipient(conversation, item)
-                if reservation is not None:
-                    services.sent_message_record(channel=self.channel, external_id=str(item["id"]),
-                                                 kind="private_reply", in_reply_to=target,
-                                                 reservation_id=reservation.pk)
-                    return str(item["id"])
-                return self._record(str(item["id"]), "direct", target)
+        candidates = [(c, i) for c, i in self._our_messages(params, since) if ours(i.get("message"))]
+        if candidates:
+            # A message of ours already on record is another reply's (the same canned text sent to someone else).
+            recorded = set(SentMessage.objects.filter(
+                tenant_id=self.channel.tenant_id, channel=self.channel,
+                external_id__in=[str(i["id"]) for _c, i in candidates]).values_list("external_id", flat=True))
+            candidates = [(c, i) for c, i in candidates if str(i["id"]) not in recorded]
+        if to_comment:
+            candidates = self._to_the_commenter(candidates, replied)
+        if candidates:
+            conversation, item = candidates[0]
+            if to_comment:
+                # What the Send API's recipient_id would have said: the inbox records it on the reply so the
+                # customer's Messenger (or Instagram) answer, which comes from this id, joins the case.
+                self.last_recipient_id = self._recipient(conversation, item)
+            if reservation is not None:
+                services.sent_message_record(channel=self.channel, external_id=str(item["id"]),
+                                             kind="private_reply", in_reply_to=target,
+                                             reservation_id=reservation.pk)
+                return str(item["id"])
+            return self._record(str(item["id"]), "direct", target)
         if reservation is not None:
             # Not there: give the comment's one private reply back so the retry can use it (Meta itself
             # refuses a second private reply to a comment, so even a late-appearing first one cannot double).
@@ -363,6 +372,33 @@ class MetaConnector:
             for item in _items(messages if isinstance(messages, dict) else None):
                 if self._is_ours(item) and _graph_time(item.get("created_time")) >= since:
                     yield conversation, item
+
+    def _to_the_commenter(self, candidates: list[tuple[dict[str, Any], dict[str, Any]]],
+                          replied: Any) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """Of our messages with the private reply's text, the one sent to the commenter, or none.
+
+        A private reply to a comment cannot be looked up by the customer (their Messenger id is what we are missing),
+        so the page's recent conversations are searched by text, and a canned reply may have gone to others too:
+        only a conversation whose other person is the commenter (Graph names people by name, Instagram by username)
+        counts. When the answers name nobody, only a single match is taken; anything else is "not found", and a
+        retry is safe because Meta refuses a second private reply to the same comment."""
+        author = getattr(replied, "author", None) if replied is not None else None
+        wanted = {getattr(author, "name", ""), getattr(author, "handle", "")} - {""}
+        named = [(c, i, self._people(c, i)) for c, i in candidates]
+        if wanted and any(people for _c, _i, people in named):
+            candidates = [(c, i) for c, i, people in named if people & wanted]
+        if len(candidates) > 1:
+            log.warning("channel %s: %d messages of ours could be the private reply to %s; none adopted",
+                        self.channel.pk, len(candidates), getattr(replied, "external_id", "?"))
+            return []
+        return candidates
+
+    def _people(self, conversation: dict[str, Any], message: dict[str, Any]) -> set[str]:
+        """The names and usernames of whom a message of ours went to (its `to`, the conversation's participants)."""
+        account = self.channel.external_account_id
+        return {str(person.get(key)) for people in (message.get("to"), conversation.get("participants"))
+                for person in _items(people) if str(person.get("id")) != account
+                for key in ("name", "username") if person.get(key)}
 
     def _recipient(self, conversation: dict[str, Any], message: dict[str, Any]) -> str:
         """Whom a message of ours went to: its `to`, else the conversation's other participant (a Messenger or

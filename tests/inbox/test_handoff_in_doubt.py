@@ -162,3 +162,38 @@ def test_an_instagram_private_reply_found_after_a_dropped_connection_records_its
     assert [s["kind"] for s in ig.sent] == ["message"]
     assert private.state == Reply.State.SENT and private.external_id == ig.sent[0]["id"]
     assert private.recipient_external_id == comment["from"]["id"]  # the Instagram-scoped id it reached
+
+
+def test_the_look_up_never_adopts_the_same_canned_reply_sent_to_another_customer(kit_a, page):
+    """Ana's private reply ended in doubt without going out; the same canned text then reached Bruno. The look-up
+    must not take Bruno's message for Ana's, nor Bruno for Ana's recipient: Bruno's answer stays in Bruno's case."""
+    channel, ana, case_ana = page
+    sim = kit_a.simulator.graph
+    bruno = sim.add_comment("Minha fatura veio errada de novo!", "Bruno Lima")
+    _poll(kit_a, channel)
+    case_bruno = Case.objects.get(tenant=kit_a.tenant, channel=channel, customer__name="Bruno Lima")
+    case_claim(tenant=kit_a.tenant, membership=kit_a.agent, case=case_bruno)
+    to_ana = reply_create(tenant=kit_a.tenant, membership=kit_a.agent, case=case_ana, visibility="private",
+                          text=PRIVATE_TEXT, idempotency_key="ana")
+    # The worker died with Ana's reply reserved and marked sending, before anything left: delivery unknown.
+    private_reply_reserve(channel=channel, comment_id=ana["id"], permalink=ana["permalink_url"])
+    Reply.objects.filter(pk=to_ana.pk).update(state=Reply.State.SENDING, attempts=1,
+                                              sending_started_at=timezone.now() - timedelta(minutes=10))
+    replies_stale_sweep()
+    to_bruno = _deliver(kit_a, reply_create(tenant=kit_a.tenant, membership=kit_a.agent, case=case_bruno,
+                                            visibility="private", text=PRIVATE_TEXT, idempotency_key="bruno"))
+    assert to_bruno.state == Reply.State.SENT and bruno["id"] != ana["id"]
+
+    reply_outcome_check(tenant_id=kit_a.tenant.pk, reply_id=to_ana.pk)
+    to_ana.refresh_from_db()
+    assert to_ana.state == Reply.State.FAILED and to_ana.external_id != to_bruno.external_id  # not adopted
+    reply_retry(tenant=kit_a.tenant, membership=kit_a.agent, reply=to_ana, outcome_checked=True)
+    to_ana = _deliver(kit_a, to_ana)
+    assert to_ana.state == Reply.State.SENT and to_ana.external_id != to_bruno.external_id
+    assert to_ana.recipient_external_id and to_ana.recipient_external_id != to_bruno.recipient_external_id
+    assert [m["text"] for m in _messages(kit_a)].count(PRIVATE_TEXT) == 2  # one each, never a third
+
+    sim.add_message("Segue o número da fatura: 12345", "Bruno Lima")
+    _poll(kit_a, channel)
+    answer = Mention.objects.get(tenant=kit_a.tenant, text__startswith="Segue o número")
+    assert answer.case_link.case_id == case_bruno.pk
