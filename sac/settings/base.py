@@ -79,9 +79,12 @@ def database_from_url(url: str) -> dict:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# The invitation page (/invite/<token>/) is public: a new person's password is checked against all four.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
 # English outside requests (tasks, commands, logs). Pages choose their own language in sac/i18n.py: the header's

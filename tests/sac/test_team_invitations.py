@@ -99,6 +99,9 @@ def test_an_invited_person_sets_a_password_and_lands_in_the_inbox_with_the_invit
     like_address = visitor.post(link, {"name": "Ana Souza", "password1": "ana.souza@example.com",
                                        "password2": "ana.souza@example.com"})
     assert like_address.status_code == 400 and "too similar" in like_address.content.decode()
+    for weak, why in (("12345678", "This password is entirely numeric."), ("password123", "too common")):
+        refused = visitor.post(link, {"name": "Ana Souza", "password1": weak, "password2": weak})
+        assert refused.status_code == 400 and why in refused.content.decode(), weak
     assert not get_user_model().objects.filter(username="ana.souza@example.com").exists()
 
     joined = visitor.post(link, {"name": "Ana Souza", "password1": PASSWORD, "password2": PASSWORD})
