@@ -25,6 +25,23 @@ def mentions_untriaged(tenant_id: int | None = None) -> QuerySet[Mention]:
     return qs.filter(tenant_id=tenant_id) if tenant_id is not None else qs
 
 
+@dataclass(frozen=True)
+class CatchUp:
+    """Bursts of comments polling has not finished reading (Facebook, Instagram): how many lists, and back to when."""
+
+    lists: int
+    since: datetime | None
+
+
+def comment_catch_up(channel: ChannelAccount) -> CatchUp:
+    """What the channel's cursor says is still to read of earlier bursts (facebook/comment_paging.py's gaps)."""
+    from .facebook.comment_paging import gaps_load
+
+    cursor = channel.cursor or {}
+    gaps = [*gaps_load(cursor.get("comment_resume")).values(), *gaps_load(cursor.get("reply_resume")).values()]
+    return CatchUp(lists=len(gaps), since=min((gap.mark for gap in gaps), default=None))
+
+
 def webhook_backlog_tenants(*, older_than: timedelta = timedelta(seconds=30)) -> list[int]:
     """Tenants with a delivery waiting longer than a drain takes to come round: the broker lost its message.
 

@@ -137,6 +137,7 @@ def channel_health(request: TenantRequest, channel_id: int) -> HttpResponse:
         "dead_letters": selectors.open_dead_letters_for(request.tenant, channel),
         "webhook_url": webhook_url,
         "webhooks": webhooks,
+        "catch_up": selectors.comment_catch_up(channel),
     })
 
 

@@ -78,6 +78,8 @@ def test_a_burst_larger_than_the_caps_is_read_whole_over_the_next_polls_newest_f
     assert len(graph_gets(kit_a, "comments", since=before)) == 3
     channel.refresh_from_db()
     assert list(channel.cursor["comment_resume"]) == [graph.posts[0]["id"]]
+    health = login(kit_a.admin).get(f"/t/{kit_a.tenant.slug}/channels/{channel.pk}/").content.decode()
+    assert "Catching up: a burst of comments on 1 post or thread is still being read" in health
 
     rest = polls_until(kit_a, channel, capture, set(burst))
 
@@ -87,6 +89,8 @@ def test_a_burst_larger_than_the_caps_is_read_whole_over_the_next_polls_newest_f
                                                                                  ingest_run=rest[0])}
     channel.refresh_from_db()
     assert channel.cursor["comment_resume"] == {}
+    health = login(kit_a.admin).get(f"/t/{kit_a.tenant.slug}/channels/{channel.pk}/").content.decode()
+    assert "Catching up" not in health
     before = len(kit_a.simulator.requests)
     assert poll(kit_a, channel, capture).stored == 0
     assert graph_gets(kit_a, "comments", since=before) == []  # nothing left to page
