@@ -80,6 +80,29 @@ def open_dead_letters_for(tenant: Tenant, channel: ChannelAccount, limit: int = 
                 .order_by("-created_at")[:limit])
 
 
+# The health page counts a backlog up to this; past it, "10000+" says enough (and keeps the page fast in a flood).
+BACKLOG_COUNT_CAP = 10_000
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What of the channel's ingest work is waiting: webhook deliveries not processed, mentions not triaged."""
+
+    deliveries: int
+    untriaged: int
+    oldest: datetime | None
+    cap: int = BACKLOG_COUNT_CAP
+
+
+def ingest_backlog(tenant: Tenant, channel: ChannelAccount) -> Backlog:
+    deliveries = WebhookDelivery.objects.filter(tenant=tenant, channel=channel, processed_at__isnull=True)
+    untriaged = Mention.objects.filter(tenant=tenant, channel=channel, triaged_at__isnull=True)
+    oldest = [first for qs in (deliveries, untriaged)
+              if (first := qs.order_by("received_at").values_list("received_at", flat=True).first()) is not None]
+    return Backlog(deliveries=deliveries.values("pk")[:BACKLOG_COUNT_CAP].count(),
+                   untriaged=untriaged.values("pk")[:BACKLOG_COUNT_CAP].count(), oldest=min(oldest, default=None))
+
+
 def mention_revisions(tenant: Tenant, mention_ids: list[int]) -> dict[int, list[MentionRevision]]:
     """Earlier texts of edited or removed mentions, for the thread."""
     found: dict[int, list[MentionRevision]] = {}

@@ -138,6 +138,7 @@ def channel_health(request: TenantRequest, channel_id: int) -> HttpResponse:
         "webhook_url": webhook_url,
         "webhooks": webhooks,
         "catch_up": selectors.comment_catch_up(channel),
+        "backlog": selectors.ingest_backlog(request.tenant, channel),
     })
 
 

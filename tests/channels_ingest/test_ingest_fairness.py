@@ -266,3 +266,24 @@ def test_with_the_cache_down_the_drain_still_does_the_work(kit_a, monkeypatch):
         task.pop_request()
     assert WebhookDelivery.objects.get(channel=channel).processed_at is not None
     assert Mention.objects.filter(channel=channel).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_health_page_shows_the_channels_waiting_ingest_work(kit_a, kit_b):
+    from ..conftest import login
+
+    channel = ig_channel(kit_a.tenant, "17841400000000001")
+    app.conf.task_always_eager = False  # stored, not processed yet: a backlog
+    try:
+        for i in range(3):
+            webhook_delivery_store(channel=channel, body=ig_body("17841400000000001", str(i), f"oi {i}", "5"))
+    finally:
+        app.conf.task_always_eager = True
+        app.control.purge()
+        cache.clear()
+    page = login(kit_a.admin).get(f"/t/acme/channels/{channel.pk}/").content.decode()
+    assert "Webhook deliveries waiting: <strong>3</strong>" in page
+    assert "Mentions waiting for triage: <strong>0</strong>" in page
+    assert login(kit_b.admin).get(f"/t/acme/channels/{channel.pk}/").status_code in (403, 404)
+    webhook_deliveries_drain(tenant_id=kit_a.tenant.pk)
+    assert 'id="ingest-backlog"' not in login(kit_a.admin).get(f"/t/acme/channels/{channel.pk}/").content.decode()
