@@ -40,7 +40,7 @@ from django.utils.translation import gettext as _
 
 from sac.services import audit_record
 
-from .errors import ConnectorError
+from .errors import ConnectorError, TransientError
 from .models import ChannelAccount, Platform
 from .texts import stored_text
 
@@ -77,7 +77,8 @@ class WebhookSubscription:
                      "Connect with Facebook")
         if self.kind == "config":
             return _("SAC_X_WEBHOOK_ID is not an X webhook id (digits only)")
-        return stored_text(self.detail) if self.kind == "token" else self.detail
+        # The page adds ". Polling carries on.": a network's sentence keeps its words but not its full stop.
+        return (stored_text(self.detail) if self.kind == "token" else self.detail).rstrip(". ")
 
 
 def oauth_connected(channel: ChannelAccount) -> bool:
@@ -130,32 +131,37 @@ def channel_webhooks_subscribe_after_connect(*, channel: ChannelAccount, actor: 
                       channel.tenant_id)
 
 
+def _failure(exc: ConnectorError) -> tuple[str, str]:
+    """How a client's error is recorded: the network not reached at all, or what it answered, in its words."""
+    if isinstance(exc, TransientError) and isinstance(exc.__cause__, requests.RequestException):
+        return ("unreachable", exc.__cause__.__class__.__name__)
+    return ("refused", str(exc))
+
+
 def _meta_subscribe(channel: ChannelAccount) -> tuple[str, str]:
+    from .facebook.client import GraphClient
+
     credentials = channel.credentials or {}
     page_id = channel.external_account_id if channel.platform == Platform.FACEBOOK else str(
         credentials.get(PAGE_ID_KEY) or "")
     if not page_id:
         return ("no_page", "")
-    base = (channel.api_base_url or settings.SAC_GRAPH_API_URL).rstrip("/")
+    client = GraphClient(access_token=credentials.get("page_access_token", ""), base_url=channel.api_base_url,
+                         network="Facebook")
     try:
-        # The reference's form: the fields as a query parameter; the token as a Bearer header, as the connectors
-        # send it (Graph takes either), so it never lands in an access log's URL.
-        response = requests.post(f"{base}/{page_id}/subscribed_apps",
-                                 params={"subscribed_fields": ",".join(META_FIELDS)},
-                                 headers={"Authorization": f"Bearer {credentials.get('page_access_token', '')}"},
-                                 timeout=settings.SAC_HTTP_TIMEOUT_SECONDS)
-    except requests.RequestException as exc:
-        return ("unreachable", exc.__class__.__name__)
-    body = _json(response)
-    if response.status_code == 200 and body.get("success") in (True, "true"):
+        # Setting the page's fields again is harmless, so a doubtful answer is a plain transient error.
+        body = client.post(f"{page_id}/subscribed_apps", {"subscribed_fields": ",".join(META_FIELDS)},
+                           safe_to_repeat=True)
+    except ConnectorError as exc:
+        return _failure(exc)
+    if body.get("success") in (True, "true"):
         return "", ""
-    error = body.get("error") if isinstance(body.get("error"), dict) else {}
-    message = str(error.get("message") or f"HTTP {response.status_code}")
-    return ("refused", f"{message} (code {error['code']})" if error.get("code") else message)
+    return ("refused", "Facebook answered without success")
 
 
 def _x_subscribe(channel: ChannelAccount) -> tuple[str, str]:
     from .oauth.services import x_credentials_fresh
+    from .x.client import XClient
 
     webhook_id = settings.SAC_X_WEBHOOK_ID
     if not webhook_id.isdigit():
@@ -164,34 +170,12 @@ def _x_subscribe(channel: ChannelAccount) -> tuple[str, str]:
         credentials = x_credentials_fresh(channel)  # a refused renewal also marks the channel needs_reauth
     except ConnectorError as exc:
         return ("token", str(exc))
-    base = (channel.api_base_url or settings.SAC_X_API_URL).rstrip("/")
     try:
-        response = requests.post(f"{base}/2/account_activity/webhooks/{webhook_id}/subscriptions/all", json={},
-                                 headers={"Authorization": f"Bearer {credentials.get('access_token', '')}"},
-                                 timeout=settings.SAC_HTTP_TIMEOUT_SECONDS)
-    except requests.RequestException as exc:
-        return ("unreachable", exc.__class__.__name__)
-    body = _json(response)
-    data = body.get("data") if isinstance(body.get("data"), dict) else {}
-    if (response.status_code == 200 and data.get("subscribed") is True) or response.status_code == 204:
-        return "", ""
-    return ("refused", x_problem(response.status_code, body))
-
-
-def x_problem(status: int, body: dict[str, Any]) -> str:
-    """X's own words for a refusal: the first error's message, else the problem's detail or title."""
-    errors = body.get("errors") if isinstance(body.get("errors"), list) else []
-    first = errors[0] if errors and isinstance(errors[0], dict) else {}
-    text = first.get("message") or first.get("detail") or body.get("detail") or body.get("title")
-    return f"{text} (HTTP {status})" if text else f"HTTP {status}"
-
-
-def _json(response: requests.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+        subscribed = XClient(credentials=credentials, base_url=channel.api_base_url).account_activity_subscribe(
+            webhook_id)
+    except ConnectorError as exc:
+        return _failure(exc)
+    return ("", "") if subscribed else ("refused", "X answered that the account is not subscribed")
 
 
 def _outcome_record(*, channel: ChannelAccount, actor: Any, kind: str, detail: str) -> WebhookSubscription:
@@ -228,14 +212,15 @@ def x_webhook_register(*, callback_url: str) -> dict[str, Any]:
                                        "token (developer portal, Keys and tokens).")
     if not callback_url.startswith("https://"):
         raise WebhookRegistrationError("X only delivers to an https:// URL.")
+    from .x.client import XClient
+
     try:
-        response = requests.post(settings.SAC_X_API_URL.rstrip("/") + "/2/webhooks", json={"url": callback_url},
-                                 headers={"Authorization": f"Bearer {token}"},
-                                 timeout=settings.SAC_HTTP_TIMEOUT_SECONDS)
-    except requests.RequestException as exc:
-        raise WebhookRegistrationError(f"X could not be reached ({exc.__class__.__name__})") from exc
-    body = _json(response)
-    data = body.get("data") if isinstance(body.get("data"), dict) else {}
-    if response.status_code != 200 or not str(data.get("id") or "").isdigit():
-        raise WebhookRegistrationError(f"X refused to register the webhook: {x_problem(response.status_code, body)}")
+        data = XClient(credentials={"bearer_token": token}).webhook_register(callback_url)
+    except ConnectorError as exc:
+        kind, detail = _failure(exc)
+        if kind == "unreachable":
+            raise WebhookRegistrationError(f"X could not be reached ({detail})") from exc
+        raise WebhookRegistrationError(f"X refused to register the webhook: {detail}") from exc
+    if not str(data.get("id") or "").isdigit():
+        raise WebhookRegistrationError(f"X answered without a webhook id: {data}")
     return data

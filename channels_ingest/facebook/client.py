@@ -112,8 +112,10 @@ class GraphClient:
             url = f"{self.base_url}/{rest}"
         return self._request("GET", url, params={}, absolute=True)
 
-    def post(self, path: str, data: dict[str, Any]) -> dict[str, Any]:
-        return self._request("POST", path, json_body=data, safe_to_repeat=False)
+    def post(self, path: str, data: dict[str, Any], *, safe_to_repeat: bool = False) -> dict[str, Any]:
+        """A write. Not safe to repeat unless said (a comment or message would go out twice); a setting such as a
+        webhook subscription is, so its failures are plain transient errors rather than "delivery unknown"."""
+        return self._request("POST", path, json_body=data, safe_to_repeat=safe_to_repeat)
 
     def upload(self, path: str, data: dict[str, str], files: dict[str, tuple[str, bytes, str]]) -> dict[str, Any]:
         """A multipart upload (an unpublished photo, a Messenger attachment). It shows the customer nothing, so

@@ -201,6 +201,22 @@ class XClient:
                           user_auth=not self.oauth2, safe_to_repeat=False)
         return str(_data(body)["id"])
 
+    def webhook_register(self, url: str) -> dict[str, Any]:
+        """POST /2/webhooks {"url"} with the app's bearer token (X's createWebhooks): the installation's one webhook;
+        X checks the URL with a CRC request before it answers. Returns X's webhook config (id, url, valid, …)."""
+        response = self._call(self.api.request, "POST", "/2/webhooks", json={"url": url})
+        return _data(self._call(response.json))
+
+    def account_activity_subscribe(self, webhook_id: str) -> bool:
+        """POST /2/account_activity/webhooks/:webhook_id/subscriptions/all with the account's own user token (X's
+        createAccountActivitySubscription): its events go to the installation's webhook. Safe to repeat."""
+        self._require(*USER_AUTH_KEYS)
+        route = f"/2/account_activity/webhooks/{webhook_id}/subscriptions/all"
+        response = self._call(self.api.request, "POST", route, json={}, user_auth=not self.oauth2)
+        if response.status_code == 204:
+            return True
+        return _data(self._call(response.json)).get("subscribed") is True
+
     def direct_message(self, *, participant_id: str, text: str, media_id: str = "") -> str:
         self._require(*USER_AUTH_KEYS)
         try:

@@ -93,7 +93,7 @@ def test_a_refused_subscription_never_fails_the_connect_and_subscribe_again_work
     page = ChannelAccount.objects.get(tenant=kit_a.tenant, platform=Platform.FACEBOOK)
     assert page.status == ChannelAccount.Status.ACTIVE and b"Acme Telecom connected" in done.content
     assert sim.subscriptions.page_fields == {}
-    reason = "(#200) Requires pages_manage_metadata permission to manage the object (code 200)"
+    reason = "Facebook error 200: (#200) Requires pages_manage_metadata permission to manage the object"
     health = _health(client, page)
     assert f"Webhook subscription failed: {reason}. Polling carries on." in health
     assert "Subscribe again" in health
@@ -139,7 +139,7 @@ def test_a_pt_br_admin_reads_the_subscription_outcome_in_portuguese(kit_a, oauth
     _connect_page(client, instagram=False)
     page = ChannelAccount.objects.get(tenant=kit_a.tenant, platform=Platform.FACEBOOK)
     health = _health(client, page)
-    assert "A assinatura de webhooks falhou: (#200) Permissions error (code 200). A coleta continua." in health
+    assert "A assinatura de webhooks falhou: Facebook error 200: (#200) Permissions error. A coleta continua." in health
     assert "Assinar de novo" in health and "Subscribe again" not in health
     assert "Webhooks: assinados em" in _subscribe_again(client, page).content.decode()
 
@@ -185,7 +185,7 @@ def test_x_with_a_registered_webhook_subscribes_the_user_with_its_own_token(kit_
 
     sim.subscriptions.refuse_x_subscription("Your app is not approved for Account Activity.")
     failed = _subscribe_again(client, channel).content.decode()
-    assert ("Webhook subscription failed: Your app is not approved for Account Activity. (HTTP 403). "
+    assert ("Webhook subscription failed: X answered 403: Your app is not approved for Account Activity. "
             "Polling carries on.") in failed
     assert ChannelAccount.objects.get(pk=channel.pk).status == ChannelAccount.Status.ACTIVE
 
@@ -199,7 +199,8 @@ def test_registering_the_x_webhook_says_what_is_missing(oauth_hosts, settings):
     with pytest.raises(CommandError, match="https"):
         call_command("x_webhook_register", "http://sac.example/hooks/x/app/")
     call_command("x_webhook_register", "https://sac.example/hooks/x/app/", stdout=StringIO())
-    with pytest.raises(CommandError, match="X refused to register the webhook: A webhook with this url is already"):
+    with pytest.raises(CommandError,
+                       match="X refused to register the webhook: X answered 400: A webhook with this url is already"):
         call_command("x_webhook_register", "https://sac.example/hooks/x/app/")
 
 
