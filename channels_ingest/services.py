@@ -712,6 +712,8 @@ def webhook_delivery_process(*, tenant_id: int, delivery_id: int) -> PollRun | N
             WebhookDelivery.objects.filter(tenant_id=tenant_id, pk=delivery.pk).update(body=body or b"")
         try:
             page = _parse_delivery(channel, body) if body is not None else Page(items=[], cursor=None)
+        except SoftTimeLimitExceeded:
+            raise  # out of time, not a parser bug: the delivery stays unprocessed for the next drain
         except Exception as exc:
             # A parser bug on an odd payload must not retry the same delivery forever: keep it, move on.
             reason = exc.reason if isinstance(exc, MalformedPayload) else f"{exc.__class__.__name__}: {exc}"

@@ -40,7 +40,7 @@ from django.utils.translation import gettext as _
 
 from sac.services import audit_record
 
-from .errors import ConnectorError, TransientError
+from .errors import ConnectorError, MalformedPayload, TransientError
 from .models import ChannelAccount, Platform
 from .texts import stored_text
 
@@ -131,8 +131,9 @@ def channel_webhooks_subscribe_after_connect(*, channel: ChannelAccount, actor: 
                       channel.tenant_id)
 
 
-def _failure(exc: ConnectorError) -> tuple[str, str]:
-    """How a client's error is recorded: the network not reached at all, or what it answered, in its words."""
+def _failure(exc: ConnectorError | MalformedPayload) -> tuple[str, str]:
+    """How a client's error is recorded: the network not reached at all, or what it answered, in its words (an
+    answer that is not the network's JSON, say a proxy's error page, included: never a 500 on our side)."""
     if isinstance(exc, TransientError) and isinstance(exc.__cause__, requests.RequestException):
         return ("unreachable", exc.__cause__.__class__.__name__)
     return ("refused", str(exc))
@@ -152,7 +153,7 @@ def _meta_subscribe(channel: ChannelAccount) -> tuple[str, str]:
         # Setting the page's fields again is harmless, so a doubtful answer is a plain transient error.
         body = client.post(f"{page_id}/subscribed_apps", {"subscribed_fields": ",".join(META_FIELDS)},
                            safe_to_repeat=True)
-    except ConnectorError as exc:
+    except (ConnectorError, MalformedPayload) as exc:
         return _failure(exc)
     if body.get("success") in (True, "true"):
         return "", ""
@@ -173,7 +174,7 @@ def _x_subscribe(channel: ChannelAccount) -> tuple[str, str]:
     try:
         subscribed = XClient(credentials=credentials, base_url=channel.api_base_url).account_activity_subscribe(
             webhook_id)
-    except ConnectorError as exc:
+    except (ConnectorError, MalformedPayload) as exc:
         return _failure(exc)
     return ("", "") if subscribed else ("refused", "X answered that the account is not subscribed")
 
@@ -216,7 +217,7 @@ def x_webhook_register(*, callback_url: str) -> dict[str, Any]:
 
     try:
         data = XClient(credentials={"bearer_token": token}).webhook_register(callback_url)
-    except ConnectorError as exc:
+    except (ConnectorError, MalformedPayload) as exc:
         kind, detail = _failure(exc)
         if kind == "unreachable":
             raise WebhookRegistrationError(f"X could not be reached ({detail})") from exc

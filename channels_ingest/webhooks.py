@@ -149,8 +149,8 @@ def x_hook(request: HttpRequest, webhook_key: str) -> HttpResponse:
 # (which share the installation's app secret / consumer secret) receive their events here. Each account's part of
 # a delivery is stored at once as a delivery of every channel, of whichever tenant, that has that account and is
 # verified by this secret: so each tenant's part waits in that tenant's own backlog (its drain, sac/queueing.py),
-# never behind another tenant's flood, and a page two tenants connected reaches both. Nothing here reads more
-# than the envelope's account ids, so the network still gets its answer in a few milliseconds.
+# never behind another tenant's flood, and a page two tenants connected reaches both. The body is parsed here (only
+# after its signature is checked) to split it by account; nothing of the entries is read beyond their ids.
 
 
 def _refuse_app(request: HttpRequest, endpoint: str, why: str) -> HttpResponse:

@@ -454,6 +454,8 @@ class FacebookConnector(MetaConnector):
                        more_comments: list[tuple[str, str]]) -> tuple[list[Any], list[Any]]:
         """The comments of busy posts beyond the page the feed carried: first each post's newest, down to its
         watermark; then the unread parts of earlier bursts (the cursor's `comment_resume`, updated here)."""
+        from django.utils import timezone
+
         from . import parse
 
         page_id = self.channel.external_account_id
@@ -486,7 +488,7 @@ class FacebookConnector(MetaConnector):
                          "read at the next polls", post_id)
         walks, budget = gaps_read(gaps, lambda post_id, gap, pages: read(post_id, gap.after, pages, gap.mark, True),
                                   budget=budget, per_list=MAX_COMMENT_PAGES, used=used, network="Facebook",
-                                  what="post")
+                                  what="post", pass_at=str(cursor.get("pass_at") or ""), now=timezone.now())
         for found in walks:
             items += found.items
             bad += found.bad

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from channels_ingest.errors import AuthError, PermanentError, TransientError
+from channels_ingest.errors import AuthError, MalformedPayload, PermanentError, TransientError
 from channels_ingest.types import BadItem, MentionItem
 
 from .parse import next_cursor
@@ -34,9 +34,11 @@ MAX_GAPS = 50
 # was short) was read whole, if at all, by the previous pass over the feed: walk it down to when that pass began,
 # less this slack for the difference between our clock and Meta's.
 IMPLICIT_MARK_SLACK = timedelta(minutes=10)
-# A gap whose next page Graph fails to serve (a 5xx, "please retry") this many polls in a row is dropped with a
-# warning: a cursor Graph cannot serve must not fail every poll of the channel, nor stay for ever.
-MAX_GAP_FAILURES = 5
+# A gap whose next page Graph keeps failing to serve (a 5xx, "please retry", an unreadable answer) is tried once a
+# pass over the feed and dropped with a warning once it has failed for this long without a page served: a cursor
+# Graph cannot serve must not fail the channel's polls, nor stay for ever, but a Graph incident of a few hours
+# must not cost the rest of a burst either.
+GAP_GIVE_UP_AFTER = timedelta(hours=6)
 
 
 def read_time(value: Any) -> datetime | None:
@@ -95,17 +97,20 @@ def pass_begin(cursor: dict[str, Any], *, at: datetime) -> None:
 class Gap:
     """The unread part of a list: continue from `after` ("" after Graph refused the cursor: from the newest
     again) until a page reaches `mark`. `media`, `permalink`: an Instagram thread's media, to file its replies;
-    `fails`: the polls in a row whose page of this gap Graph failed to serve."""
+    `failing_since`: when Graph began failing to serve its next page (None: it served the last one);
+    `failed_pass`: the pass over the feed in which it last failed (it is not tried again in that pass)."""
 
     after: str
     mark: datetime
     media: str = ""
     permalink: str = ""
-    fails: int = 0
+    failing_since: datetime | None = None
+    failed_pass: str = ""
 
     def dump(self) -> dict[str, Any]:
         value: dict[str, Any] = {"after": self.after, "mark": self.mark.isoformat()}
-        extra = {"media": self.media, "permalink": self.permalink, "fails": self.fails}
+        extra = {"media": self.media, "permalink": self.permalink, "failed_pass": self.failed_pass,
+                 "failing_since": self.failing_since.isoformat() if self.failing_since else ""}
         return {**value, **{key: v for key, v in extra.items() if v}}
 
 
@@ -114,10 +119,10 @@ def gaps_load(value: Any) -> dict[str, Gap]:
     for key, entry in (value if isinstance(value, dict) else {}).items():
         mark = read_time(entry.get("mark")) if isinstance(entry, dict) else None
         if mark is not None and isinstance(entry.get("after"), str):
-            fails = entry.get("fails")
             gaps[str(key)] = Gap(after=entry["after"], mark=mark, media=str(entry.get("media") or ""),
                                  permalink=str(entry.get("permalink") or ""),
-                                 fails=fails if isinstance(fails, int) else 0)
+                                 failing_since=read_time(entry.get("failing_since")),
+                                 failed_pass=str(entry.get("failed_pass") or ""))
     return gaps
 
 
@@ -159,14 +164,14 @@ PageParser = Callable[[dict[str, Any]], tuple[list[MentionItem], list[BadItem], 
 def walk(get: Callable[[str, dict[str, Any]], dict[str, Any]], path: str, params: dict[str, Any], after: str, *,
          pages: int, parse_page: PageParser, done: Callable[[list[datetime]], bool], tolerant: bool = False) -> Walk:
     """Page `path` from `after` ("" : from its newest) until a page is `done` or the list ends, at most `pages`
-    requests. `tolerant`: a page Graph fails to serve (a 5xx, not a rate limit) ends the walk there, with what the
-    pages before it read, instead of failing the fetch."""
+    requests. `tolerant`: a page Graph fails to serve (a 5xx or an unreadable answer, not a rate limit) ends the
+    walk there, with what the pages before it read, instead of failing the fetch."""
     found = Walk()
     while found.calls < pages:
         try:
             body = get(path, {**params, "after": after} if after else dict(params))
-        except TransientError as exc:
-            if not tolerant or exc.retry_after_seconds:
+        except (TransientError, MalformedPayload) as exc:
+            if not tolerant or getattr(exc, "retry_after_seconds", None):
                 raise  # a rate limit fails the fetch: the poll backs off as Meta asks
             found.calls += 1
             found.failed = str(exc)
@@ -185,16 +190,18 @@ def walk(get: Callable[[str, dict[str, Any]], dict[str, Any]], path: str, params
 
 
 def gaps_read(gaps: dict[str, Gap], read: Callable[[str, Gap, int], Walk], *, budget: int, per_list: int,
-              used: dict[str, int], network: str, what: str) -> tuple[list[Walk], int]:
+              used: dict[str, int], network: str, what: str, pass_at: str,
+              now: datetime) -> tuple[list[Walk], int]:
     """Spend what the heads left of a fetch's budget on the gaps, the newest first, each list within what it has
     left of `per_list` (`used`: the pages its head took); `read(list id, gap, pages)` walks one tolerantly. `gaps`
     is updated: moved on, closed (its mark reached), read again from the list's newest when Graph refuses its
     cursor (Graph invalidates a cursor whose comment was deleted), or kept where Graph failed to serve its next
-    page (then no more gap is read in this fetch). Returns the walks and what is left of the budget."""
+    page (then no more gap is read in this fetch, and that one not again in this pass over the feed: `pass_at`).
+    Returns the walks and what is left of the budget."""
     walks = []
     for key, gap in sorted(gaps.items(), key=lambda kv: kv[1].mark, reverse=True):
         pages = min(per_list - used.get(key, 0), budget)
-        if pages <= 0:
+        if pages <= 0 or (gap.failed_pass and gap.failed_pass == pass_at):
             continue
         try:
             found = read(key, gap, pages)
@@ -214,17 +221,19 @@ def gaps_read(gaps: dict[str, Gap], read: Callable[[str, Gap, int], Walk], *, bu
         budget -= found.calls
         used[key] = used.get(key, 0) + found.calls
         walks.append(found)
-        if found.failed and gap.fails + 1 >= MAX_GAP_FAILURES:
-            log.warning("%s %s %s: Graph failed %d polls in a row to serve its unread burst (%s); left to webhooks",
-                        network, what, key, MAX_GAP_FAILURES, found.failed)
+        served = found.calls > 1 or not found.failed  # a page came back before the failure, or no failure
+        since = None if served else (gap.failing_since or now)
+        if found.failed and since is not None and now - since >= GAP_GIVE_UP_AFTER:
+            log.warning("%s %s %s: Graph has failed to serve its unread burst since %s (%s); left to webhooks",
+                        network, what, key, since.isoformat(), found.failed)
             del gaps[key]
         elif found.failed:
-            log.info("%s %s %s: Graph failed to serve a page of its unread burst (%s); read again at the next poll",
+            log.info("%s %s %s: Graph failed to serve a page of its unread burst (%s); read again in the next pass",
                      network, what, key, found.failed)
-            gaps[key] = replace(gap, after=found.left or "", fails=gap.fails + 1)
+            gaps[key] = replace(gap, after=found.left or "", failing_since=since or now, failed_pass=pass_at)
             break  # Graph is struggling: the other gaps wait for the next poll
         elif found.left is None:
             del gaps[key]
         else:
-            gaps[key] = replace(gap, after=found.left, fails=0)
+            gaps[key] = replace(gap, after=found.left, failing_since=None, failed_pass="")
     return walks, budget

@@ -2,7 +2,7 @@
 
 import json
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -138,7 +138,8 @@ class InstagramConnector(MetaConnector):
                 log.info("Instagram media %s got more comments since the last poll than one poll reads; the rest "
                          "are read at the next polls", media_id)
         gaps_read(gaps, lambda media_id, gap, pages: read(media_id, gap.permalink, gap.after, pages, gap.mark, True),
-                  budget=budget, per_list=MAX_COMMENT_PAGES, used=used, network="Instagram", what="media")
+                  budget=budget, per_list=MAX_COMMENT_PAGES, used=used, network="Instagram", what="media",
+                  pass_at=str(cursor.get("pass_at") or ""), now=timezone.now())
         cursor["comment_resume"] = gaps_dump(gaps, network="Instagram", what="media")
 
     def _more_replies(self, cursor: dict[str, Any], threads: Threads, items: list[MentionItem],
@@ -167,8 +168,13 @@ class InstagramConnector(MetaConnector):
             bad.extend(found.bad)
             return found
 
+        # A long thread with no watermark may never have been read (its comment came from a page of an unread
+        # burst, or it was short until now): read it down to its comment's own time, which no reply is older than,
+        # rather than to the previous pass (the implicit mark), which would skip the replies written before that.
+        # (A second earlier: Graph times are to the second, and a page all of the mark's own second counts as read.)
+        parents = {i.external_id: i.posted_at - timedelta(seconds=1) for i in items if i.external_id in threads}
         for comment_id, (media_id, permalink, after) in list(threads.items()):
-            mark = read_time(marks.get(comment_id)) or fallback
+            mark = read_time(marks.get(comment_id)) or parents.get(comment_id) or fallback
             seen = [i.posted_at for i in items if i.in_reply_to_external_id == comment_id]
             if newest_first(seen) and reached(seen, mark):
                 continue
@@ -181,7 +187,8 @@ class InstagramConnector(MetaConnector):
                          "are read at the next polls", comment_id)
         gaps_read(gaps, lambda comment_id, gap, pages: read(comment_id, gap.media, gap.permalink, gap.after, pages,
                                                             gap.mark, True),
-                  budget=budget, per_list=MAX_REPLY_PAGES, used=used, network="Instagram", what="comment")
+                  budget=budget, per_list=MAX_REPLY_PAGES, used=used, network="Instagram", what="comment",
+                  pass_at=str(cursor.get("pass_at") or ""), now=timezone.now())
         cursor["reply_resume"] = gaps_dump(gaps, network="Instagram", what="comment")
 
     def send(self, message: OutboundMessage) -> str:

@@ -7,6 +7,7 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
@@ -371,6 +372,8 @@ def mentions_triage(*, tenant_id: int, mention_ids: list[int]) -> list[Case]:
     try:
         with transaction.atomic():
             return _triage_batch(tenant, config, mention_ids)
+    except SoftTimeLimitExceeded:
+        raise  # the task's time is up: what is untriaged stays for the next drain, nothing is held out
     except Exception:
         if len(mention_ids) == 1:
             log.exception("triage failed for mention %s of tenant %s", mention_ids[0], tenant_id)
@@ -384,6 +387,9 @@ def mentions_triage(*, tenant_id: int, mention_ids: list[int]) -> list[Case]:
         try:
             with transaction.atomic():
                 touched.extend(_triage_batch(tenant, config, [mention_id]))
+        except SoftTimeLimitExceeded:
+            failed_mark("triage", tenant_id, failed)
+            raise
         except Exception:
             log.exception("triage failed for mention %s of tenant %s", mention_id, tenant_id)
             failed.append(mention_id)

@@ -9,11 +9,14 @@ the comments edge's `filter` and `order`, https://developers.facebook.com/docs/g
 
 import re
 import time
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from channels_ingest import services
-from channels_ingest.facebook.comment_paging import MAX_GAP_FAILURES
+from channels_ingest.errors import TransientError
+from channels_ingest.facebook.comment_paging import GAP_GIVE_UP_AFTER, Gap, gaps_read, walk
 from channels_ingest.models import ChannelAccount, Mention, PollRun
 from channels_ingest.simulator.graph import GraphError
 
@@ -213,7 +216,8 @@ def test_a_burst_page_that_graph_fails_to_serve_is_read_at_the_next_poll_and_the
     # The newest comments and the gap's first page are kept; the gap goes on from the page Graph did not serve.
     assert failed_pages and (run.outcome, run.stored) == ("ok", 50)
     channel.refresh_from_db()
-    assert channel.cursor["comment_resume"][graph.posts[0]["id"]]["fails"] == 1
+    gap = channel.cursor["comment_resume"][graph.posts[0]["id"]]
+    assert gap["failing_since"] and gap["failed_pass"] == channel.cursor["pass_at"]
     rest = polls_until(kit_a, channel, capture, set(burst))
     assert [r.stored for r in rest] == [150] and all(r.outcome == "ok" for r in rest)
     assert poll(kit_a, channel, capture).stored == 0  # the page that reaches the comments read before: done
@@ -224,7 +228,7 @@ def test_a_burst_page_that_graph_fails_to_serve_is_read_at_the_next_poll_and_the
 
 
 @pytest.mark.django_db
-def test_a_burst_graph_never_serves_is_given_up_after_a_few_polls_and_polling_goes_on(
+def test_a_burst_graph_never_serves_is_given_up_after_hours_and_polling_goes_on(
         kit_a, django_capture_on_commit_callbacks, monkeypatch, caplog):
     capture = django_capture_on_commit_callbacks
     graph = kit_a.simulator.graph
@@ -233,15 +237,75 @@ def test_a_burst_graph_never_serves_is_given_up_after_a_few_polls_and_polling_go
         graph.add_comment(f"Caiu de novo {n}", f"Vizinho {n}", at=start + 600 + n)
     assert poll(kit_a, channel, capture).stored == 200
     failing_comment_pages(monkeypatch, graph, lambda n: True)
+    post = graph.posts[0]["id"]
 
-    runs = [poll(kit_a, channel, capture) for _ in range(MAX_GAP_FAILURES)]
-
+    # A Graph incident: the gap is tried once a pass, every poll stays OK, and it is kept while it lasts ...
+    runs = [poll(kit_a, channel, capture) for _ in range(8)]
     assert all(r.outcome == "ok" and r.stored == 0 for r in runs)
+    channel.refresh_from_db()
+    assert post in channel.cursor["comment_resume"] and "left to webhooks" not in caplog.text
+    # ... until Graph has failed it for GAP_GIVE_UP_AFTER: then it is given up, and polling goes on.
+    cursor = dict(channel.cursor)
+    cursor["comment_resume"][post]["failing_since"] = (timezone.now() - GAP_GIVE_UP_AFTER).isoformat()
+    ChannelAccount.objects.filter(pk=channel.pk).update(cursor=cursor)
+    assert poll(kit_a, channel, capture).outcome == "ok"
     channel.refresh_from_db()
     assert channel.cursor["comment_resume"] == {}
     assert "left to webhooks" in caplog.text
     fresh = graph.add_comment("Alguém aí? Continuo sem sinal", "Cliente novo")
     assert poll(kit_a, channel, capture).stored == 1 and fresh["id"] in stored(channel)
+
+
+@pytest.mark.django_db
+def test_a_burst_page_graph_answers_unreadably_does_not_stop_the_channels_polling(
+        kit_a, django_capture_on_commit_callbacks, monkeypatch):
+    """Graph answers the gap's page with something that is not a list (`false`, as it does for some objects it will
+    not show): the gap waits like one Graph failed to serve, and the rest of the channel is polled as usual."""
+    capture = django_capture_on_commit_callbacks
+    graph = kit_a.simulator.graph
+    channel, start, known = fb_with_a_quiet_history(kit_a, capture)
+    for n in range(400):
+        graph.add_comment(f"Caiu {n}", f"Vizinho {n}", at=start + 600 + n)
+    assert poll(kit_a, channel, capture).stored == 200
+    real = graph.route
+
+    def odd(method, path, body, files=None, params=None):
+        if method == "GET" and path.endswith("/comments") and (params or {}).get("after"):
+            return False
+        return real(method, path, body, files, params)
+
+    monkeypatch.setattr(graph, "route", odd)
+    fresh = graph.add_comment("Alguém aí? Continuo sem sinal", "Cliente novo")
+    runs = [poll(kit_a, channel, capture) for _ in range(3)]
+    assert all(r.outcome == "ok" for r in runs), [r.error for r in runs]
+    assert fresh["id"] in stored(channel)
+    channel.refresh_from_db()
+    assert graph.posts[0]["id"] in channel.cursor["comment_resume"]  # kept for when Graph serves it again
+
+
+def test_a_gap_graph_failed_is_not_tried_again_in_the_same_pass():
+    """A poll can run several fetches of one pass over the feed (a page with many posts): a failing gap costs one
+    call a pass, not one a fetch, and its give-up clock does not run faster for it."""
+    asked = []
+
+    def _server_error(path, params):
+        raise TransientError("Facebook server error 500")
+
+    def read(key, gap, pages):
+        asked.append(key)
+        return walk(_server_error,
+                    "p/comments", {}, gap.after, pages=pages, parse_page=lambda b: ([], [], []), done=lambda t: True,
+                    tolerant=True)
+
+    now = timezone.now()
+    gaps = {"p": Gap(after="a", mark=now - timedelta(hours=1))}
+    for _fetch in range(3):
+        gaps_read(gaps, read, budget=10, per_list=3, used={}, network="Facebook", what="post", pass_at="pass-1",
+                  now=now)
+    assert asked == ["p"] and gaps["p"].failed_pass == "pass-1" and gaps["p"].failing_since == now
+    gaps_read(gaps, read, budget=10, per_list=3, used={}, network="Facebook", what="post", pass_at="pass-2",
+              now=now + timedelta(minutes=1))
+    assert asked == ["p", "p"] and gaps["p"].failing_since == now  # the same run of failures
 
 
 @pytest.mark.django_db
@@ -328,6 +392,35 @@ def test_an_instagram_burst_of_replies_in_one_thread_is_read_whole_over_the_next
     assert_stored_once(channel, known | set(burst))
     replies = Mention.objects.filter(tenant=kit_a.tenant, channel=channel, external_id__in=burst)
     assert {r.in_reply_to_external_id for r in replies} == {thread}
+
+
+@pytest.mark.django_db
+def test_a_long_thread_found_in_an_unread_part_of_a_burst_is_read_whole(
+        kit_a, django_capture_on_commit_callbacks, monkeypatch):
+    """A thread whose comment lies in the older part of a media burst has no reply watermark; nothing of it was read
+    before, so all its replies are read, even when the polls come long after the burst (here 11 to 36 minutes)."""
+    from channels_ingest.instagram import client as ig_client
+
+    capture = django_capture_on_commit_callbacks
+    ig = kit_a.simulator.instagram
+    channel = ig_channel(kit_a)
+    ig.add_comment("@acmetelecom primeira", author_username="primeira")
+    assert poll(kit_a, channel, capture).stored == 1
+    time.sleep(1.05)  # the burst in a later second than what the first poll read
+    burst, replies = [], []
+    for n in range(400):
+        burst.append(ig.add_comment(f"@acmetelecom caiu {n}", author_username=f"fa_{n}")["id"])
+        if n == 100:  # a thread in the older half of the burst: 120 people answer it
+            replies = [ig.add_comment(f"eu também {k}", author_username=f"viz_{k}", parent_id=burst[-1])["id"]
+                       for k in range(120)]
+    real = ig_client.pass_begin
+    shifts = iter(timedelta(minutes=m) for m in range(11, 60, 5))
+    monkeypatch.setattr(ig_client, "pass_begin", lambda cursor, at: real(cursor, at=at + next(shifts)))
+
+    for _ in range(7):
+        assert poll(kit_a, channel, capture).outcome == "ok"
+    assert set(burst) | set(replies) <= set(stored(channel))
+    assert_stored_once(channel, set(stored(channel)))
 
 
 @pytest.mark.django_db

@@ -382,3 +382,26 @@ def test_x_deliveries_reach_the_subscribed_users_channel_in_its_tenant(
     assert x_app_post(x_activity("1600000000000000999", A_TEXT)).status_code == 200
     assert x_app_post(b"{broken").status_code == 200
     assert WebhookDelivery.objects.count() == 1
+
+
+def test_an_answer_that_is_not_graphs_json_is_shown_as_the_reason_never_a_500(kit_a, oauth_hosts, monkeypatch):
+    """A proxy's HTML error page where Graph's JSON should be (the network edge answers it, nothing else mocked)."""
+    import requests
+
+    client = login(kit_a.admin)
+    _connect_page(client, instagram=False)
+    page = ChannelAccount.objects.get(tenant=kit_a.tenant, platform=Platform.FACEBOOK)
+    real = requests.Session.request
+
+    def proxy_page(self, method, url, *args, **kwargs):
+        if method == "POST" and str(url).endswith("/subscribed_apps"):
+            response = requests.Response()
+            response.status_code, response._content, response.url = 403, b"<html>Blocked by proxy</html>", url
+            response.headers["Content-Type"] = "text/html"
+            return response
+        return real(self, method, url, *args, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "request", proxy_page)
+    answer = _subscribe_again(client, page)
+    assert answer.status_code == 200  # followed back to the health page
+    assert "Webhook subscription failed: Facebook answered with invalid JSON (403)" in answer.content.decode()
