@@ -11,14 +11,12 @@ import pytest
 from django.utils import timezone
 
 from channels_ingest.models import Mention, Platform, SentMessage
-from channels_ingest.services import channel_create, channel_poll, private_reply_reserve
-from channels_ingest.simulator.graph import PAGE_ID
+from channels_ingest.services import channel_create, private_reply_reserve
 from inbox.models import Case, Reply
 from inbox.services import (
     case_claim,
     case_claim_next,
     case_handoff_private,
-    mentions_triage,
     replies_stale_sweep,
     reply_create,
     reply_deliver,
@@ -26,18 +24,14 @@ from inbox.services import (
     reply_retry,
 )
 
+from . import test_handoff_private_link as private_link
+
+_poll = private_link._poll
+page = private_link.page  # the same fixture: a Facebook page channel with a customer's comment, its case claimed
+
 pytestmark = pytest.mark.django_db
 
 PRIVATE_TEXT = "Oi! Aqui é do atendimento, conta mais por aqui?"
-
-
-def _poll(kit, channel) -> None:
-    """A poll as production runs it, then triage of what it stored (the on-commit announcement does not run in
-    these transactional tests)."""
-    run = channel_poll(tenant_id=kit.tenant.pk, channel_id=channel.pk)
-    assert run.outcome == "ok", run.error
-    untriaged = Mention.objects.filter(tenant=kit.tenant, channel=channel, triaged_at__isnull=True)
-    mentions_triage(tenant_id=kit.tenant.pk, mention_ids=list(untriaged.values_list("pk", flat=True)))
 
 
 def _handoff(kit, case) -> tuple[Reply, Reply]:
@@ -50,21 +44,6 @@ def _deliver(kit, reply: Reply) -> Reply:
     reply_deliver(tenant_id=kit.tenant.pk, reply_id=reply.pk)
     reply.refresh_from_db()
     return reply
-
-
-@pytest.fixture
-def page(kit_a):
-    """A Facebook page channel on the simulator, with a customer's complaint in a comment, claimed by the agent."""
-    sim = kit_a.simulator.graph
-    channel = channel_create(tenant=kit_a.tenant, platform=Platform.FACEBOOK, name="Acme no Facebook",
-                             external_account_id=PAGE_ID, handle="acme",
-                             api_base_url=f"{kit_a.simulator.base_url}/graph/v21.0",
-                             credentials={"page_access_token": "page-token"})
-    comment = sim.add_comment("Meu telefone é (11) 98765-4321, a internet caiu de novo!", "Ana Souza")
-    _poll(kit_a, channel)
-    case = Case.objects.get(tenant=kit_a.tenant, channel=channel)
-    case_claim(tenant=kit_a.tenant, membership=kit_a.agent, case=case)
-    return channel, comment, Case.objects.get(pk=case.pk)
 
 
 def _messages(kit) -> list[dict]:
