@@ -11,7 +11,6 @@ at the end of this module), verified with the installation's secret.
 
 import hashlib
 import hmac
-import json
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -195,11 +194,8 @@ def _receive_for_app(request: HttpRequest, endpoint: str, *, secret: str, header
 
 def _meta_store(body: bytes) -> int:
     """Store each account's entries for that account's channels; how many deliveries were stored."""
-    try:
-        envelope = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return 0
-    if not isinstance(envelope, dict) or not isinstance(envelope.get("entry"), list):
+    envelope = meta_webhook.envelope_read(body)
+    if envelope is None:
         return 0
     obj = str(envelope.get("object") or "")
     platform = next((p for p, o in meta_webhook.OBJECTS.items() if o == obj), None)

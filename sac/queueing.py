@@ -55,12 +55,8 @@ def drain_request(task: Any, tenant_id: int, *, kind: str, countdown: float | No
     the sweep, which asks again once the broker is back; nothing is raised into the caller (an ingest or a
     webhook that has already committed)."""
     key = _queued_key(kind, tenant_id)
-    try:
-        flagged = cache.add(key, 1, timeout=DRAIN_QUEUED_SECONDS)
-    except RedisError as exc:
-        # No flag to share without the cache: send anyway (a second drain of a tenant only finds less to do).
-        log.warning("%s drain of tenant %s: cache unavailable (%s), asking without the flag", kind, tenant_id, exc)
-        flagged = None
+    # None when the cache is down: no flag to share, so send anyway (a second drain only finds less to do).
+    flagged = _cache_call(cache.add, key, 1, timeout=DRAIN_QUEUED_SECONDS)
     if flagged is False:
         return False  # a drain is waiting: it starts after this work was committed, so it will see it
     try:
@@ -109,8 +105,9 @@ def drain_run(task: Any, tenant_id: int, *, kind: str, work: Callable[[int], boo
     simply follow each other in the caller."""
     _cache_call(cache.delete, _queued_key(kind, tenant_id))
     if task.request.is_eager:
-        while work(tenant_id):
-            pass
+        more = True
+        while more:
+            more = work(tenant_id)
         return
     token = uuid.uuid4().hex
     slot = _slot_take(tenant_id, token)

@@ -389,7 +389,8 @@ def invitation_usable(invitation: Invitation | None) -> Invitation:
 
 def _invitation_locked(token: str) -> Invitation:
     """Locked, so that two submits of the same link (a double click, two tabs) join once: the second waits, then
-    finds it used."""
+    finds it used. By the token alone, as selectors.invitation_by_token reads it: the token names one invitation
+    of one tenant, and the membership is always made in that tenant."""
     if not token or len(token) > 100:
         raise InvitationUnusable("invalid")
     return invitation_usable(Invitation.objects.select_for_update(of=("self",)).select_related("tenant")

@@ -73,6 +73,15 @@ def entry_summary(entry: Any) -> dict[str, Any]:
             "events": len(changes) + (len(messaging) if isinstance(messaging, list) else 0), "fields": fields}
 
 
+def envelope_read(body: bytes) -> dict[str, Any] | None:
+    """The delivery's envelope when it is a JSON object with an entry list (what routing can split), else None."""
+    try:
+        envelope = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return envelope if isinstance(envelope, dict) and isinstance(envelope.get("entry"), list) else None
+
+
 def entries_split(body: bytes, *, expected_object: str, account_id: str) -> tuple[bytes, dict[str, list[Any]]]:
     """(the body with only `account_id`'s entries, the other accounts' entries by account id).
 
@@ -80,12 +89,8 @@ def entries_split(body: bytes, *, expected_object: str, account_id: str) -> tupl
     delivery to this channel may carry entries of pages other tenants connected with the same app. A body that
     does not parse or is another object is returned whole: the parser dead-letters it as malformed.
     """
-    try:
-        envelope = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return body, {}
-    if (not isinstance(envelope, dict) or envelope.get("object") != expected_object
-            or not isinstance(envelope.get("entry"), list)):
+    envelope = envelope_read(body)
+    if envelope is None or envelope.get("object") != expected_object:
         return body, {}
     own: list[Any] = []
     foreign: dict[str, list[Any]] = {}
