@@ -375,6 +375,7 @@ def channel_poll(*, tenant_id: int, channel_id: int, lease: str | None = None) -
         return run
     slow_down: int | None = None
     rate_budget = ""  # what the network last said is left of its rate budget: the run's record when nothing else is
+    notes: list[str] = []  # what the pages had to leave out: the error column of a run that is otherwise OK
     try:
         connector = connector_for(channel)
         for _ in range(MAX_PAGES_PER_POLL):
@@ -382,6 +383,7 @@ def channel_poll(*, tenant_id: int, channel_id: int, lease: str | None = None) -
             ingest_batch(channel=channel, page=page, run=run)
             slow_down = page.next_poll_in_seconds
             rate_budget = page.rate_budget or rate_budget
+            notes += page.notes
             if not page.more or slow_down:
                 break
     except MalformedPayload as exc:
@@ -407,26 +409,28 @@ def channel_poll(*, tenant_id: int, channel_id: int, lease: str | None = None) -
         _poll_finish(channel, run, outcome=PollRun.Outcome.FAILED, error=f"{exc.__class__.__name__}: {exc}")
         raise
     else:
+        note = "\n".join(dict.fromkeys(notes))
         budget_wait, paused_until = _budget_slowdown(channel)
         reconcile_wait = timedelta(seconds=max(settings.SAC_RECONCILE_INTERVAL_SECONDS,
                                                channel.poll_interval_seconds)) if reconciling else None
         if reconcile_wait and reconcile_wait >= max(budget_wait or timedelta(0), timedelta(seconds=slow_down or 0)):
             PollRun.objects.filter(tenant=channel.tenant, pk=run.pk).update(
                 rate_note=f"webhooks live: next reconciliation poll in {int(reconcile_wait.total_seconds())} s")
-            _poll_finish(channel, run, outcome=PollRun.Outcome.OK, next_poll_in=reconcile_wait)
+            _poll_finish(channel, run, outcome=PollRun.Outcome.OK, error=note, next_poll_in=reconcile_wait)
         elif budget_wait and (not slow_down or budget_wait.total_seconds() > slow_down):
             PollRun.objects.filter(tenant=channel.tenant, pk=run.pk).update(
                 rate_note=_budget_paused_note(paused_until) if paused_until
                 else f"X budget: next poll in {int(budget_wait.total_seconds())} s")
-            _poll_finish(channel, run, outcome=PollRun.Outcome.OK, next_poll_in=budget_wait)
+            _poll_finish(channel, run, outcome=PollRun.Outcome.OK, error=note, next_poll_in=budget_wait)
         elif slow_down and slow_down > channel.poll_interval_seconds:
             PollRun.objects.filter(tenant=channel.tenant, pk=run.pk).update(
                 rate_note=f"usage high: next poll in {slow_down} s")
-            _poll_finish(channel, run, outcome=PollRun.Outcome.OK, next_poll_in=timedelta(seconds=slow_down))
+            _poll_finish(channel, run, outcome=PollRun.Outcome.OK, error=note,
+                         next_poll_in=timedelta(seconds=slow_down))
         else:
             if rate_budget:
                 PollRun.objects.filter(tenant=channel.tenant, pk=run.pk).update(rate_note=rate_budget[:200])
-            _poll_finish(channel, run, outcome=PollRun.Outcome.OK)
+            _poll_finish(channel, run, outcome=PollRun.Outcome.OK, error=note)
     return run
 
 

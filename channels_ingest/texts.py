@@ -52,11 +52,22 @@ _PATTERNS: list[tuple[re.Pattern[str], Promise]] = [
                 r"SAC_X_OAUTH_CLIENT_SECRET\."),
      gettext_lazy("X refused SAC's client credentials (invalid_client): check SAC_X_OAUTH_CLIENT_ID and "
                   "SAC_X_OAUTH_CLIENT_SECRET.")),
+    # A list the Graph connectors skipped (comment_paging.head_read), one line each in an OK run's error column.
+    (re.compile(r"Facebook post (?P<a>\S+): Graph refused to list its comments \((?P<b>.*)\); skipped"),
+     gettext_lazy("Facebook post %(a)s: Graph refused to list its comments (%(b)s); skipped")),
+    (re.compile(r"Instagram media (?P<a>\S+): Graph refused to list its comments \((?P<b>.*)\); skipped"),
+     gettext_lazy("Instagram media %(a)s: Graph refused to list its comments (%(b)s); skipped")),
+    (re.compile(r"Instagram comment (?P<a>\S+): Graph refused to list its replies \((?P<b>.*)\); skipped"),
+     gettext_lazy("Instagram comment %(a)s: Graph refused to list its replies (%(b)s); skipped")),
 ]
 
 
 def stored_text(text: str) -> str:
-    """The stored English text in the active language, when it has one of the known forms."""
+    """The stored English text in the active language, line by line, where a line has one of the known forms."""
+    return "\n".join(_line_text(line) for line in text.split("\n"))
+
+
+def _line_text(text: str) -> str:
     for pattern, translated in _PATTERNS:
         match = pattern.fullmatch(text)
         if match:

@@ -54,6 +54,9 @@ class Page:
     # What the network's last answer said is left of its rate budget, for the poll run's record (English, as
     # stored; channels_ingest.texts shows it in the reader's language).
     rate_budget: str = ""
+    # What the fetch had to leave out and why (a post whose comments Graph refused to list), for the poll run's
+    # record: English, one line each, like rate_budget.
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

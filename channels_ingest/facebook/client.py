@@ -26,6 +26,7 @@ from .comment_paging import (
     gaps_dump,
     gaps_load,
     gaps_read,
+    head_read,
     implicit_mark,
     marks_advance,
     older_than,
@@ -236,12 +237,15 @@ class MetaConnector:
         # Whom the latest private reply to a comment reached (the customer's page- or Instagram-scoped id), from
         # the send's answer or, after a send that ended in doubt, from the conversation find_sent found it in.
         self.last_recipient_id = ""
+        # What the page being fetched had to skip (head_read), for the poll run's record.
+        self.notes: list[str] = []
 
     def _page(self, **fields: Any) -> Page:
         """A Page with what the Graph answers said of the rate budget: how long to wait before the next poll
-        (usage headers near the limit) and, for the poll run's record, how much of it is used."""
+        (usage headers near the limit) and, for the poll run's record, how much of it is used; and what it skipped."""
+        notes, self.notes = self.notes, []
         return Page(next_poll_in_seconds=self.client.slow_down_seconds, rate_budget=self.client.rate_budget,
-                    **fields)
+                    notes=notes, **fields)
 
     def _mention(self, external_id: str) -> Any:
         from channels_ingest.models import Mention
@@ -464,6 +468,7 @@ class FacebookConnector(MetaConnector):
         gaps = gaps_load(cursor.get("comment_resume"))
         budget = MAX_COMMENT_CALLS_PER_FETCH
         used: dict[str, int] = {}
+        pass_at, now = str(cursor.get("pass_at") or ""), timezone.now()
 
         def read(post_id: str, after: str, pages: int, mark: datetime | None, tolerant: bool = False) -> Walk:
             def page(body: dict[str, Any]) -> tuple[list[Any], list[Any], list[datetime]]:
@@ -477,18 +482,19 @@ class FacebookConnector(MetaConnector):
             mark = read_time(marks.get(post_id)) or fallback
             if reached([i.posted_at for i in items if i.kind == "comment" and i.conversation_id == post_id], mark):
                 continue
-            head = read(post_id, after, min(MAX_COMMENT_PAGES, budget), mark)
+            head = head_read(read, post_id, after, min(MAX_COMMENT_PAGES, budget), mark, True,
+                             network="Facebook", what="post", key=post_id, items="comments", notes=self.notes)
             budget -= head.calls
             used[post_id] = head.calls
             items += head.items
             bad += head.bad
             if head.left is not None and mark is not None:
-                gap_open(gaps, post_id, after=head.left, mark=mark)
+                gap_open(gaps, post_id, head, mark=mark, pass_at=pass_at, now=now)
                 log.info("Facebook post %s got more comments since the last poll than one poll reads; the rest are "
                          "read at the next polls", post_id)
         walks, budget = gaps_read(gaps, lambda post_id, gap, pages: read(post_id, gap.after, pages, gap.mark, True),
                                   budget=budget, per_list=MAX_COMMENT_PAGES, used=used, network="Facebook",
-                                  what="post", pass_at=str(cursor.get("pass_at") or ""), now=timezone.now())
+                                  what="post", pass_at=pass_at, now=now)
         for found in walks:
             items += found.items
             bad += found.bad

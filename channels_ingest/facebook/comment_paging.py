@@ -136,13 +136,35 @@ def gaps_dump(gaps: dict[str, Gap], *, network: str, what: str) -> dict[str, dic
     return {key: gap.dump() for key, gap in ordered[:MAX_GAPS]}
 
 
-def gap_open(gaps: dict[str, Gap], key: str, *, after: str, mark: datetime, media: str = "",
-             permalink: str = "") -> None:
-    """A head walk stopped by a cap at `after`, short of `mark`. A gap the list already had lies further down
-    (older than this walk's mark): the two become one, from here down to the older mark, which re-reads what
-    lies between them (skipped by the unique key) and loses nothing."""
+def gap_open(gaps: dict[str, Gap], key: str, head: "Walk", *, mark: datetime, pass_at: str, now: datetime,
+             media: str = "", permalink: str = "") -> None:
+    """A head walk stopped short of `mark` at `head.left`, by a cap or by a page Graph failed to serve (then the gap
+    starts as failing, and is not tried again in this pass). A gap the list already had lies further down (older
+    than this walk's mark): the two become one, from here down to the older mark, which re-reads what lies between
+    them (skipped by the unique key) and loses nothing."""
+    assert head.left is not None
     old = gaps.get(key)
-    gaps[key] = Gap(after=after, mark=min(mark, old.mark) if old else mark, media=media, permalink=permalink)
+    failing = {"failing_since": (old.failing_since if old else None) or now, "failed_pass": pass_at} \
+        if head.failed else {}
+    gaps[key] = Gap(after=head.left, mark=min(mark, old.mark) if old else mark, media=media, permalink=permalink,
+                    **failing)
+
+
+def head_read(read: Callable[..., "Walk"], *args: Any, network: str, what: str, key: str, items: str,
+              notes: list[str]) -> "Walk":
+    """A head walk, `read(*args)`, which must be tolerant: a page Graph fails to serve ends it there (the caller
+    opens a gap from that page). A list Graph refuses outright (HTTP 400 "Object ... does not exist": deleted since
+    the feed listed it, or not readable with this token) is skipped, with a note for the poll run, so that one post
+    never fails the channel's polls nor stops the channel (a refusal elsewhere does: PermanentError). What the feed
+    carried of it is kept, and a gap it had is read by gaps_read, which gives up on a refused one."""
+    try:
+        return read(*args)
+    except AuthError:
+        raise
+    except PermanentError as exc:
+        log.warning("%s %s %s: Graph refused to list its %s (%s); skipped", network, what, key, items, exc)
+        notes.append(f"{network} {what} {key}: Graph refused to list its {items} ({exc}); skipped")
+        return Walk(calls=1)
 
 
 @dataclass

@@ -15,6 +15,7 @@ from channels_ingest.facebook.comment_paging import (
     gaps_dump,
     gaps_load,
     gaps_read,
+    head_read,
     implicit_mark,
     marks_advance,
     newest_first,
@@ -107,6 +108,7 @@ class InstagramConnector(MetaConnector):
         gaps = gaps_load(cursor.get("comment_resume"))
         budget = MAX_COMMENT_CALLS_PER_FETCH
         used: dict[str, int] = {}
+        pass_at, now = str(cursor.get("pass_at") or ""), timezone.now()
 
         def read(media_id: str, permalink: str, after: str, pages: int, mark: datetime | None,
                  tolerant: bool = False) -> Walk:
@@ -130,16 +132,17 @@ class InstagramConnector(MetaConnector):
             seen = _top_level_times(items, media_id)
             if newest_first(seen) and reached(seen, mark):
                 continue
-            head = read(media_id, permalink, after, min(MAX_COMMENT_PAGES, budget), mark)
+            head = head_read(read, media_id, permalink, after, min(MAX_COMMENT_PAGES, budget), mark, True,
+                             network="Instagram", what="media", key=media_id, items="comments", notes=self.notes)
             budget -= head.calls
             used[media_id] = head.calls
             if head.left is not None and mark is not None and newest_first(head.times if head.calls else seen):
-                gap_open(gaps, media_id, after=head.left, mark=mark, permalink=permalink)
+                gap_open(gaps, media_id, head, mark=mark, pass_at=pass_at, now=now, permalink=permalink)
                 log.info("Instagram media %s got more comments since the last poll than one poll reads; the rest "
                          "are read at the next polls", media_id)
         gaps_read(gaps, lambda media_id, gap, pages: read(media_id, gap.permalink, gap.after, pages, gap.mark, True),
                   budget=budget, per_list=MAX_COMMENT_PAGES, used=used, network="Instagram", what="media",
-                  pass_at=str(cursor.get("pass_at") or ""), now=timezone.now())
+                  pass_at=pass_at, now=now)
         cursor["comment_resume"] = gaps_dump(gaps, network="Instagram", what="media")
 
     def _more_replies(self, cursor: dict[str, Any], threads: Threads, items: list[MentionItem],
@@ -151,6 +154,7 @@ class InstagramConnector(MetaConnector):
         gaps = gaps_load(cursor.get("reply_resume"))
         budget = MAX_REPLY_CALLS_PER_FETCH
         used: dict[str, int] = {}
+        pass_at, now = str(cursor.get("pass_at") or ""), timezone.now()
 
         def read(comment_id: str, media_id: str, permalink: str, after: str, pages: int, mark: datetime | None,
                  tolerant: bool = False) -> Walk:
@@ -178,17 +182,20 @@ class InstagramConnector(MetaConnector):
             seen = [i.posted_at for i in items if i.in_reply_to_external_id == comment_id]
             if newest_first(seen) and reached(seen, mark):
                 continue
-            head = read(comment_id, media_id, permalink, after, min(MAX_REPLY_PAGES, budget), mark)
+            head = head_read(read, comment_id, media_id, permalink, after, min(MAX_REPLY_PAGES, budget), mark,
+                             True,
+                             network="Instagram", what="comment", key=comment_id, items="replies", notes=self.notes)
             budget -= head.calls
             used[comment_id] = head.calls
             if head.left is not None and mark is not None and newest_first(head.times if head.calls else seen):
-                gap_open(gaps, comment_id, after=head.left, mark=mark, media=media_id, permalink=permalink)
+                gap_open(gaps, comment_id, head, mark=mark, pass_at=pass_at, now=now, media=media_id,
+                         permalink=permalink)
                 log.info("Instagram comment %s got more replies since the last poll than one poll reads; the rest "
                          "are read at the next polls", comment_id)
         gaps_read(gaps, lambda comment_id, gap, pages: read(comment_id, gap.media, gap.permalink, gap.after, pages,
                                                             gap.mark, True),
                   budget=budget, per_list=MAX_REPLY_PAGES, used=used, network="Instagram", what="comment",
-                  pass_at=str(cursor.get("pass_at") or ""), now=timezone.now())
+                  pass_at=pass_at, now=now)
         cursor["reply_resume"] = gaps_dump(gaps, network="Instagram", what="comment")
 
     def send(self, message: OutboundMessage) -> str:

@@ -184,21 +184,7 @@ def failing_comment_pages(monkeypatch, graph, which) -> list[str]:
     return failed
 
 
-@pytest.mark.django_db
-def test_a_newest_comments_page_that_graph_fails_to_serve_fails_the_poll_and_is_read_at_the_next(
-        kit_a, django_capture_on_commit_callbacks, monkeypatch):
-    capture = django_capture_on_commit_callbacks
-    graph = kit_a.simulator.graph
-    channel, start, known = fb_with_a_quiet_history(kit_a, capture)
-    burst = [graph.add_comment(f"Caiu de novo {n}", f"Vizinho {n}", at=start + 600 + n)["id"] for n in range(400)]
-    failed_pages = failing_comment_pages(monkeypatch, graph, lambda n: n == 2)
-
-    failed = poll(kit_a, channel, capture)
-
-    assert failed_pages and (failed.outcome, failed.stored) == ("failed", 0) and "unexpected error" in failed.error
-    rest = polls_until(kit_a, channel, capture, set(burst))
-    assert [r.stored for r in rest] == [200, 150, 50] and all(r.outcome == "ok" for r in rest)
-    assert_stored_once(channel, known | set(burst))
+# A newest-comments page Graph fails to serve: tests/channels_ingest/test_comment_head_failures.py.
 
 
 @pytest.mark.django_db
