@@ -3,7 +3,7 @@
 import logging
 import smtplib
 import zoneinfo
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -234,6 +234,11 @@ def team_delete(*, tenant: Tenant, actor: Membership, team: Team) -> int:
 # ---------------------------------------------------------------- invitations (the Team page, /invite/<token>/)
 
 INVITATION_DAYS = 7
+# The invitation e-mails one brand may send an hour (new ones and resends), and how soon one may be sent again: an
+# admin account that is misused (or a script gone wrong) must not make SAC a mail cannon, whose spam complaints
+# would put the installation's sending domain on blocklists, for every brand.
+INVITATION_EMAILS_PER_HOUR = 30
+INVITATION_RESEND_AFTER = timedelta(minutes=1)
 
 
 class InvitationUnusable(Exception):
@@ -327,6 +332,7 @@ def invitation_create(
                                  revoked_at__isnull=True).exists():
         raise TeamConfigError(already)
     token, now = Invitation.new_token(), timezone.now()
+    _invitation_emails_check(tenant, now)
     try:
         with transaction.atomic():
             invitation = Invitation.objects.create(
@@ -345,6 +351,17 @@ def invitation_create(
     return invitation, token
 
 
+def _invitation_emails_check(tenant: Tenant, now: datetime) -> None:
+    """Refuse one more invitation e-mail when the brand sent INVITATION_EMAILS_PER_HOUR in the last hour (counted
+    from the audit log, which records each one; the tenant's invitation rows by the audit index)."""
+    sent = AuditEvent.objects.filter(tenant=tenant, object_type=Invitation._meta.label_lower,
+                                     verb__in=("invitation.created", "invitation.resent"),
+                                     created_at__gt=now - timedelta(hours=1)).count()
+    if sent >= INVITATION_EMAILS_PER_HOUR:
+        raise TeamConfigError(_("This brand has sent %(count)s invitation e-mails in the last hour, as many as SAC "
+                                "sends in an hour: try again later.") % {"count": sent})
+
+
 def _invitation_open_locked(tenant: Tenant, invitation: Invitation) -> Invitation:
     found = (Invitation.objects.select_for_update().select_related("tenant")
              .filter(tenant=tenant, pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True).first())
@@ -359,6 +376,10 @@ def invitation_resend(*, tenant: Tenant, actor: Membership, invitation: Invitati
     is replaced), so a lost or forwarded e-mail cannot be used any more."""
     found = _invitation_open_locked(tenant, invitation)
     token, now = Invitation.new_token(), timezone.now()
+    if now - found.sent_at < INVITATION_RESEND_AFTER and not found.email_error and found.expires_at > now:
+        raise TeamConfigError(_("An invitation was sent to %(email)s less than a minute ago: give it a moment to "
+                                "arrive before sending another.") % {"email": found.email})
+    _invitation_emails_check(tenant, now)
     found.token_digest, found.sent_at, found.expires_at = (Invitation.digest_of(token), now,
                                                             now + timedelta(days=INVITATION_DAYS))
     found.save(update_fields=["token_digest", "sent_at", "expires_at"])

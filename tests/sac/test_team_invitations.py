@@ -15,6 +15,8 @@ from django.utils import timezone
 
 from sac.models import AuditEvent, Invitation, Membership, Role, Team
 from sac.services import (
+    INVITATION_EMAILS_PER_HOUR,
+    INVITATION_RESEND_AFTER,
     InvitationUnusable,
     InvitationWrongAccount,
     TeamConfigError,
@@ -372,6 +374,7 @@ def test_the_services_write_an_audit_row_each(kit_a):
                                           name="Dora", role=Role.AGENT, teams=[fibra], languages=["en", "pt"])
     assert invitation.email == "dora@example.com" and invitation.languages == ["pt", "en"]
     assert not Invitation.objects.filter(token_digest=token).exists()
+    Invitation.objects.filter(pk=invitation.pk).update(sent_at=timezone.now() - INVITATION_RESEND_AFTER)
     _, new_token = invitation_resend(tenant=kit_a.tenant, actor=kit_a.admin, invitation=invitation)
     with pytest.raises(InvitationUnusable) as caught:
         invitation_accept_new_account(token=token, name="Dora", password=PASSWORD)
@@ -423,3 +426,49 @@ def test_an_address_longer_than_a_username_is_a_form_error(kit_a, django_capture
     assert response.status_code == 400
     assert "SAC takes e-mail addresses of up to 150 characters." in response.content.decode()
     assert not Invitation.objects.exists() and mail.outbox == []
+
+
+# ---------------------------------------------------------------- how many e-mails an admin can make SAC send
+
+def test_a_resend_within_a_minute_is_refused_with_a_reason_and_mails_nothing(kit_a, django_capture_on_commit_callbacks):
+    admin = login(kit_a.admin)
+    _post_invite(admin, django_capture_on_commit_callbacks)
+    invitation = Invitation.objects.get(tenant=kit_a.tenant)
+    resend = reverse("sac:invitation_resend", args=["acme", invitation.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin.post(resend, follow=True)
+    assert response.status_code == 200
+    assert "An invitation was sent to ana.souza@example.com less than a minute ago" in response.content.decode()
+    assert len(mail.outbox) == 1 and not _audits(kit_a.tenant, "invitation.resent")
+    Invitation.objects.filter(pk=invitation.pk).update(sent_at=timezone.now() - INVITATION_RESEND_AFTER)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin.post(resend, follow=True)
+    assert "A new invitation was sent to ana.souza@example.com" in response.content.decode()
+    assert len(mail.outbox) == 2
+
+
+def test_a_brand_sends_at_most_so_many_invitation_emails_an_hour_and_another_brand_is_not_held_back(
+        kit_a, kit_b, django_capture_on_commit_callbacks):
+    for n in range(INVITATION_EMAILS_PER_HOUR):
+        invitation_create(tenant=kit_a.tenant, actor=kit_a.admin, email=f"pessoa{n}@example.com", name="",
+                          role=Role.AGENT, teams=[])
+    admin = login(kit_a.admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin.post(reverse("sac:invitation_new", args=["acme"]), _invite_data())
+    assert response.status_code == 400
+    assert f"This brand has sent {INVITATION_EMAILS_PER_HOUR} invitation e-mails in the last hour" \
+        in response.content.decode()
+    assert not Invitation.objects.filter(tenant=kit_a.tenant, email="ana.souza@example.com").exists()
+    # Resends count too, and an hour later the brand may send again.
+    first = Invitation.objects.filter(tenant=kit_a.tenant).order_by("pk").first()
+    Invitation.objects.filter(pk=first.pk).update(sent_at=timezone.now() - INVITATION_RESEND_AFTER)
+    with pytest.raises(TeamConfigError, match="in the last hour"):
+        invitation_resend(tenant=kit_a.tenant, actor=kit_a.admin, invitation=first)
+    # Another brand on the same installation invites as usual.
+    _post_invite(login(kit_b.admin), django_capture_on_commit_callbacks, slug=kit_b.tenant.slug)
+    assert Invitation.objects.filter(tenant=kit_b.tenant, email="ana.souza@example.com").exists()
+    AuditEvent.objects.filter(tenant=kit_a.tenant, verb="invitation.created").update(
+        created_at=timezone.now() - timedelta(hours=1, seconds=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin.post(reverse("sac:invitation_new", args=["acme"]), _invite_data(), follow=True)
+    assert "Invitation sent to ana.souza@example.com" in response.content.decode()
