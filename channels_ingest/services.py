@@ -529,6 +529,45 @@ def channel_create(*, tenant: Tenant, platform: str, name: str, external_account
     return channel
 
 
+class SearchTermsError(ValueError):
+    """Search terms X would refuse; the message says why, in the reader's language."""
+
+
+def search_terms_clean(text: str, *, handle: str) -> str:
+    """The terms as stored (see channels_ingest.x.query); SearchTermsError when their query is longer than X takes."""
+    from django.utils.translation import gettext as _
+
+    from .x.query import QUERY_MAX_CHARS, search_query, search_terms_parse, search_terms_text
+
+    cleaned = search_terms_text(search_terms_parse(text))
+    stored_max = ChannelAccount._meta.get_field("search_terms").max_length
+    if len(cleaned) > stored_max:
+        raise SearchTermsError(_("Search terms are at most %(max)s characters.") % {"max": stored_max})
+    length = len(search_query(cleaned, handle))
+    if length > QUERY_MAX_CHARS:
+        raise SearchTermsError(_("These terms make an X search of %(length)s characters; X takes at most %(max)s. "
+                                 "Use fewer or shorter terms.") % {"length": length, "max": QUERY_MAX_CHARS})
+    return cleaned
+
+
+@transaction.atomic
+def channel_search_terms_set(*, tenant: Tenant, channel: ChannelAccount, search_terms: str, actor: Any = None) -> str:
+    """Change what the channel searches on X besides its @mentions. The search starts afresh from the newest posts
+    (its sub-cursor is dropped: the old query's since_id would skip the new terms' posts of the last minutes, and
+    there is no reading back through a week of history either). Returns the terms as stored."""
+    locked = (ChannelAccount.objects.select_for_update().only("id", "tenant_id", "cursor", "handle", "search_terms")
+              .get(tenant=tenant, pk=channel.pk))
+    cleaned = search_terms_clean(search_terms, handle=locked.handle)
+    if cleaned == locked.search_terms:
+        return cleaned
+    cursor = {key: value for key, value in (locked.cursor or {}).items() if key != "search"}
+    ChannelAccount.objects.filter(tenant=tenant, pk=channel.pk).update(search_terms=cleaned, cursor=cursor)
+    channel.search_terms, channel.cursor = cleaned, cursor
+    audit_record(tenant=tenant, actor=actor, verb="channel.search_terms_set", obj=channel,
+                 data={"before": locked.search_terms, "after": cleaned})
+    return cleaned
+
+
 # ---------------------------------------------------------------- outbound bookkeeping (called by connectors)
 
 def private_reply_reserve(*, channel: ChannelAccount, comment_id: str, permalink: str) -> int | None:

@@ -52,6 +52,9 @@ _PATTERNS: list[tuple[re.Pattern[str], Promise]] = [
                 r"SAC_X_OAUTH_CLIENT_SECRET\."),
      gettext_lazy("X refused SAC's client credentials (invalid_client): check SAC_X_OAUTH_CLIENT_ID and "
                   "SAC_X_OAUTH_CLIENT_SECRET.")),
+    # The X connector's search refused (x/client.py): the run is OK, its mentions and DMs were read.
+    (re.compile(r"X refused the search for the channel's terms \((?P<a>.*)\); mentions and DMs were read"),
+     gettext_lazy("X refused the search for the channel's terms (%(a)s); mentions and DMs were read")),
     # A list the Graph connectors skipped (comment_paging.head_read), one line each in an OK run's error column.
     (re.compile(r"Facebook post (?P<a>\S+): Graph refused to list its comments \((?P<b>.*)\); skipped"),
      gettext_lazy("Facebook post %(a)s: Graph refused to list its comments (%(b)s); skipped")),

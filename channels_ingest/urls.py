@@ -12,6 +12,7 @@ urlpatterns = [
     path("oauth/facebook/pages/", views.oauth_facebook_pages, name="oauth_facebook_pages"),
     path("<int:channel_id>/", views.channel_health, name="health"),
     path("<int:channel_id>/budget/", views.channel_budget, name="budget"),
+    path("<int:channel_id>/search-terms/", views.channel_search_terms, name="search_terms"),
     path("<int:channel_id>/webhooks/subscribe/", views.channel_webhooks_subscribe, name="webhooks_subscribe"),
     path("<int:channel_id>/dead-letters/<int:dead_letter_id>/replay/", views.dead_letter_replay,
          name="dead_letter_replay"),

@@ -46,7 +46,7 @@ class ConnectForm(forms.Form):
     handle = forms.CharField(max_length=120, required=False, label=gettext_lazy("Handle"))
     search_terms = forms.CharField(max_length=400, required=False, label=gettext_lazy("Search terms"),
                                    help_text=gettext_lazy("X: words to search besides @mentions (space-separated, "
-                                                          "any of them)"))
+                                                          "any of them; \"quotes\" for a phrase)"))
     access_token = forms.CharField(required=False, widget=forms.PasswordInput, label=gettext_lazy("Access token"),
                                    help_text=gettext_lazy("Bearer token (X) or page access token (Facebook, "
                                                           "Instagram)"))
@@ -59,6 +59,11 @@ class ConnectForm(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean()
+        if data.get("search_terms"):
+            try:
+                data["search_terms"] = services.search_terms_clean(data["search_terms"], handle=data.get("handle", ""))
+            except services.SearchTermsError as exc:
+                self.add_error("search_terms", str(exc))
         if data.get("kind") in ("x", "facebook", "instagram"):
             for field in ("external_account_id", "access_token"):
                 if not data.get(field):
@@ -195,6 +200,22 @@ def channel_budget(request: TenantRequest, channel_id: int) -> HttpResponse:
                                    "and pauses when the budget is spent."))
     else:
         messages.error(request, _("The budget must be an amount in US dollars, or empty for no ceiling."))
+    return redirect(reverse("channels_ingest:health", args=[request.tenant.slug, channel.pk]))
+
+
+@tenant_view(Role.ADMIN)
+@require_POST
+def channel_search_terms(request: TenantRequest, channel_id: int) -> HttpResponse:
+    channel = selectors.access_channel(request.tenant, channel_id)
+    try:
+        terms = services.channel_search_terms_set(tenant=request.tenant, channel=channel, actor=request.user,
+                                                  search_terms=request.POST.get("search_terms", "")[:2000])
+    except services.SearchTermsError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Search terms saved: the next poll searches X for %(terms)s, from the newest "
+                                    "posts.") % {"terms": terms} if terms else
+                         _("Search terms cleared: the channel reads its @mentions and DMs only."))
     return redirect(reverse("channels_ingest:health", args=[request.tenant.slug, channel.pk]))
 
 

@@ -199,6 +199,9 @@ def dm_events(store: SimStore, params: dict[str, str], *, participant_id: str | 
         return body
 
 
+SEARCH_QUERY_MAX = 512
+
+
 def _search_terms(query: str) -> list[str]:
     """The plain words of a search query: operators (-from:, -is:, lang:), OR and parentheses are left out."""
     words = query.replace("(", " ").replace(")", " ").replace('"', " ").split()
@@ -211,6 +214,14 @@ def search_recent(store: SimStore, params: dict[str, str]) -> dict[str, Any]:
         query = params.get("query") or ""
         if not query.strip():
             raise invalid_request("query", query, "The `query` query parameter can not be empty")
+        # What X refuses of a query (docs.x.com "Build a query": 512 characters on pay-per-use access; its query
+        # parser wants balanced parentheses and quotes), with X's invalid-request shape.
+        if len(query) > SEARCH_QUERY_MAX:
+            raise invalid_request("query", query, f"Query length must be less than or equal to {SEARCH_QUERY_MAX} "
+                                                  f"characters (was {len(query)})")
+        if query.count('"') % 2 or query.count("(") != query.count(")"):
+            raise invalid_request("query", query, "There were errors processing your request: Unbalanced quotes "
+                                                  "or parentheses in the query")
         terms = _search_terms(query)
         excluded = {w.split(":", 1)[1].lower() for w in query.split() if w.startswith("-from:")}
         max_results = int_param(params, "max_results", 10, 100, 10)

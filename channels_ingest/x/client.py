@@ -2,6 +2,7 @@
 
 import html
 import json
+import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,9 @@ from channels_ingest.errors import (
 from channels_ingest.types import OutboundMedia, OutboundMessage, Page
 
 from . import parse
+from .query import search_query
+
+log = logging.getLogger(__name__)
 
 X_API_HOST = "https://api.twitter.com"
 # Posting (replies, DMs) needs OAuth 1.0a user context; reading mentions needs the app's bearer token.
@@ -374,8 +378,17 @@ class XConnector:
             return page  # the window is spent: DMs and further pages wait for the reset
         if page.more:
             return page
-        if self.channel.search_terms.strip():
-            self._search(page, cursor)
+        if self.search_query():
+            try:
+                self._search(page, cursor)
+            except AuthError:
+                raise
+            except PermanentError as exc:
+                # A query X refuses (terms saved before they were checked, or a rule X added since) must not stop
+                # the mentions and DMs: the search is left out, and each poll run says why until the terms change.
+                log.warning("X refused the search for channel %s's terms: %s", self.channel.pk, exc)
+                page.notes.append(f"X refused the search for the channel's terms ({exc}); mentions and DMs were "
+                                  "read")
         if not page.more and self.client.has_user_context():
             self._direct_messages(page, cursor)
             # The DM endpoint has its own window (300 requests per 15 minutes per user).
@@ -383,10 +396,7 @@ class XConnector:
         return page
 
     def search_query(self) -> str:
-        terms = " OR ".join(f'"{t}"' if " " in t else t for t in self.channel.search_terms.split())
-        handle = self.channel.handle.lstrip("@")
-        # Our own posts and retweets are not customers talking about us.
-        return f"({terms}) -is:retweet" + (f" -from:{handle}" if handle else "")
+        return search_query(self.channel.search_terms, self.channel.handle)
 
     def _search(self, page: Page, cursor: dict[str, Any]) -> None:
         """The brand's terms, with the same since_id / next_token protocol as mentions in its own sub-cursor."""
