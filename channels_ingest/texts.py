@@ -52,9 +52,21 @@ _PATTERNS: list[tuple[re.Pattern[str], Promise]] = [
                 r"SAC_X_OAUTH_CLIENT_SECRET\."),
      gettext_lazy("X refused SAC's client credentials (invalid_client): check SAC_X_OAUTH_CLIENT_ID and "
                   "SAC_X_OAUTH_CLIENT_SECRET.")),
-    # The X connector's search refused (x/client.py): the run is OK, its mentions and DMs were read.
-    (re.compile(r"X refused the search for the channel's terms \((?P<a>.*)\); mentions and DMs were read"),
-     gettext_lazy("X refused the search for the channel's terms (%(a)s); mentions and DMs were read")),
+    # What the X connector left out of a fetch (x/client.py XConnector._apart): the run is OK, the rest was read.
+    (re.compile(r"X refused the search for the channel's terms \((?P<a>.*)\); the rest of the channel was read"),
+     gettext_lazy("X refused the search for the channel's terms (%(a)s); the rest of the channel was read")),
+    (re.compile(r"X refused the DMs \((?P<a>.*)\); the rest of the channel was read"),
+     gettext_lazy("X refused the DMs (%(a)s); the rest of the channel was read")),
+    (re.compile(r"X did not serve the search for the channel's terms this poll \((?P<a>.*)\); tried again at the "
+                r"next poll"),
+     gettext_lazy("X did not serve the search for the channel's terms this poll (%(a)s); tried again at the next "
+                  "poll")),
+    (re.compile(r"X did not serve the DMs this poll \((?P<a>.*)\); tried again at the next poll"),
+     gettext_lazy("X did not serve the DMs this poll (%(a)s); tried again at the next poll")),
+    (re.compile(r"Facebook page (?P<a>\S+): Graph did not list the Messenger conversations \((?P<b>.*)\); the "
+                r"comments were read"),
+     gettext_lazy("Facebook page %(a)s: Graph did not list the Messenger conversations (%(b)s); the comments were "
+                  "read")),
     # A list the Graph connectors skipped (comment_paging.head_read), one line each in an OK run's error column.
     (re.compile(r"Facebook post (?P<a>\S+): Graph refused to list its comments \((?P<b>.*)\); skipped"),
      gettext_lazy("Facebook post %(a)s: Graph refused to list its comments (%(b)s); skipped")),

@@ -450,7 +450,20 @@ class FacebookConnector(MetaConnector):
         if after and recent:
             return self._page(items=items, bad_items=bad, cursor={**cursor, "feed_after": after}, more=True)
         # The feed is caught up: read the Messenger inbox too, then start again from the newest post next time.
-        m_items, m_bad, conversations_mark = self._conversations(read_time(cursor.get("conversations_mark")))
+        mark = read_time(cursor.get("conversations_mark"))
+        try:
+            m_items, m_bad, conversations_mark = self._conversations(mark)
+        except AuthError:
+            raise
+        except (TransientError, PermanentError) as exc:
+            if getattr(exc, "retry_after_seconds", None):
+                raise  # a rate limit fails the fetch: the poll backs off as Meta asks
+            # Graph failing (a 5xx) or refusing (the page's token may not read Messenger) the inbox must not cost
+            # the comments just read nor stop the channel: the inbox waits, its mark unmoved, with a note.
+            log.warning("Facebook page %s: Messenger conversations not read (%s)", page_id, exc)
+            self.notes.append(f"Facebook page {page_id}: Graph did not list the Messenger conversations ({exc}); "
+                              "the comments were read")
+            m_items, m_bad, conversations_mark = [], [], mark
         cursor["conversations_mark"] = conversations_mark.isoformat() if conversations_mark else None
         return self._page(items=items + m_items, bad_items=bad + m_bad, cursor={**cursor, "feed_after": None})
 

@@ -31,6 +31,13 @@ SERVICE_UNAVAILABLE = {"title": "Service Unavailable", "detail": "Service Unavai
                        "status": 503}
 TOO_MANY_REQUESTS = {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank",
                      "status": 429}
+# X's answer when the app's access does not include an endpoint (the X API v2 error reference, docs.x.com "Error
+# responses": a client-forbidden problem; no recording of it exists): the `forbidden` fault.
+CLIENT_FORBIDDEN = {"title": "Client Forbidden", "type": "https://api.twitter.com/2/problems/client-forbidden",
+                    "status": 403, "reason": "client-not-enrolled",
+                    "required_enrollment": "Appropriate Level of API Access",
+                    "detail": "When authenticating requests to the Twitter API v2 endpoints, you must use keys and "
+                              "tokens from a Twitter developer App that is attached to a Project."}
 INTERNAL_ERROR = {"title": "Internal Server Error", "detail": "Internal Server Error", "type": "about:blank",
                   "status": 500}
 GRAPH_UNEXPECTED = {"error": {"message": "An unexpected error has occurred. Please retry your request later.",
@@ -319,6 +326,8 @@ class SimulatorServer:
                 return _Reply(200, _TRUNCATED_JSON, rate_key=(key, limit))
             if fault == "server_error":
                 return _json_reply(503, SERVICE_UNAVAILABLE, rate_key=(key, limit))
+            if fault == "forbidden":
+                return _json_reply(403, CLIENT_FORBIDDEN, rate_key=(key, limit))
             if fault == "rate_limit":
                 return _json_reply(429, TOO_MANY_REQUESTS, rate_key=(key, limit),
                                    headers=self._rate_headers(key, limit, exhausted=True))

@@ -378,22 +378,36 @@ class XConnector:
             return page  # the window is spent: DMs and further pages wait for the reset
         if page.more:
             return page
+        # The mentions just read are kept (and billed) whatever the search or the DM endpoint answer: one of them
+        # failing must neither stop the channel nor have the mentions read (and billed) again at the next poll.
         if self.search_query():
-            try:
-                self._search(page, cursor)
-            except AuthError:
-                raise
-            except PermanentError as exc:
-                # A query X refuses (terms saved before they were checked, or a rule X added since) must not stop
-                # the mentions and DMs: the search is left out, and each poll run says why until the terms change.
-                log.warning("X refused the search for channel %s's terms: %s", self.channel.pk, exc)
-                page.notes.append(f"X refused the search for the channel's terms ({exc}); mentions and DMs were "
-                                  "read")
+            self._apart(page, "search for the channel's terms", lambda: self._search(page, cursor))
         if not page.more and self.client.has_user_context():
-            self._direct_messages(page, cursor)
-            # The DM endpoint has its own window (300 requests per 15 minutes per user).
-            page.next_poll_in_seconds = self.client.budget_wait_seconds()
+            if self._apart(page, "DMs", lambda: self._direct_messages(page, cursor)):
+                # The DM endpoint has its own window (300 requests per 15 minutes per user).
+                page.next_poll_in_seconds = self.client.budget_wait_seconds()
         return page
+
+    def _apart(self, page: Page, what: str, read: Callable[[], None]) -> bool:
+        """Run one more read of the fetch (the search, the DMs); whether it went through. A refusal (X will not
+        serve it: a query it rejects, DMs this app may not read) and a failure (a 5xx, a timeout, this endpoint's
+        429) leave it out of this fetch with a note for the poll run; a 429 also puts the next poll off until its
+        window resets. A refused token still stops the channel (AuthError: it needs re-authorisation)."""
+        try:
+            read()
+        except AuthError:
+            raise
+        except TransientError as exc:
+            log.warning("X did not serve the %s of channel %s this poll: %s", what, self.channel.pk, exc)
+            page.notes.append(f"X did not serve the {what} this poll ({exc}); tried again at the next poll")
+            if exc.retry_after_seconds:
+                page.next_poll_in_seconds = max(page.next_poll_in_seconds or 0, exc.retry_after_seconds)
+            return False
+        except PermanentError as exc:
+            log.warning("X refused the %s of channel %s: %s", what, self.channel.pk, exc)
+            page.notes.append(f"X refused the {what} ({exc}); the rest of the channel was read")
+            return False
+        return True
 
     def search_query(self) -> str:
         return search_query(self.channel.search_terms, self.channel.handle)

@@ -88,6 +88,7 @@ def test_a_search_x_refuses_leaves_the_mentions_and_dms_flowing_and_the_run_says
     assert run.outcome == "ok" and channel.status == ChannelAccount.Status.ACTIVE
     assert Mention.objects.filter(channel=channel, text__contains="sem internet").exists()
     assert "X refused the search for the channel's terms" in run.error and "512" in run.error
+    assert "the rest of the channel was read" in run.error
     kit_a.tenant.locale = "pt-br"  # the brand's language (tests/channels_ingest/test_i18n_channel_pages.py)
     kit_a.tenant.save(update_fields=["locale"])
     page = login(kit_a.admin).get(reverse("channels_ingest:health", args=[kit_a.tenant.slug, channel.pk]))
