@@ -19,7 +19,12 @@ class TransientError(ConnectorError):
 
 
 class PermanentError(ConnectorError):
-    """Retrying will not help: bad request, revoked token, deleted target."""
+    """Retrying will not help: bad request, revoked token, deleted target. `code`: the network's own error code,
+    where it gave one (Graph's `error.code`)."""
+
+    def __init__(self, message: str = "", *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class DeliveryUnknown(PermanentError):

@@ -68,12 +68,18 @@ _PATTERNS: list[tuple[re.Pattern[str], Promise]] = [
      gettext_lazy("Facebook page %(a)s: Graph did not list the Messenger conversations (%(b)s); the comments were "
                   "read")),
     # A list the Graph connectors skipped (comment_paging.head_read), one line each in an OK run's error column.
-    (re.compile(r"Facebook post (?P<a>\S+): Graph refused to list its comments \((?P<b>.*)\); skipped"),
-     gettext_lazy("Facebook post %(a)s: Graph refused to list its comments (%(b)s); skipped")),
-    (re.compile(r"Instagram media (?P<a>\S+): Graph refused to list its comments \((?P<b>.*)\); skipped"),
-     gettext_lazy("Instagram media %(a)s: Graph refused to list its comments (%(b)s); skipped")),
-    (re.compile(r"Instagram comment (?P<a>\S+): Graph refused to list its replies \((?P<b>.*)\); skipped"),
-     gettext_lazy("Instagram comment %(a)s: Graph refused to list its replies (%(b)s); skipped")),
+    (re.compile(r"Facebook post (?P<a>\S+): Graph refused to list its comments \((?P<b>.*)\); read again from its "
+                r"newest at the next poll"),
+     gettext_lazy("Facebook post %(a)s: Graph refused to list its comments (%(b)s); read again from its newest at "
+                  "the next poll")),
+    (re.compile(r"Instagram media (?P<a>\S+): Graph refused to list its comments \((?P<b>.*)\); read again from its "
+                r"newest at the next poll"),
+     gettext_lazy("Instagram media %(a)s: Graph refused to list its comments (%(b)s); read again from its newest at "
+                  "the next poll")),
+    (re.compile(r"Instagram comment (?P<a>\S+): Graph refused to list its replies \((?P<b>.*)\); read again from its "
+                r"newest at the next poll"),
+     gettext_lazy("Instagram comment %(a)s: Graph refused to list its replies (%(b)s); read again from its newest at "
+                  "the next poll")),
 ]
 
 

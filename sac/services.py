@@ -332,9 +332,9 @@ def invitation_create(
                                  revoked_at__isnull=True).exists():
         raise TeamConfigError(already)
     token, now = Invitation.new_token(), timezone.now()
-    _invitation_emails_check(tenant, now)
     try:
         with transaction.atomic():
+            _invitation_emails_check(tenant, now)
             invitation = Invitation.objects.create(
                 tenant=tenant, email=email, name=name, role=role,
                 languages=[c for c in MEMBER_LANGUAGES if c in languages],
@@ -353,7 +353,10 @@ def invitation_create(
 
 def _invitation_emails_check(tenant: Tenant, now: datetime) -> None:
     """Refuse one more invitation e-mail when the brand sent INVITATION_EMAILS_PER_HOUR in the last hour (counted
-    from the audit log, which records each one; the tenant's invitation rows by the audit index)."""
+    from the audit log, which records each one; the tenant's invitation rows by the audit index). Inside the
+    transaction that records the e-mail, with the brand's row locked until it commits, so that requests at the same
+    moment (a script) are counted one after the other and cannot all see room for one more."""
+    Tenant.objects.select_for_update().filter(pk=tenant.pk).values_list("pk", flat=True).first()
     sent = AuditEvent.objects.filter(tenant=tenant, object_type=Invitation._meta.label_lower,
                                      verb__in=("invitation.created", "invitation.resent"),
                                      created_at__gt=now - timedelta(hours=1)).count()

@@ -183,7 +183,7 @@ class GraphClient:
             return AuthError(f"{described} — the page token expired or was revoked: connect the channel again.")
         if error.get("is_transient") or code in (1, 2) or status >= 500:
             return self._server_error(described, safe_to_repeat)
-        return PermanentError(described)
+        return PermanentError(described, code=code if isinstance(code, int) else None)
 
 
 def _items(body: Any) -> list[dict[str, Any]]:

@@ -144,27 +144,46 @@ def gap_open(gaps: dict[str, Gap], key: str, head: "Walk", *, mark: datetime, pa
     them (skipped by the unique key) and loses nothing."""
     assert head.left is not None
     old = gaps.get(key)
-    failing = {"failing_since": (old.failing_since if old else None) or now, "failed_pass": pass_at} \
-        if head.failed else {}
+    since = (old.failing_since if old else None) or now
+    if head.failed and now - since >= GAP_GIVE_UP_AFTER:
+        # The head of a list the feed keeps listing has failed at every poll since then (the gap itself is never
+        # tried: it starts each pass as failed): given up like a gap, or it would be reopened for ever.
+        log.warning("%s: Graph has failed to serve its newest comments since %s (%s); its comments beyond the feed's "
+                    "first page are left to webhooks", key, since.isoformat(), head.failed)
+        gaps.pop(key, None)
+        return
+    failing = {"failing_since": since, "failed_pass": pass_at} if head.failed else {}
     gaps[key] = Gap(after=head.left, mark=min(mark, old.mark) if old else mark, media=media, permalink=permalink,
                     **failing)
+
+
+# Graph's code for a request on an object it will not serve that way: "Object ... does not exist" (deleted),
+# "Unsupported get request", an invalid paging cursor. A refusal with another code (10, 200-299: a permission the
+# page's token lacks) concerns the channel, not the list, and stops the channel as before.
+GRAPH_OBJECT_REFUSED = 100
 
 
 def head_read(read: Callable[..., "Walk"], *args: Any, network: str, what: str, key: str, items: str,
               notes: list[str]) -> "Walk":
     """A head walk, `read(*args)`, which must be tolerant: a page Graph fails to serve ends it there (the caller
-    opens a gap from that page). A list Graph refuses outright (HTTP 400 "Object ... does not exist": deleted since
-    the feed listed it, or not readable with this token) is skipped, with a note for the poll run, so that one post
-    never fails the channel's polls nor stops the channel (a refusal elsewhere does: PermanentError). What the feed
-    carried of it is kept, and a gap it had is read by gaps_read, which gives up on a refused one."""
+    opens a gap from that page). A list Graph refuses outright (code 100: the post deleted since the feed listed
+    it, or the paging cursor the feed gave refused because its comment was deleted) does not fail the poll: the
+    walk ends as if its first page had failed, with a note for the poll run, so the caller opens a gap from the
+    list's newest comment down to its watermark. The next pass reads it again from there; if Graph refuses that
+    too, the post is gone and gaps_read gives it up. Nothing between the watermark and what the feed carried is
+    lost meanwhile (the pages a walk read before a refusal are read again with the gap)."""
     try:
         return read(*args)
     except AuthError:
         raise
     except PermanentError as exc:
-        log.warning("%s %s %s: Graph refused to list its %s (%s); skipped", network, what, key, items, exc)
-        notes.append(f"{network} {what} {key}: Graph refused to list its {items} ({exc}); skipped")
-        return Walk(calls=1)
+        if getattr(exc, "code", None) != GRAPH_OBJECT_REFUSED:
+            raise
+        log.warning("%s %s %s: Graph refused to list its %s (%s); read again from its newest at the next poll",
+                    network, what, key, items, exc)
+        notes.append(f"{network} {what} {key}: Graph refused to list its {items} ({exc}); read again from its newest "
+                     "at the next poll")
+        return Walk(calls=1, left="", failed=str(exc))
 
 
 @dataclass

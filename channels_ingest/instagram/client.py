@@ -136,7 +136,7 @@ class InstagramConnector(MetaConnector):
                              network="Instagram", what="media", key=media_id, items="comments", notes=self.notes)
             budget -= head.calls
             used[media_id] = head.calls
-            if head.left is not None and mark is not None and newest_first(head.times if head.calls else seen):
+            if head.left is not None and mark is not None and newest_first(head.times or seen):
                 gap_open(gaps, media_id, head, mark=mark, pass_at=pass_at, now=now, permalink=permalink)
                 log.info("Instagram media %s got more comments since the last poll than one poll reads; the rest "
                          "are read at the next polls", media_id)
@@ -187,7 +187,7 @@ class InstagramConnector(MetaConnector):
                              network="Instagram", what="comment", key=comment_id, items="replies", notes=self.notes)
             budget -= head.calls
             used[comment_id] = head.calls
-            if head.left is not None and mark is not None and newest_first(head.times if head.calls else seen):
+            if head.left is not None and mark is not None and newest_first(head.times or seen):
                 gap_open(gaps, comment_id, head, mark=mark, pass_at=pass_at, now=now, media=media_id,
                          permalink=permalink)
                 log.info("Instagram comment %s got more replies since the last poll than one poll reads; the rest "

@@ -1,5 +1,6 @@
 """The X connector: tweepy.Client speaking API v2, against api.twitter.com or any base URL (the simulator)."""
 
+import hashlib
 import html
 import json
 import logging
@@ -413,17 +414,23 @@ class XConnector:
         return search_query(self.channel.search_terms, self.channel.handle)
 
     def _search(self, page: Page, cursor: dict[str, Any]) -> None:
-        """The brand's terms, with the same since_id / next_token protocol as mentions in its own sub-cursor."""
+        """The brand's terms, with the same since_id / next_token protocol as mentions in its own sub-cursor. The
+        sub-cursor names the query it belongs to (`q`, a digest): one saved by a poll that began before the terms
+        changed is not used for the new query (its since_id would skip the new terms' recent posts, and X may refuse
+        its next_token), which then starts from the newest posts."""
+        query = self.search_query()
+        digest = hashlib.sha256(query.encode()).hexdigest()[:16]
         sub = dict(cursor.get("search") or {})
-        body = self.client.search_recent(query=self.search_query(), since_id=sub.get("since_id"),
-                                         next_token=sub.get("next_token"))
+        if sub.get("q", digest) != digest:  # a sub-cursor from before `q` was kept belongs to the current terms
+            sub = {}
+        body = self.client.search_recent(query=query, since_id=sub.get("since_id"), next_token=sub.get("next_token"))
         self._bill(posts_read=_count(body))
         found = parse.parse_mentions_page(self.channel.platform, body, cursor=sub,
                                           follow_pages=bool(sub.get("since_id")))
         page.items += found.items
         page.bad_items += found.bad_items
         page.more = found.more
-        page.cursor = {**(page.cursor or {}), "search": found.cursor}
+        page.cursor = {**(page.cursor or {}), "search": {**(found.cursor or {}), "q": digest}}
 
     def _direct_messages(self, page: Page, cursor: dict[str, Any]) -> None:
         """DM events have no since_id: read newest first until we reach one already seen, paying for little else.

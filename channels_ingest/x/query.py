@@ -3,19 +3,19 @@
 
 A tenant admin types the brand's terms as words and "quoted phrases" ("acme fibra" #AcmeFibra acmetelecom). What X
 would read as query syntax is never passed through: a parenthesis or a stray quote makes X refuse the whole query,
-a leading "-" negates, "OR" is an operator, "word:" names an operator. So every term is searched as written, a plain
-word (hyphens inside it too), #hashtag, @mention or $cashtag
-as it is and anything else as an exact phrase. X takes queries of at most 512
-characters on pay-per-use access: longer terms are refused when they are saved, with the reason.
+a leading "-" negates, "OR" is an operator, "word:" names an operator. So every term is searched as written: a
+plain word, #hashtag, @mention or $cashtag as it is, anything else as an exact phrase (X's keyword rules: a term
+with punctuation, such as acme-tv, matches as written only when quoted). X takes queries of at most 512 characters
+on pay-per-use access: longer terms are refused when they are saved, with the reason.
 """
 
 import re
 
 QUERY_MAX_CHARS = 512
 _TERM = re.compile(r'"([^"]*)"?|(\S+)')  # a "phrase" (an unclosed one runs to the end), or a word
-_PLAIN = re.compile(r"[#@$]?\w+(?:-\w+)*")  # acme, #AcmeFibra, @acme, acme-tv
+_PLAIN = re.compile(r"[#@$]?\w+")  # acme, #AcmeFibra, @acme, $ACME
 _OPERATOR_WORDS = {"OR", "AND"}
-_SYNTAX = str.maketrans({'"': " ", "(": " ", ")": " "})
+_SYNTAX = str.maketrans({'"': " ", "(": " ", ")": " ", "\\": " "})  # a backslash could escape the closing quote
 
 
 def search_terms_parse(text: str) -> list[str]:

@@ -2,8 +2,9 @@
 polling (SAC issue #3: "surviving everything the real APIs throw at them", "never a crash loop").
 
 - Refused outright (HTTP 400, code 100 "Object ... does not exist": the post was deleted between the feed read and
-  its comments read, or this token may not read it): that list is skipped, the rest of the poll is stored, the
-  channel stays active, and the poll run says which list was skipped and why.
+  its comments read; or its paging cursor, whose comment was deleted): the rest of the poll is stored, the channel
+  stays active, the poll run says which list and why, and the list is read again from its newest comment at the
+  next poll (a deleted post is then given up). A refusal with a permission code (10) still stops the channel.
 - Not served (a 5xx, "please retry"): the comments read before the failure are kept, and the rest of that list is
   read at the next polls from where it failed (a gap, the same as a burst larger than the caps).
 
@@ -15,8 +16,9 @@ error has occurred. Please retry your request later.", from the Graph API error 
 import time
 
 import pytest
-from django.utils import translation
+from django.utils import timezone, translation
 
+from channels_ingest.facebook.comment_paging import GAP_GIVE_UP_AFTER
 from channels_ingest.models import ChannelAccount
 from channels_ingest.simulator.graph import GraphError
 from channels_ingest.texts import stored_text
@@ -72,13 +74,19 @@ def test_a_post_graph_refuses_to_list_comments_of_is_skipped_and_the_channel_kee
     assert hits == [old_post]
     assert run.outcome == "ok" and channel.status == ChannelAccount.Status.ACTIVE
     assert set(fresh) | set(burst[-50:]) <= set(stored(channel))
-    assert old_post in run.error and "does not exist" in run.error
+    assert old_post in run.error and "does not exist" in run.error and "read again from its newest" in run.error
     page = login(kit_a.admin).get(f"/t/{kit_a.tenant.slug}/channels/{channel.pk}/")
     assert page.status_code == 200 and old_post in page.content.decode()  # the health page's poll runs say it
-    # Polling goes on: a new comment is read at the next poll, and the refused post is not a gap tried for ever.
+    channel.refresh_from_db()
+    assert channel.cursor["comment_resume"][old_post]["after"] == ""  # from its newest comment, next pass
+    # Polling goes on: a new comment is read at the next poll; the post, gone from the feed, is tried once more from
+    # its newest comment, refused again, and given up: not a gap tried for ever.
+    with graph.lock:
+        graph.posts = [p for p in graph.posts if p["id"] != old_post]
     later = graph.add_comment("Chegou a fatura em dobro", "Cliente novo", post_id=new_post)["id"]
     next_run = poll(kit_a, channel, capture)
-    assert next_run.outcome == "ok" and later in stored(channel)
+    channel.refresh_from_db()
+    assert next_run.outcome == "ok" and later in stored(channel) and hits == [old_post, old_post]
     assert old_post not in (channel.cursor.get("comment_resume") or {})
     assert_stored_once(channel, known | set(fresh) | set(burst[-50:]) | {new_post, later})
 
@@ -143,11 +151,78 @@ def test_instagram_media_and_threads_graph_refuses_are_skipped_and_polling_goes_
 
 def test_the_skipped_lists_note_reads_in_portuguese_line_by_line():
     note = ("Facebook post 150_17: Graph refused to list its comments (Facebook error 100: Object does not exist); "
-            "skipped\nInstagram comment 1789: Graph refused to list its replies (Instagram error 100: gone); skipped")
+            "read again from its newest at the next poll\nInstagram comment 1789: Graph refused to list its replies "
+            "(Instagram error 100: gone); read again from its newest at the next poll")
     with translation.override("pt-br"):
         shown = stored_text(note).split("\n")
     assert shown == [
         "Post 150_17 do Facebook: a Graph recusou listar seus comentários (Facebook error 100: Object does not "
-        "exist); ignorado",
-        "Comentário 1789 do Instagram: a Graph recusou listar suas respostas (Instagram error 100: gone); ignorado",
+        "exist); lidos de novo a partir do mais recente na próxima coleta",
+        "Comentário 1789 do Instagram: a Graph recusou listar suas respostas (Instagram error 100: gone); lidas de "
+        "novo a partir da mais recente na próxima coleta",
     ]
+
+
+@pytest.mark.django_db
+def test_a_paging_cursor_graph_refuses_on_a_posts_newest_comments_loses_none_of_them(
+        kit_a, django_capture_on_commit_callbacks, monkeypatch):
+    """Graph invalidates a paging cursor whose comment was deleted: the head walk's first request (the cursor the
+    feed gave) is refused once. The post is read again from its newest comment at the next poll, down to the
+    watermark: every comment of the burst is stored, once."""
+    capture = django_capture_on_commit_callbacks
+    graph = kit_a.simulator.graph
+    channel, start, known = fb_with_a_quiet_history(kit_a, capture)
+    post = graph.posts[0]["id"]
+    burst = [graph.add_comment(f"Sem sinal {n}", f"Vizinho {n}", at=start + 600 + n)["id"] for n in range(120)]
+    bad_cursor = GraphError(400, 100, "(#100) The after cursor is not valid")
+    hits = refused(monkeypatch, graph, lambda obj, after: bad_cursor if obj == post and after and not hits else None)
+
+    first = poll(kit_a, channel, capture)
+
+    assert hits == [post] and first.outcome == "ok" and "The after cursor is not valid" in first.error
+    rest = polls_until(kit_a, channel, capture, set(burst))
+    assert all(r.outcome == "ok" for r in rest)
+    assert_stored_once(channel, known | set(burst))
+
+
+@pytest.mark.django_db
+def test_a_permission_graph_refuses_on_the_comments_still_stops_the_channel_with_the_reason(
+        kit_a, django_capture_on_commit_callbacks, monkeypatch):
+    """Code 10 (a permission the page's token lacks) is about the channel, not one post: the channel stops and
+    says why, as before, rather than quietly reading no post's further comments."""
+    capture = django_capture_on_commit_callbacks
+    graph = kit_a.simulator.graph
+    channel, start, _known = fb_with_a_quiet_history(kit_a, capture)
+    for n in range(120):
+        graph.add_comment(f"Sem sinal {n}", f"Vizinho {n}", at=start + 600 + n)
+    refused(monkeypatch, graph, lambda obj, after: GraphError(403, 10, "(#10) Requires pages_read_engagement "
+                                                                        "permission to manage the object"))
+
+    run = poll(kit_a, channel, capture)
+
+    channel.refresh_from_db()
+    assert run.outcome == "failed" and channel.status == ChannelAccount.Status.ERROR
+    assert "pages_read_engagement" in channel.status_detail
+
+
+@pytest.mark.django_db
+def test_a_posts_newest_comments_graph_keeps_failing_are_given_up_after_hours_not_reopened_for_ever(
+        kit_a, django_capture_on_commit_callbacks, monkeypatch, caplog):
+    capture = django_capture_on_commit_callbacks
+    graph = kit_a.simulator.graph
+    channel, start, _known = fb_with_a_quiet_history(kit_a, capture)
+    post = graph.posts[0]["id"]
+    for n in range(120):
+        graph.add_comment(f"Sem sinal {n}", f"Vizinho {n}", at=start + 600 + n)
+    refused(monkeypatch, graph, lambda obj, after: unexpected() if after else None)
+    assert poll(kit_a, channel, capture).outcome == "ok"
+    channel.refresh_from_db()
+    assert channel.cursor["comment_resume"][post]["failing_since"]
+    cursor = dict(channel.cursor)
+    cursor["comment_resume"][post]["failing_since"] = (timezone.now() - GAP_GIVE_UP_AFTER).isoformat()
+    ChannelAccount.objects.filter(pk=channel.pk).update(cursor=cursor)
+
+    assert poll(kit_a, channel, capture).outcome == "ok"
+
+    channel.refresh_from_db()
+    assert post not in channel.cursor["comment_resume"] and "left to webhooks" in caplog.text

@@ -105,7 +105,7 @@ def test_brand_terms_are_searched_besides_mentions_each_post_stored_once(kit_a):
     channel.refresh_from_db()
     assert channel.cursor["search"]["since_id"]
     assert len([r for r in sim.store.requests if "search/recent" in r["path"]]) == 2
-    assert connector_for(channel).search_query() == "(acmefibra OR acme-tv) -is:retweet -from:acme"
+    assert connector_for(channel).search_query() == "(acmefibra OR \"acme-tv\") -is:retweet -from:acme"
 
 
 @pytest.mark.django_db

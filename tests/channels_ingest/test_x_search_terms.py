@@ -19,12 +19,13 @@ from ..conftest import login
 
 
 def test_whatever_is_typed_becomes_a_query_of_plain_terms_and_exact_phrases():
-    typed = 'acmefibra  "acme fibra" #AcmeFibra @acme_ajuda acme-tv (promo OR -golpe) acme: "and" "sem fim ACMEFIBRA'
+    typed = ('acmefibra  "acme fibra" #AcmeFibra @acme_ajuda acme-tv (promo OR -golpe) acme: "and" acme\\ '
+             '"sem fim ACMEFIBRA')
     assert search_terms_parse(typed) == ["acmefibra", "acme fibra", "#AcmeFibra", "@acme_ajuda", "acme-tv", "promo",
-                                         "golpe", "acme:", "and", "sem fim ACMEFIBRA"]
+                                         "golpe", "acme:", "and", "acme", "sem fim ACMEFIBRA"]
     assert search_query(typed, "@acme") == (
-        '(acmefibra OR "acme fibra" OR #AcmeFibra OR @acme_ajuda OR acme-tv OR promo OR golpe OR "acme:" OR "and" '
-        'OR "sem fim ACMEFIBRA") -is:retweet -from:acme')
+        '(acmefibra OR "acme fibra" OR #AcmeFibra OR @acme_ajuda OR "acme-tv" OR promo OR golpe OR "acme:" OR "and" '
+        'OR acme OR "sem fim ACMEFIBRA") -is:retweet -from:acme')
     assert search_terms_parse(search_terms_text(search_terms_parse(typed))) == search_terms_parse(typed)
     assert search_terms_parse('"" ( ) - "') == [] and search_query("  ", "acme") == ""
     assert search_terms_parse("Acme acme ACME") == ["Acme"]  # X matches terms case-insensitively: once is enough
@@ -119,3 +120,28 @@ def test_the_connect_form_cleans_the_terms_and_refuses_a_query_x_would_refuse(ki
     assert admin.post(url, {"kind": "simulator_x", "name": "Acme on X",
                             "search_terms": '(acmefibra OR "acme fibra'}).status_code == 302
     assert ChannelAccount.objects.get(tenant=kit_a.tenant).search_terms == 'acmefibra "acme fibra"'
+
+
+@pytest.mark.django_db
+def test_a_poll_that_began_before_the_terms_changed_cannot_hand_the_new_query_the_old_ones_cursor(kit_a):
+    from channels_ingest.services import channel_search_terms_set
+
+    channel = kit_a.channel
+    channel_search_terms_set(tenant=kit_a.tenant, channel=channel, search_terms="acmefibra")
+    kit_a.simulator.add_post("minha acmefibra está lenta hoje")
+    assert channel_poll(tenant_id=kit_a.tenant.pk, channel_id=channel.pk).outcome == "ok"
+    channel.refresh_from_db()
+    stale = dict(channel.cursor)
+    assert stale["search"]["since_id"] and stale["search"]["q"]
+    channel_search_terms_set(tenant=kit_a.tenant, channel=channel, search_terms="acmetv")
+    # The poll in flight when the terms changed commits the cursor it began with (ingest_batch writes it whole).
+    ChannelAccount.objects.filter(pk=channel.pk).update(cursor=stale)
+    channel.refresh_from_db()
+    asked = len(kit_a.simulator.requests)
+
+    assert channel_poll(tenant_id=kit_a.tenant.pk, channel_id=channel.pk).outcome == "ok"
+
+    [search] = [r for r in kit_a.simulator.requests[asked:] if "search/recent" in r["path"]]
+    assert "acmetv" in search["path"] and "since_id" not in search["path"]  # afresh, from the newest posts
+    channel.refresh_from_db()
+    assert channel.cursor["search"]["q"] != stale["search"]["q"]

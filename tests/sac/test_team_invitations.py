@@ -449,9 +449,13 @@ def test_a_resend_within_a_minute_is_refused_with_a_reason_and_mails_nothing(kit
 
 def test_a_brand_sends_at_most_so_many_invitation_emails_an_hour_and_another_brand_is_not_held_back(
         kit_a, kit_b, django_capture_on_commit_callbacks):
-    for n in range(INVITATION_EMAILS_PER_HOUR):
+    for n in range(INVITATION_EMAILS_PER_HOUR - 1):
         invitation_create(tenant=kit_a.tenant, actor=kit_a.admin, email=f"pessoa{n}@example.com", name="",
                           role=Role.AGENT, teams=[])
+    # A resend is an e-mail too: the last one the hour allows.
+    resent = Invitation.objects.filter(tenant=kit_a.tenant).order_by("pk").last()
+    Invitation.objects.filter(pk=resent.pk).update(sent_at=timezone.now() - INVITATION_RESEND_AFTER)
+    invitation_resend(tenant=kit_a.tenant, actor=kit_a.admin, invitation=resent)
     admin = login(kit_a.admin)
     with django_capture_on_commit_callbacks(execute=True):
         response = admin.post(reverse("sac:invitation_new", args=["acme"]), _invite_data())
@@ -459,7 +463,7 @@ def test_a_brand_sends_at_most_so_many_invitation_emails_an_hour_and_another_bra
     assert f"This brand has sent {INVITATION_EMAILS_PER_HOUR} invitation e-mails in the last hour" \
         in response.content.decode()
     assert not Invitation.objects.filter(tenant=kit_a.tenant, email="ana.souza@example.com").exists()
-    # Resends count too, and an hour later the brand may send again.
+    # Resends are refused too, and an hour later the brand may send again.
     first = Invitation.objects.filter(tenant=kit_a.tenant).order_by("pk").first()
     Invitation.objects.filter(pk=first.pk).update(sent_at=timezone.now() - INVITATION_RESEND_AFTER)
     with pytest.raises(TeamConfigError, match="in the last hour"):
@@ -467,8 +471,41 @@ def test_a_brand_sends_at_most_so_many_invitation_emails_an_hour_and_another_bra
     # Another brand on the same installation invites as usual.
     _post_invite(login(kit_b.admin), django_capture_on_commit_callbacks, slug=kit_b.tenant.slug)
     assert Invitation.objects.filter(tenant=kit_b.tenant, email="ana.souza@example.com").exists()
-    AuditEvent.objects.filter(tenant=kit_a.tenant, verb="invitation.created").update(
+    AuditEvent.objects.filter(tenant=kit_a.tenant, verb__in=["invitation.created", "invitation.resent"]).update(
         created_at=timezone.now() - timedelta(hours=1, seconds=1))
     with django_capture_on_commit_callbacks(execute=True):
         response = admin.post(reverse("sac:invitation_new", args=["acme"]), _invite_data(), follow=True)
     assert "Invitation sent to ana.souza@example.com" in response.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_invitations_sent_at_the_same_moment_cannot_all_take_the_hours_last_email(kit_a):
+    """Real PostgreSQL, two connections: the count and the new invitation are one transaction with the brand's row
+    locked, so two requests that both arrive with one e-mail left send one, and the other is told why."""
+    import threading
+
+    from django.db import connection
+
+    for n in range(INVITATION_EMAILS_PER_HOUR - 1):
+        invitation_create(tenant=kit_a.tenant, actor=kit_a.admin, email=f"pessoa{n}@example.com", name="",
+                          role=Role.AGENT, teams=[])
+    start, outcomes = threading.Barrier(2), []
+
+    def invite(address: str) -> None:
+        try:
+            start.wait()
+            invitation_create(tenant=kit_a.tenant, actor=kit_a.admin, email=address, name="", role=Role.AGENT,
+                              teams=[])
+            outcomes.append("sent")
+        except TeamConfigError as exc:
+            outcomes.append(str(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=invite, args=(f"corrida{n}@example.com",)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(o if o == "sent" else "refused" for o in outcomes) == ["refused", "sent"], outcomes
+    assert Invitation.objects.filter(tenant=kit_a.tenant).count() == INVITATION_EMAILS_PER_HOUR
