@@ -46,6 +46,15 @@ def refused(monkeypatch, graph, refuse) -> list[str]:
     return hits
 
 
+def burst_on_a_quiet_post(kit, capture, count: int):
+    """The channel, its post and what a first poll stored (fb_with_a_quiet_history), then `count` new comments on the
+    post ten minutes later, more than the feed carries: their ids, oldest first."""
+    channel, start, known = fb_with_a_quiet_history(kit, capture)
+    graph = kit.simulator.graph
+    burst = [graph.add_comment(f"Sem sinal {n}", f"Vizinho {n}", at=start + 600 + n)["id"] for n in range(count)]
+    return channel, graph.posts[0]["id"], known, burst
+
+
 def gone(obj: str) -> GraphError:
     return GraphError(400, 100, f"Unsupported get request. Object with ID '{obj}' does not exist, cannot be loaded "
                                 "due to missing permissions, or does not support this operation.", subcode=33)
@@ -56,13 +65,11 @@ def unexpected() -> GraphError:
 
 
 @pytest.mark.django_db
-def test_a_post_graph_refuses_to_list_comments_of_is_skipped_and_the_channel_keeps_polling(
+def test_a_post_graph_refuses_to_list_comments_of_keeps_the_poll_and_is_given_up_once_gone(
         kit_a, django_capture_on_commit_callbacks, monkeypatch):
     capture = django_capture_on_commit_callbacks
     graph = kit_a.simulator.graph
-    channel, start, known = fb_with_a_quiet_history(kit_a, capture)
-    old_post = graph.posts[0]["id"]
-    burst = [graph.add_comment(f"Sem sinal {n}", f"Vizinho {n}", at=start + 600 + n)["id"] for n in range(120)]
+    channel, old_post, known, burst = burst_on_a_quiet_post(kit_a, capture, 120)
     new_post = graph.add_post("Nova oferta de fibra")["id"]
     fresh = [graph.add_comment(f"Quero a oferta {n}", f"Cliente {n}", post_id=new_post)["id"] for n in range(3)]
     hits = refused(monkeypatch, graph, lambda obj, after: gone(obj) if obj == old_post else None)
@@ -96,8 +103,7 @@ def test_a_newest_comments_page_graph_fails_to_serve_keeps_the_poll_and_is_read_
         kit_a, django_capture_on_commit_callbacks, monkeypatch):
     capture = django_capture_on_commit_callbacks
     graph = kit_a.simulator.graph
-    channel, start, known = fb_with_a_quiet_history(kit_a, capture)
-    burst = [graph.add_comment(f"Caiu de novo {n}", f"Vizinho {n}", at=start + 600 + n)["id"] for n in range(400)]
+    channel, post, known, burst = burst_on_a_quiet_post(kit_a, capture, 400)
     asked: list[str] = []
 
     def second_page_once(obj, after):
@@ -113,7 +119,7 @@ def test_a_newest_comments_page_graph_fails_to_serve_keeps_the_poll_and_is_read_
     # The feed's 50 and the page before the failure are kept; the poll is not failed, the channel not stopped.
     assert hits and (first.outcome, first.stored) == ("ok", 100) and first.error == ""
     channel.refresh_from_db()
-    gap = channel.cursor["comment_resume"][graph.posts[0]["id"]]
+    gap = channel.cursor["comment_resume"][post]
     assert gap["failing_since"] and gap["failed_pass"] == channel.cursor["pass_at"]
     assert set(burst[-100:]) <= set(stored(channel))
     rest = polls_until(kit_a, channel, capture, set(burst))
@@ -171,9 +177,7 @@ def test_a_paging_cursor_graph_refuses_on_a_posts_newest_comments_loses_none_of_
     watermark: every comment of the burst is stored, once."""
     capture = django_capture_on_commit_callbacks
     graph = kit_a.simulator.graph
-    channel, start, known = fb_with_a_quiet_history(kit_a, capture)
-    post = graph.posts[0]["id"]
-    burst = [graph.add_comment(f"Sem sinal {n}", f"Vizinho {n}", at=start + 600 + n)["id"] for n in range(120)]
+    channel, post, known, burst = burst_on_a_quiet_post(kit_a, capture, 120)
     bad_cursor = GraphError(400, 100, "(#100) The after cursor is not valid")
     hits = refused(monkeypatch, graph, lambda obj, after: bad_cursor if obj == post and after and not hits else None)
 
@@ -192,9 +196,7 @@ def test_a_permission_graph_refuses_on_the_comments_still_stops_the_channel_with
     says why, as before, rather than quietly reading no post's further comments."""
     capture = django_capture_on_commit_callbacks
     graph = kit_a.simulator.graph
-    channel, start, _known = fb_with_a_quiet_history(kit_a, capture)
-    for n in range(120):
-        graph.add_comment(f"Sem sinal {n}", f"Vizinho {n}", at=start + 600 + n)
+    channel, _post, _known, _burst = burst_on_a_quiet_post(kit_a, capture, 120)
     refused(monkeypatch, graph, lambda obj, after: GraphError(403, 10, "(#10) Requires pages_read_engagement "
                                                                         "permission to manage the object"))
 
@@ -210,10 +212,7 @@ def test_a_posts_newest_comments_graph_keeps_failing_are_given_up_after_hours_no
         kit_a, django_capture_on_commit_callbacks, monkeypatch, caplog):
     capture = django_capture_on_commit_callbacks
     graph = kit_a.simulator.graph
-    channel, start, _known = fb_with_a_quiet_history(kit_a, capture)
-    post = graph.posts[0]["id"]
-    for n in range(120):
-        graph.add_comment(f"Sem sinal {n}", f"Vizinho {n}", at=start + 600 + n)
+    channel, post, _known, _burst = burst_on_a_quiet_post(kit_a, capture, 120)
     refused(monkeypatch, graph, lambda obj, after: unexpected() if after else None)
     assert poll(kit_a, channel, capture).outcome == "ok"
     channel.refresh_from_db()
