@@ -18,7 +18,7 @@ from channels_ingest.errors import (
     TransientError,
     may_have_arrived,
 )
-from channels_ingest.types import Page
+from channels_ingest.types import BadItem, Page
 
 from .comment_paging import (
     Walk,
@@ -464,6 +464,11 @@ class FacebookConnector(MetaConnector):
             self.notes.append(f"Facebook page {page_id}: Graph did not list the Messenger conversations ({exc}); "
                               "the comments were read")
             m_items, m_bad, conversations_mark = [], [], mark
+        except MalformedPayload as exc:  # kept whole as a dead letter, with the reason; the inbox waits the same way
+            log.warning("Facebook page %s: Messenger conversations unreadable (%s)", page_id, exc.reason)
+            self.notes.append(f"Facebook page {page_id}: Graph did not list the Messenger conversations "
+                              f"({exc.reason}); the comments were read")
+            m_items, m_bad, conversations_mark = [], [BadItem(reason=exc.reason, payload=exc.payload)], mark
         cursor["conversations_mark"] = conversations_mark.isoformat() if conversations_mark else None
         return self._page(items=items + m_items, bad_items=bad + m_bad, cursor={**cursor, "feed_after": None})
 

@@ -15,6 +15,7 @@ from django.conf import settings
 
 from channels_ingest.errors import (
     AuthError,
+    ConnectorError,
     DeliveryUnknown,
     MalformedPayload,
     PermanentError,
@@ -22,7 +23,7 @@ from channels_ingest.errors import (
     TransientError,
     may_have_arrived,
 )
-from channels_ingest.types import OutboundMedia, OutboundMessage, Page
+from channels_ingest.types import BadItem, OutboundMedia, OutboundMessage, Page
 
 from . import parse
 from .query import search_query
@@ -385,15 +386,18 @@ class XConnector:
             self._apart(page, "search for the channel's terms", lambda: self._search(page, cursor))
         if not page.more and self.client.has_user_context():
             if self._apart(page, "DMs", lambda: self._direct_messages(page, cursor)):
-                # The DM endpoint has its own window (300 requests per 15 minutes per user).
-                page.next_poll_in_seconds = self.client.budget_wait_seconds()
+                # The DM endpoint has its own window (300 requests per 15 minutes per user); a 429 the search got
+                # still counts (the longer wait wins).
+                page.next_poll_in_seconds = max(filter(None, (page.next_poll_in_seconds,
+                                                              self.client.budget_wait_seconds())), default=None)
         return page
 
     def _apart(self, page: Page, what: str, read: Callable[[], None]) -> bool:
         """Run one more read of the fetch (the search, the DMs); whether it went through. A refusal (X will not
-        serve it: a query it rejects, DMs this app may not read) and a failure (a 5xx, a timeout, this endpoint's
-        429) leave it out of this fetch with a note for the poll run; a 429 also puts the next poll off until its
-        window resets. A refused token still stops the channel (AuthError: it needs re-authorisation)."""
+        serve it: a query it rejects, DMs this app may not read), a failure (a 5xx, a timeout, this endpoint's
+        429) and an unreadable answer (dead-lettered) leave it out of this fetch with a note for the poll run; a
+        429 also puts the next poll off until its window resets. A refused token still stops the channel
+        (AuthError: it needs re-authorisation)."""
         try:
             read()
         except AuthError:
@@ -407,6 +411,12 @@ class XConnector:
         except PermanentError as exc:
             log.warning("X refused the %s of channel %s: %s", what, self.channel.pk, exc)
             page.notes.append(f"X refused the {what} ({exc}); the rest of the channel was read")
+            return False
+        except MalformedPayload as exc:
+            # Kept whole as a dead letter (as a poll whose only answer is unreadable is), with the reason.
+            log.warning("X answered the %s of channel %s unreadably: %s", what, self.channel.pk, exc.reason)
+            page.bad_items.append(BadItem(reason=exc.reason, payload=exc.payload))
+            page.notes.append(f"X did not serve the {what} this poll ({exc.reason}); tried again at the next poll")
             return False
         return True
 
@@ -447,9 +457,24 @@ class XConnector:
             size, pages = DM_BACKFILL, 1  # the channel's first DM read: the newest events only, not 30 days
         else:
             size, pages = int(cursor.get("dm_page_size") or DM_PROBE), MAX_DM_PAGES
-        caught_up = False
+        caught_up, read, resumed = False, 0, token is not None
         for _ in range(pages):
-            body = self.client.dm_events(pagination_token=token, max_results=size)
+            try:
+                body = self.client.dm_events(pagination_token=token, max_results=size)
+            except AuthError:
+                raise
+            except (ConnectorError, MalformedPayload):
+                if read:
+                    # The pages read before this one are kept and the next fetch goes on from the page that failed,
+                    # rather than reading (and paying for) them again: the cursor's burst state, not `more`.
+                    page.cursor = {**(page.cursor or {}), "dm_newest": str(seen) if seen else None,
+                                   "dm_next_token": token, "dm_pending_newest": str(newest), "dm_page_size": size}
+                elif resumed:
+                    # The saved page token itself failed (X may refuse one that has expired): the next fetch starts
+                    # again from the newest events, down to dm_newest; what lies between is read again, stored once.
+                    page.cursor = {**(page.cursor or {}), "dm_next_token": None, "dm_page_size": None}
+                raise
+            read += 1
             self._bill(dm_events_read=_count(body))
             items, bad, token = parse.parse_dm_page(self.channel.platform, body,
                                                     brand_id=self.channel.external_account_id)

@@ -15,7 +15,7 @@ import time
 import pytest
 from django.utils import timezone
 
-from channels_ingest.models import ApiUsage, ChannelAccount, Mention
+from channels_ingest.models import ApiUsage, ChannelAccount, DeadLetter, Mention
 from channels_ingest.services import channel_poll
 from channels_ingest.simulator.graph import GraphError
 
@@ -69,20 +69,79 @@ def test_the_dm_list_failing_or_refused_keeps_the_mentions_and_is_read_at_the_ne
     assert _posts_read(kit_a) == read  # the mentions were not read (and billed) a second time
 
 
-def test_the_search_failing_keeps_the_mentions_and_the_dms(kit_a):
+@pytest.mark.parametrize("fault", ["server_error", "invalid_json"])
+def test_the_search_failing_keeps_the_mentions_and_the_dms_and_goes_on_from_where_it_was(kit_a, fault):
     sim = kit_a.simulator
     ChannelAccount.objects.filter(pk=kit_a.channel.pk).update(search_terms="acmefibra")
+    sim.add_post("a acmefibra caiu")
     assert _poll(kit_a).outcome == "ok"
-    sim.add_post("@acmetelecom sem sinal desde cedo")
+    searched = dict(kit_a.channel.cursor["search"])
+    assert searched["since_id"]
+    sim.add_post("@acmetelecom sem sinal desde cedo, acmefibra")
     sim.add_dm("podem me ligar?", author_username="rita")
-    sim.inject_fault("server_error", route="search_recent")
+    sim.inject_fault(fault, route="search_recent")
 
     run = _poll(kit_a)
 
     assert run.outcome == "ok" and "X did not serve the search for the channel's terms this poll" in run.error
-    assert "sem sinal desde cedo" in " ".join(_texts(kit_a, "post"))
+    assert "@acmetelecom sem sinal desde cedo, acmefibra" in _texts(kit_a, "post")
     assert "podem me ligar?" in _texts(kit_a, "direct")
-    assert "search" not in kit_a.channel.cursor or kit_a.channel.cursor["search"] is not None
+    assert kit_a.channel.cursor["search"] == searched  # the search goes on from where it was
+    letters = DeadLetter.objects.filter(tenant=kit_a.tenant, channel=kit_a.channel)
+    assert letters.count() == (1 if fault == "invalid_json" else 0)  # an unreadable answer is kept, with the reason
+    asked = len(sim.requests)
+    assert _poll(kit_a).error == ""
+    [search] = [r for r in sim.requests[asked:] if "search/recent" in r["path"]]
+    assert f"since_id={searched['since_id']}" in search["path"]
+
+
+def test_a_429_on_the_search_puts_the_next_poll_off_even_when_the_dms_are_read(kit_a):
+    from channels_ingest.connectors import connector_for
+    from channels_ingest.simulator.server import RATE_LIMIT_PENALTY_SECONDS
+
+    ChannelAccount.objects.filter(pk=kit_a.channel.pk).update(search_terms="acmefibra")
+    assert _poll(kit_a).outcome == "ok"
+    kit_a.simulator.add_dm("oi?", author_username="rita")
+    kit_a.simulator.inject_fault("rate_limit", route="search_recent")
+    page = connector_for(kit_a.channel).fetch_page()
+    assert any(i.text == "oi?" for i in page.items)  # the DMs were read
+    assert page.next_poll_in_seconds >= RATE_LIMIT_PENALTY_SECONDS
+
+
+def test_a_dm_page_failing_after_the_first_goes_on_from_it_at_the_next_poll_not_from_the_top(kit_a, monkeypatch):
+    from channels_ingest.simulator import queries
+    from channels_ingest.simulator.store import ApiError
+
+    sim = kit_a.simulator
+    sim.add_dm("a primeira", author_username="rita")
+    assert _poll(kit_a).outcome == "ok"
+    burst = [sim.add_dm(f"crise {n}", author_username=f"cliente{n}")["id"] for n in range(6)]
+    real, calls = queries.dm_events, []
+
+    def second_fails(store, params):
+        calls.append(params)
+        if len(calls) == 2:
+            raise ApiError(503, {"title": "Service Unavailable", "detail": "Service Unavailable", "status": 503,
+                                 "type": "about:blank"})
+        return real(store, params)
+
+    monkeypatch.setattr(queries, "dm_events", second_fails)
+
+    run = _poll(kit_a)
+
+    assert run.outcome == "ok" and "X did not serve the DMs this poll" in run.error
+    first_page = set(Mention.objects.filter(channel=kit_a.channel, kind="direct").values_list("external_id",
+                                                                                            flat=True))
+    assert burst[-1] in first_page  # the newest, on the page read before the failure: stored
+    token = kit_a.channel.cursor["dm_next_token"]
+    assert token and run.stored == 1 and len(calls) == 2  # the failing poll did not go on by itself
+
+    _poll(kit_a)
+
+    assert calls[2].get("pagination_token") == token  # on from the page that failed, not the newest again
+    stored_ids = list(Mention.objects.filter(channel=kit_a.channel, kind="direct").values_list("external_id",
+                                                                                             flat=True))
+    assert set(burst) <= set(stored_ids) and len(stored_ids) == len(set(stored_ids))
 
 
 def _messenger_fails(monkeypatch, graph, error: GraphError) -> list[int]:
