@@ -633,22 +633,32 @@ def _webhook_secret(channel: ChannelAccount) -> str:
     return module.verifying_secret(channel.credentials or {})
 
 
-def _webhook_route_targets(channel: ChannelAccount, account_id: str) -> list[ChannelAccount]:
-    """The channels, of any tenant, that a delivery to `channel` may hand `account_id`'s events to.
+def channels_verified_by(platforms: tuple[str, ...], account_ids: list[str],
+                         secret: str) -> dict[str, list[ChannelAccount]]:
+    """For each account id, the channels (of any tenant, oldest first) of that account on one of `platforms` whose
+    own webhook endpoint verifies deliveries with `secret`: the channels a delivery signed with it may be handed to.
 
     Meta and X send every event of an app to the one callback URL the app has, so a delivery signed with the
-    installation's shared secret can carry another tenant's page or user. It belongs to the channel for that
-    account whose own endpoint would have accepted it: same platform, same account id, same verifying secret.
-    This is the one lookup across tenants on purpose (like the webhook key lookup): the delivery names the
-    account, and the secret proves the sender could have written to that channel's own URL.
+    installation's shared secret can carry another tenant's page or user. This is the one lookup across tenants on
+    purpose (like the webhook key lookup): the delivery names the account, and the secret proves the sender could
+    have written to that channel's own URL.
     """
-    secret = _webhook_secret(channel)
-    if not secret or not account_id:
-        return []
-    candidates = (ChannelAccount.objects.select_related("tenant")
-                  .filter(platform=channel.platform, external_account_id=account_id).exclude(pk=channel.pk)
-                  .order_by("pk"))
-    return [c for c in candidates if hmac.compare_digest(_webhook_secret(c).encode(), secret.encode())]
+    ids = list(dict.fromkeys(a for a in account_ids if a))
+    found: dict[str, list[ChannelAccount]] = {}
+    if not secret or not ids:
+        return found
+    for channel in (ChannelAccount.objects.select_related("tenant")
+                    .filter(platform__in=platforms, external_account_id__in=ids).order_by("pk")):
+        if hmac.compare_digest(_webhook_secret(channel).encode(), secret.encode()):
+            found.setdefault(channel.external_account_id, []).append(channel)
+    return found
+
+
+def _webhook_route_targets(channel: ChannelAccount, account_id: str) -> list[ChannelAccount]:
+    """The other channels a delivery to `channel` may hand `account_id`'s events to (channels_verified_by): same
+    platform, that account, the secret `channel`'s own endpoint verified the delivery with."""
+    targets = channels_verified_by((channel.platform,), [account_id], _webhook_secret(channel))
+    return [c for c in targets.get(account_id, []) if c.pk != channel.pk]
 
 
 def _unrouted(channel: ChannelAccount, account_id: str, summary: dict[str, Any]) -> BadItem:
@@ -773,8 +783,8 @@ def webhook_delivery_process(*, tenant_id: int, delivery_id: int) -> PollRun | N
                 processed_at=timezone.now(), error=reason)
             return run
         page.bad_items += unrouted
-        if channel.platform in (Platform.X, Platform.SIMULATOR):
-            _x_webhook_usage_add(channel, page)
+        if body is not None and channel.platform in (Platform.X, Platform.SIMULATOR):
+            _x_webhook_usage_add(channel, body)
         ingest_batch(channel=channel, page=page, run=run, source="webhook")
         PollRun.objects.filter(tenant_id=tenant_id, pk=run.pk).update(outcome=PollRun.Outcome.OK,
                                                                      finished_at=timezone.now())
@@ -1017,16 +1027,16 @@ def api_usage_add(*, channel: ChannelAccount, posts_read: int = 0, dm_events_rea
             created=F("created") + created)
 
 
-def _x_webhook_usage_add(channel: ChannelAccount, page: Page) -> None:
+def _x_webhook_usage_add(channel: ChannelAccount, body: bytes) -> None:
     """Posts and DM events X pushed to us: its Account Activity reference says the posts it delivers count
     towards the app's Post reads, so they are billed like polled ones (a DM event like a polled DM event, the
-    cautious reading). Counted per event delivered, readable or not; a removal notice is not a post read."""
-    posts = sum(1 for i in page.items if i.kind == "post" and i.action != "remove")
-    dms = sum(1 for i in page.items if i.kind == "direct")
-    for bad in page.bad_items:
-        posts += bad.reason.startswith("tweet_create_event")
-        dms += bad.reason.startswith("direct_message_event")
-    api_usage_add(channel=channel, posts_read=posts, dm_events_read=dms)
+    cautious reading). Counted per event delivered, readable or not, from the delivery itself; a removal notice
+    (`tweet_delete_events`) is not a post read."""
+    from .x.webhook import event_counts
+
+    counts = event_counts(body)
+    api_usage_add(channel=channel, posts_read=counts.get("tweet_create_events", 0),
+                  dm_events_read=counts.get("direct_message_events", 0))
 
 
 def _budget_slowdown(channel: ChannelAccount) -> tuple[timedelta | None, datetime | None]:

@@ -140,15 +140,14 @@ def _failure(exc: ConnectorError | MalformedPayload) -> tuple[str, str]:
 
 
 def _meta_subscribe(channel: ChannelAccount) -> tuple[str, str]:
-    from .facebook.client import GraphClient
+    from .facebook.client import graph_client_for
 
     credentials = channel.credentials or {}
     page_id = channel.external_account_id if channel.platform == Platform.FACEBOOK else str(
         credentials.get(PAGE_ID_KEY) or "")
     if not page_id:
         return ("no_page", "")
-    client = GraphClient(access_token=credentials.get("page_access_token", ""), base_url=channel.api_base_url,
-                         network="Facebook")
+    client = graph_client_for(channel)
     try:
         # Setting the page's fields again is harmless, so a doubtful answer is a plain transient error.
         body = client.post(f"{page_id}/subscribed_apps", {"subscribed_fields": ",".join(META_FIELDS)},

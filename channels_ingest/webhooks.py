@@ -12,7 +12,7 @@ at the end of this module), verified with the installation's secret.
 import hashlib
 import hmac
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -23,7 +23,7 @@ from django.views.decorators.http import require_http_methods
 
 from .facebook import webhook as meta_webhook
 from .models import ChannelAccount, Platform
-from .services import webhook_delivery_store, webhook_oversize_record
+from .services import channels_verified_by, webhook_delivery_store, webhook_oversize_record
 from .x import webhook as x_webhook
 
 log = logging.getLogger(__name__)
@@ -157,22 +157,6 @@ def _refuse_app(request: HttpRequest, endpoint: str, why: str) -> HttpResponse:
     return HttpResponseForbidden(why)
 
 
-def _app_channels(platforms: tuple[str, ...], account_ids: list[str], secret: str,
-                  verifying_secret: Callable[[Mapping[str, Any]], str]) -> dict[str, list[ChannelAccount]]:
-    """For each account id, the channels (of any tenant) whose own endpoint would have accepted the delivery: that
-    account, and the secret that verified it. Across tenants on purpose, like the webhook key lookup: the delivery
-    names the account, the signature proves it came from the app those channels were connected with."""
-    ids = list(dict.fromkeys(a for a in account_ids if a))
-    found: dict[str, list[ChannelAccount]] = {}
-    if not ids:
-        return found
-    for channel in (ChannelAccount.objects.select_related("tenant")
-                    .filter(platform__in=platforms, external_account_id__in=ids).order_by("pk")):
-        if hmac.compare_digest(verifying_secret(channel.credentials or {}).encode(), secret.encode()):
-            found.setdefault(channel.external_account_id, []).append(channel)
-    return found
-
-
 def _receive_for_app(request: HttpRequest, endpoint: str, *, secret: str, header_name: str,
                      digest_matches: Callable[[bytes, str | None], bool], store: Callable[[bytes], int],
                      ack: HttpResponse) -> HttpResponse:
@@ -206,8 +190,7 @@ def _meta_store(body: bytes) -> int:
     for entry in envelope["entry"]:
         if isinstance(entry, dict):
             by_account.setdefault(str(entry.get("id") or ""), []).append(entry)
-    channels = _app_channels((platform,), list(by_account), settings.SAC_FACEBOOK_APP_SECRET,
-                             meta_webhook.verifying_secret)
+    channels = channels_verified_by((platform,), list(by_account), settings.SAC_FACEBOOK_APP_SECRET)
     stored = 0
     for account, targets in channels.items():
         # One account's delivery is kept byte for byte as received; a batch is split like routing splits it.
@@ -239,8 +222,8 @@ def meta_app_hook(request: HttpRequest) -> HttpResponse:
 def _x_store(body: bytes) -> int:
     """An X delivery is for one subscribed user (`for_user_id`): stored for that account's channels."""
     account = x_webhook.for_user(body)
-    targets = _app_channels((Platform.X, Platform.SIMULATOR), [account or ""], settings.SAC_X_CONSUMER_SECRET,
-                            x_webhook.verifying_secret).get(account or "", [])
+    targets = channels_verified_by((Platform.X, Platform.SIMULATOR), [account or ""],
+                                   settings.SAC_X_CONSUMER_SECRET).get(account or "", [])
     for channel in targets:
         webhook_delivery_store(channel=channel, body=body)
     return len(targets)

@@ -224,6 +224,14 @@ CONVERSATIONS_PAGE_SIZE = 25
 PRIVATE_REPLY_WINDOW_DAYS = 7
 
 
+def graph_client_for(channel: Any, *, network: str = "Facebook") -> GraphClient:
+    """A Graph client with the channel's token: its page access token (Facebook, and an Instagram account connected
+    through its page), else the access token it was connected with by hand."""
+    credentials = channel.credentials or {}
+    return GraphClient(access_token=credentials.get("page_access_token") or credentials.get("access_token", ""),
+                       base_url=channel.api_base_url, network=network)
+
+
 class MetaConnector:
     """What is common to Facebook Pages and Instagram accounts: outbound bookkeeping and the private reply rule."""
 
@@ -231,9 +239,7 @@ class MetaConnector:
 
     def __init__(self, channel: Any) -> None:
         self.channel = channel
-        credentials = channel.credentials or {}
-        self.client = GraphClient(access_token=credentials.get("page_access_token") or credentials.get("access_token",
-                                  ""), base_url=channel.api_base_url, network=self.network)
+        self.client = graph_client_for(channel, network=self.network)
         # Whom the latest private reply to a comment reached (the customer's page- or Instagram-scoped id), from
         # the send's answer or, after a send that ended in doubt, from the conversation find_sent found it in.
         self.last_recipient_id = ""

@@ -457,19 +457,17 @@ class XConnector:
             size, pages = DM_BACKFILL, 1  # the channel's first DM read: the newest events only, not 30 days
         else:
             size, pages = int(cursor.get("dm_page_size") or DM_PROBE), MAX_DM_PAGES
-        caught_up, read, resumed = False, 0, token is not None
+        caught_up, read, failed = False, 0, None
         for _ in range(pages):
             try:
                 body = self.client.dm_events(pagination_token=token, max_results=size)
             except AuthError:
                 raise
-            except (ConnectorError, MalformedPayload):
+            except (ConnectorError, MalformedPayload) as exc:
                 if read:
-                    # The pages read before this one are kept and the next fetch goes on from the page that failed,
-                    # rather than reading (and paying for) them again: the cursor's burst state, not `more`.
-                    page.cursor = {**(page.cursor or {}), "dm_newest": str(seen) if seen else None,
-                                   "dm_next_token": token, "dm_pending_newest": str(newest), "dm_page_size": size}
-                elif resumed:
+                    failed = exc  # the pages read are kept: the next fetch goes on from the one that failed
+                    break
+                if token:
                     # The saved page token itself failed (X may refuse one that has expired): the next fetch starts
                     # again from the newest events, down to dm_newest; what lies between is read again, stored once.
                     page.cursor = {**(page.cursor or {}), "dm_next_token": None, "dm_page_size": None}
@@ -496,8 +494,10 @@ class XConnector:
             # so nothing between is skipped.
             state.update(dm_newest=str(seen), dm_next_token=token, dm_pending_newest=str(newest),
                          dm_page_size=size)
-            page.more = True
+            page.more = failed is None  # after a failure, at the next poll (the caller notes it), not in this one
         page.cursor = {**(page.cursor or {}), **state}
+        if failed is not None:
+            raise failed
 
     def _bill(self, **counts: int) -> None:
         from channels_ingest.services import api_usage_add

@@ -57,10 +57,21 @@ def for_user(body: bytes) -> str | None:
     return str(payload.get("for_user_id", "")) if isinstance(payload, dict) else None
 
 
+def _event_counts(payload: Any) -> dict[str, int]:
+    """How many events of each kind (`tweet_create_events`, `direct_message_events`…) a delivery carries."""
+    if not isinstance(payload, dict):
+        return {}
+    return {k: len(v) for k, v in payload.items() if k.endswith("_events") and isinstance(v, list)}
+
+
+def event_counts(body: bytes) -> dict[str, int]:
+    return _event_counts(json.loads(body))
+
+
 def delivery_summary(body: bytes) -> dict[str, Any]:
     """What may be kept of a delivery for another account: who, when, how many events; never the text."""
     payload = json.loads(body)
-    events = {k: len(v) for k, v in payload.items() if k.endswith("_events") and isinstance(v, list)}
+    events = _event_counts(payload)
     times = [e.get("timestamp_ms") or e.get("created_timestamp") for v in payload.values() if isinstance(v, list)
              for e in v if isinstance(e, dict)]
     return {"account_id": str(payload.get("for_user_id", "")), "time": next((t for t in times if t), None),

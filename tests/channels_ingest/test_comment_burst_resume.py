@@ -61,6 +61,15 @@ def fb_with_a_quiet_history(kit, capture):
     return channel, start, {graph.posts[0]["id"], *earlier}
 
 
+def burst_on_a_quiet_post(kit, capture, count: int = 400) -> tuple[ChannelAccount, str, set[str], list[str]]:
+    """fb_with_a_quiet_history, then `count` comments on its post ten minutes later, more than one poll reads: the
+    channel, the post, what the first poll stored, and the burst's comment ids, oldest first."""
+    channel, start, known = fb_with_a_quiet_history(kit, capture)
+    graph = kit.simulator.graph
+    burst = [graph.add_comment(f"Caiu de novo {n}", f"Vizinho {n}", at=start + 600 + n)["id"] for n in range(count)]
+    return channel, graph.posts[0]["id"], known, burst
+
+
 # ---------------------------------------------------------------- Facebook
 
 @pytest.mark.django_db
@@ -68,9 +77,8 @@ def test_a_burst_larger_than_the_caps_is_read_whole_over_the_next_polls_newest_f
         kit_a, django_capture_on_commit_callbacks):
     capture = django_capture_on_commit_callbacks
     graph = kit_a.simulator.graph
-    channel, start, known = fb_with_a_quiet_history(kit_a, capture)
     # 400 comments between two polls, no webhook: more than the feed's 50 and the 3 further pages one poll reads.
-    burst = [graph.add_comment(f"Caiu de novo {n}", f"Vizinho {n}", at=start + 600 + n)["id"] for n in range(400)]
+    channel, _post, known, burst = burst_on_a_quiet_post(kit_a, capture)
     before = len(kit_a.simulator.requests)
 
     first = poll(kit_a, channel, capture)
@@ -135,9 +143,7 @@ def test_two_busy_posts_at_once_one_of_them_new_are_both_read_whole(kit_a, djang
 def test_a_poll_that_dies_after_writing_its_rows_loses_and_duplicates_nothing(
         kit_a, django_capture_on_commit_callbacks, monkeypatch):
     capture = django_capture_on_commit_callbacks
-    graph = kit_a.simulator.graph
-    channel, start, known = fb_with_a_quiet_history(kit_a, capture)
-    burst = [graph.add_comment(f"Caiu de novo {n}", f"Vizinho {n}", at=start + 600 + n)["id"] for n in range(400)]
+    channel, _post, known, burst = burst_on_a_quiet_post(kit_a, capture)
     assert poll(kit_a, channel, capture).stored == 200
     channel.refresh_from_db()
     gap = channel.cursor["comment_resume"]
@@ -192,8 +198,7 @@ def test_a_burst_page_that_graph_fails_to_serve_is_read_at_the_next_poll_and_the
         kit_a, django_capture_on_commit_callbacks, monkeypatch):
     capture = django_capture_on_commit_callbacks
     graph = kit_a.simulator.graph
-    channel, start, known = fb_with_a_quiet_history(kit_a, capture)
-    burst = [graph.add_comment(f"Caiu de novo {n}", f"Vizinho {n}", at=start + 600 + n)["id"] for n in range(400)]
+    channel, _post, known, burst = burst_on_a_quiet_post(kit_a, capture)
     assert poll(kit_a, channel, capture).stored == 200
     failed_pages = failing_comment_pages(monkeypatch, graph, lambda n: n == 2)  # the gap's second page, once
 
@@ -218,12 +223,9 @@ def test_a_burst_graph_never_serves_is_given_up_after_hours_and_polling_goes_on(
         kit_a, django_capture_on_commit_callbacks, monkeypatch, caplog):
     capture = django_capture_on_commit_callbacks
     graph = kit_a.simulator.graph
-    channel, start, known = fb_with_a_quiet_history(kit_a, capture)
-    for n in range(400):
-        graph.add_comment(f"Caiu de novo {n}", f"Vizinho {n}", at=start + 600 + n)
+    channel, post, known, _burst = burst_on_a_quiet_post(kit_a, capture)
     assert poll(kit_a, channel, capture).stored == 200
     failing_comment_pages(monkeypatch, graph, lambda n: True)
-    post = graph.posts[0]["id"]
 
     # A Graph incident: the gap is tried once a pass, every poll stays OK, and it is kept while it lasts ...
     runs = [poll(kit_a, channel, capture) for _ in range(8)]
@@ -249,9 +251,7 @@ def test_a_burst_page_graph_answers_unreadably_does_not_stop_the_channels_pollin
     not show): the gap waits like one Graph failed to serve, and the rest of the channel is polled as usual."""
     capture = django_capture_on_commit_callbacks
     graph = kit_a.simulator.graph
-    channel, start, known = fb_with_a_quiet_history(kit_a, capture)
-    for n in range(400):
-        graph.add_comment(f"Caiu {n}", f"Vizinho {n}", at=start + 600 + n)
+    channel, _post, known, _burst = burst_on_a_quiet_post(kit_a, capture)
     assert poll(kit_a, channel, capture).stored == 200
     real = graph.route
 
@@ -298,12 +298,9 @@ def test_a_gap_graph_failed_is_not_tried_again_in_the_same_pass():
 def test_a_burst_cursor_that_graph_refuses_is_read_again_from_the_newest(kit_a, django_capture_on_commit_callbacks):
     # Graph invalidates a cursor whose comment was deleted (developers.facebook.com/docs/graph-api/results/).
     capture = django_capture_on_commit_callbacks
-    graph = kit_a.simulator.graph
-    channel, start, known = fb_with_a_quiet_history(kit_a, capture)
-    burst = [graph.add_comment(f"Caiu de novo {n}", f"Vizinho {n}", at=start + 600 + n)["id"] for n in range(400)]
+    channel, post_id, known, burst = burst_on_a_quiet_post(kit_a, capture)
     assert poll(kit_a, channel, capture).stored == 200
     channel.refresh_from_db()
-    post_id = graph.posts[0]["id"]
     cursor = {**channel.cursor, "comment_resume": {
         post_id: {**channel.cursor["comment_resume"][post_id], "after": "not-a-cursor!"}}}
     ChannelAccount.objects.filter(tenant=kit_a.tenant, pk=channel.pk).update(cursor=cursor)

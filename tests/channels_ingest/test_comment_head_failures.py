@@ -24,7 +24,7 @@ from channels_ingest.simulator.graph import GraphError
 from channels_ingest.texts import stored_text
 
 from ..conftest import login
-from .test_comment_burst_resume import assert_stored_once, fb_with_a_quiet_history, polls_until
+from .test_comment_burst_resume import assert_stored_once, burst_on_a_quiet_post, polls_until
 from .test_graph_polling_meta import ig_channel, poll, stored
 
 
@@ -44,15 +44,6 @@ def refused(monkeypatch, graph, refuse) -> list[str]:
 
     monkeypatch.setattr(graph, "route", route)
     return hits
-
-
-def burst_on_a_quiet_post(kit, capture, count: int):
-    """The channel, its post and what a first poll stored (fb_with_a_quiet_history), then `count` new comments on the
-    post ten minutes later, more than the feed carries: their ids, oldest first."""
-    channel, start, known = fb_with_a_quiet_history(kit, capture)
-    graph = kit.simulator.graph
-    burst = [graph.add_comment(f"Sem sinal {n}", f"Vizinho {n}", at=start + 600 + n)["id"] for n in range(count)]
-    return channel, graph.posts[0]["id"], known, burst
 
 
 def gone(obj: str) -> GraphError:
