@@ -154,14 +154,17 @@ def access_invitation(tenant: Tenant, invitation_id: int) -> Invitation:
         raise Http404("No such invitation.") from None
 
 
-def invitation_by_token(token: str) -> Invitation | None:
+def invitation_by_token(token: str, *, for_update: bool = False) -> Invitation | None:
     """The accept page's lookup, by the digest of the link's token alone. The one read here without a tenant: the
     page is opened by someone who is not a member yet, and the token names exactly one invitation of one tenant
-    (the membership it grants is always in `invitation.tenant`)."""
+    (the membership it grants is always in `invitation.tenant`). `for_update`: the invitation row locked (in the
+    caller's transaction), for the service that accepts it."""
     if not token or len(token) > 100:
         return None
-    return (Invitation.objects.select_related("tenant", "invited_by")
-            .filter(token_digest=Invitation.digest_of(token)).first())
+    found = Invitation.objects.select_related("tenant", "invited_by")
+    if for_update:
+        found = found.select_for_update(of=("self",))
+    return found.filter(token_digest=Invitation.digest_of(token)).first()
 
 
 def accounts_for_email(email: str) -> QuerySet[AbstractBaseUser]:

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from .bulk import rows_insert
 from .models import ApiToken, AuditEvent, Invitation, Membership, Role, Team, Tenant
-from .selectors import accounts_for_email, member_with_email, team_case_count, team_member_count
+from .selectors import accounts_for_email, invitation_by_token, member_with_email, team_case_count, team_member_count
 
 log = logging.getLogger(__name__)
 
@@ -413,12 +413,17 @@ def invitation_usable(invitation: Invitation | None) -> Invitation:
 
 def _invitation_locked(token: str) -> Invitation:
     """Locked, so that two submits of the same link (a double click, two tabs) join once: the second waits, then
-    finds it used. By the token alone, as selectors.invitation_by_token reads it: the token names one invitation
-    of one tenant, and the membership is always made in that tenant."""
-    if not token or len(token) > 100:
-        raise InvitationUnusable("invalid")
-    return invitation_usable(Invitation.objects.select_for_update(of=("self",)).select_related("tenant")
-                             .filter(token_digest=Invitation.digest_of(token)).first())
+    finds it used. By the token alone (selectors.invitation_by_token): the token names one invitation of one
+    tenant, and the membership is always made in that tenant."""
+    return invitation_usable(invitation_by_token(token, for_update=True))
+
+
+def invitation_account(invitation: Invitation, name: str) -> AbstractBaseUser:
+    """The account an invited new person gets, unsaved: the invited address as username and e-mail, `name` split
+    into first and last name. The accept page runs the password validators on it; the service saves it."""
+    first, _sep, last = " ".join(name.split()).partition(" ")
+    return get_user_model()(username=invitation.email, email=invitation.email, first_name=first[:150],
+                            last_name=last[:150])
 
 
 def _invitation_join(invitation: Invitation, user: AbstractBaseUser) -> Membership:
@@ -449,9 +454,7 @@ def invitation_accept_new_account(*, token: str, name: str, password: str) -> Me
         invitation = _invitation_locked(token)
         if accounts_for_email(invitation.email).exists():
             raise InvitationAccountExists
-        first, _sep, last = " ".join(name.split()).partition(" ")
-        user = get_user_model()(username=invitation.email, email=invitation.email, first_name=first[:150],
-                                last_name=last[:150])
+        user = invitation_account(invitation, name)
         user.set_password(password)
         try:
             with transaction.atomic():

@@ -7,7 +7,7 @@ the SLA dashboard) but not change; agents get a 403. Every write goes through sa
 from collections.abc import Callable
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model, login
+from django.contrib.auth import login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -254,14 +254,15 @@ def _invitation_accept(request: HttpRequest, token: str, invitation: Invitation 
                 membership = services.invitation_accept(token=token, user=user)
             except services.InvitationUnusable as exc:
                 return _unusable(request, exc.reason)
+            except services.InvitationWrongAccount:  # the address's accounts changed since the check above
+                return _invitation_page(request, "wrong_account", context, status=403)
             return _joined(request, membership)
         return _invitation_page(request, "confirm", context)
     existing = accounts.first()
     if existing is not None:
         return _invitation_page(request, "sign_in", {**context, "username": existing.get_username()})
     # The account about to be made, unsaved, for the password validators (a password like the name or address).
-    first, _sep, last = " ".join(request.POST.get("name", invitation.name).split()).partition(" ")
-    unsaved = get_user_model()(username=invitation.email, email=invitation.email, first_name=first, last_name=last)
+    unsaved = services.invitation_account(invitation, request.POST.get("name", invitation.name))
     form = InvitationAcceptForm(request.POST or None, user=unsaved, initial={"name": invitation.name})
     if request.method == "POST" and form.is_valid():
         try:

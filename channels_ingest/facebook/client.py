@@ -405,22 +405,22 @@ class MetaConnector:
             return []
         return candidates
 
-    def _people(self, conversation: dict[str, Any], message: dict[str, Any]) -> set[str]:
-        """The names and usernames of whom a message of ours went to (its `to`, the conversation's participants)."""
+    def _others(self, conversation: dict[str, Any], message: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """The people a message of ours went to, not the account itself: its `to`, then the conversation's
+        participants (a Messenger or Instagram conversation is one person and the account; both list people as
+        {data: [{id, …}]})."""
         account = self.channel.external_account_id
-        return {str(person.get(key)) for people in (message.get("to"), conversation.get("participants"))
-                for person in _items(people) if str(person.get("id")) != account
+        for people in (message.get("to"), conversation.get("participants")):
+            yield from (person for person in _items(people) if str(person["id"]) != account)
+
+    def _people(self, conversation: dict[str, Any], message: dict[str, Any]) -> set[str]:
+        """The names and usernames of whom a message of ours went to."""
+        return {str(person[key]) for person in self._others(conversation, message)
                 for key in ("name", "username") if person.get(key)}
 
     def _recipient(self, conversation: dict[str, Any], message: dict[str, Any]) -> str:
-        """Whom a message of ours went to: its `to`, else the conversation's other participant (a Messenger or
-        Instagram conversation is one person and the account; both list people as {data: [{id, …}]})."""
-        account = self.channel.external_account_id
-        for people in (message.get("to"), conversation.get("participants")):
-            for person in _items(people):
-                if str(person["id"]) != account:
-                    return str(person["id"])
-        return ""
+        """Whom a message of ours went to: the first of them (its `to`, else the conversation's other participant)."""
+        return next((str(person["id"]) for person in self._others(conversation, message)), "")
 
     def _record(self, external_id: str, kind: str, in_reply_to: str) -> str:
         from channels_ingest import services

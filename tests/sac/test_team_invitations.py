@@ -13,6 +13,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from sac import services as sac_services
 from sac.models import AuditEvent, Invitation, Membership, Role, Team
 from sac.services import (
     INVITATION_EMAILS_PER_HOUR,
@@ -509,3 +510,24 @@ def test_invitations_sent_at_the_same_moment_cannot_all_take_the_hours_last_emai
         thread.join(30)
     assert sorted(o if o == "sent" else "refused" for o in outcomes) == ["refused", "sent"], outcomes
     assert Invitation.objects.filter(tenant=kit_a.tenant).count() == INVITATION_EMAILS_PER_HOUR
+
+
+def test_an_address_whose_accounts_change_while_joining_gets_the_wrong_account_page_not_a_500(
+        kit_a, kit_b, django_capture_on_commit_callbacks):
+    """The page checks the signed-in account against the invited address, and the service checks it again in its
+    transaction: if the two disagree (the account's e-mail changed in between), the person sees the page that says
+    whom the invitation is for, and nothing is joined."""
+    bruno = kit_b.agent.user
+    bruno.email = "bruno@beta.example"
+    bruno.save(update_fields=["email"])
+    _post_invite(login(kit_a.admin), django_capture_on_commit_callbacks, email="bruno@beta.example")
+    link = _link_in(mail.outbox[0])
+    visitor = login(kit_b.agent)
+    assert visitor.get(link).status_code == 200
+    real = sac_services.accounts_for_email
+    with pytest.MonkeyPatch.context() as patch:  # what the service reads, after the page's own check
+        patch.setattr(sac_services, "accounts_for_email", lambda email: real(email).exclude(pk=bruno.pk))
+        response = visitor.post(link)
+
+    assert response.status_code == 403 and "This invitation is for bruno@beta.example" in response.content.decode()
+    assert not Membership.objects.filter(tenant=kit_a.tenant, user=bruno).exists()
