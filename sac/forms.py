@@ -7,9 +7,9 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.forms import SetPasswordMixin
-from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
+from .i18n import tenant_language
 from .models import Role, Team, Tenant
 from .services import MAX_OPEN_CASES_MAX, MAX_OPEN_CASES_MIN, MEMBER_LANGUAGES, MEMBER_PLATFORMS
 
@@ -69,10 +69,7 @@ class InvitationForm(MemberSkillsForm):
     def __init__(self, *args: Any, tenant: Tenant, **kwargs: Any) -> None:
         super().__init__(*args, tenant=tenant, **kwargs)
         self.fields["role"].initial = Role.AGENT
-        try:
-            self.fields["language"].initial = translation.get_supported_language_variant(tenant.locale)
-        except LookupError:
-            self.fields["language"].initial = settings.LANGUAGE_CODE
+        self.fields["language"].initial = tenant_language(tenant)
 
 
 class InvitationAcceptForm(SetPasswordMixin, forms.Form):

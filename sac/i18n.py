@@ -1,5 +1,7 @@
 """Which language a page speaks (README "Languages"): the user's pick, the brand's locale, the browser's, pt-BR."""
 
+from typing import Any
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.middleware.locale import LocaleMiddleware as DjangoLocaleMiddleware
@@ -13,6 +15,14 @@ from django.utils.translation.trans_real import parse_accept_lang_header
 # not LANGUAGE_CODE: that stays English, so code outside a request (Celery tasks, commands, logs, service
 # errors in tests) keeps the English source texts.
 UI_FALLBACK_LANGUAGE = "pt-br"
+
+
+def tenant_language(tenant: Any, default: str | None = None) -> str:
+    """The brand's locale (Tenant.locale) as a language SAC ships, else `default` (LANGUAGE_CODE when not given)."""
+    try:
+        return translation.get_supported_language_variant(tenant.locale)
+    except LookupError:
+        return default or settings.LANGUAGE_CODE
 
 
 def chosen_language(request: HttpRequest) -> str | None:

@@ -19,7 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from .i18n import chosen_language
+from .i18n import chosen_language, tenant_language
 from .models import Membership, Role, Tenant
 from .selectors import user_memberships
 
@@ -76,13 +76,7 @@ def require_role(membership: Membership, role: str) -> None:
 def page_language(request: HttpRequest, tenant: Tenant) -> str:
     """The language of a tenant's pages: the user's own pick (the header switcher's cookie) wins, then the
     brand's locale, which outranks the browser's Accept-Language that sac.i18n.LocaleMiddleware went by."""
-    picked = chosen_language(request)
-    if picked:
-        return picked
-    try:
-        return translation.get_supported_language_variant(tenant.locale)
-    except LookupError:
-        return translation.get_language()
+    return chosen_language(request) or tenant_language(tenant, translation.get_language())
 
 
 def tenant_view(role: str = Role.AGENT) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:

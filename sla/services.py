@@ -21,6 +21,7 @@ from inbox.masking import masked_subject, masked_text
 from inbox.models import OPEN_STATUSES, Case, CaseMention, MentionTriage, Reply
 from inbox.services import protocol_next
 from sac.bulk import rows_insert, rows_update
+from sac.i18n import tenant_language
 from sac.models import AuditEvent, Membership, Role, Tenant
 from sac.services import audit_record, tenant_create
 
@@ -535,10 +536,7 @@ def sla_digest_send(*, now: datetime | None = None) -> int:
 def _digest_language(rows: list[SLANotification]) -> str:
     """The brand's locale (Tenant.locale), as on its pages. A user's own pick is a browser cookie (sac.i18n), not
     known here. Someone in several brands gets one e-mail: in the locale of the first brand it lists."""
-    try:
-        return translation.get_supported_language_variant(rows[0].tenant.locale)
-    except LookupError:
-        return settings.LANGUAGE_CODE
+    return tenant_language(rows[0].tenant)
 
 
 def _digest_subject(rows: list[SLANotification]) -> str:
