@@ -457,15 +457,17 @@ class FacebookConnector(MetaConnector):
             return self._page(items=items, bad_items=bad, cursor={**cursor, "feed_after": after}, more=True)
         # The feed is caught up: read the Messenger inbox too, then start again from the newest post next time.
         mark = read_time(cursor.get("conversations_mark"))
+        wait = None
         try:
             m_items, m_bad, conversations_mark = self._conversations(mark)
         except AuthError:
             raise
         except (TransientError, PermanentError) as exc:
-            if getattr(exc, "retry_after_seconds", None):
-                raise  # a rate limit fails the fetch: the poll backs off as Meta asks
-            # Graph failing (a 5xx) or refusing (the page's token may not read Messenger) the inbox must not cost
-            # the comments just read nor stop the channel: the inbox waits, its mark unmoved, with a note.
+            # Graph failing (a 5xx), refusing (the page's token may not read Messenger) or rate limiting the inbox
+            # must not cost the comments just read (read again, and spending the budget again, at the next poll:
+            # in a viral crisis, when the limits bite) nor stop the channel: the inbox waits, its mark unmoved,
+            # with a note; a rate limit also puts the next poll off as Meta asks.
+            wait = getattr(exc, "retry_after_seconds", None)
             log.warning("Facebook page %s: Messenger conversations not read (%s)", page_id, exc)
             self.notes.append(f"Facebook page {page_id}: Graph did not list the Messenger conversations ({exc}); "
                               "the comments were read")
@@ -476,7 +478,10 @@ class FacebookConnector(MetaConnector):
                               f"({exc.reason}); the comments were read")
             m_items, m_bad, conversations_mark = [], [BadItem(reason=exc.reason, payload=exc.payload)], mark
         cursor["conversations_mark"] = conversations_mark.isoformat() if conversations_mark else None
-        return self._page(items=items + m_items, bad_items=bad + m_bad, cursor={**cursor, "feed_after": None})
+        page = self._page(items=items + m_items, bad_items=bad + m_bad, cursor={**cursor, "feed_after": None})
+        if wait:
+            page.next_poll_in_seconds = max(page.next_poll_in_seconds or 0, wait)
+        return page
 
     def _more_comments(self, cursor: dict[str, Any], items: list[Any], bad: list[Any],
                        more_comments: list[tuple[str, str]]) -> tuple[list[Any], list[Any]]:

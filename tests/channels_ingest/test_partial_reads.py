@@ -185,6 +185,35 @@ def test_the_messenger_inbox_failing_or_refused_keeps_the_comments_and_the_chann
     assert poll(kit_a, channel, capture).outcome == "ok" and message["id"] in stored(channel)
 
 
+def test_a_rate_limit_on_the_messenger_inbox_keeps_the_comments_and_puts_the_next_poll_off(
+        kit_a, django_capture_on_commit_callbacks, monkeypatch):
+    from channels_ingest.facebook.client import DEFAULT_RATE_WAIT_SECONDS
+
+    capture = django_capture_on_commit_callbacks
+    graph = kit_a.simulator.graph
+    channel = fb_channel(kit_a)
+    assert poll(kit_a, channel, capture).outcome == "ok"
+    channel.refresh_from_db()
+    mark = channel.cursor.get("conversations_mark")
+    time.sleep(1.1)  # Graph times are to the second
+    comment = graph.add_comment("Sem luz na rua toda desde ontem", "Paulo")
+    message = graph.add_message("Meu CPF é o do cadastro, podem ver?", "Paulo")
+    # Graph's code 32, "Page request limit reached" (the Graph API error reference), with no usage headers to go by.
+    _messenger_fails(monkeypatch, graph, GraphError(400, 32, "(#32) Page request limit reached"))
+    before = timezone.now()
+
+    run = poll(kit_a, channel, capture)
+
+    channel.refresh_from_db()
+    assert run.outcome == "ok" and channel.status == ChannelAccount.Status.ACTIVE
+    assert "Graph did not list the Messenger conversations" in run.error and "limit" in run.error
+    assert comment["id"] in stored(channel) and message["id"] not in stored(channel)  # not read again next time
+    assert channel.cursor.get("conversations_mark") == mark
+    assert (channel.next_poll_at - before).total_seconds() >= DEFAULT_RATE_WAIT_SECONDS  # as Meta asks
+    monkeypatch.undo()
+    assert poll(kit_a, channel, capture).outcome == "ok" and message["id"] in stored(channel)
+
+
 def test_a_429_on_the_dm_list_puts_the_next_poll_off_until_its_window_resets(kit_a):
     from channels_ingest.connectors import connector_for
     from channels_ingest.simulator.server import RATE_LIMIT_PENALTY_SECONDS
