@@ -18,6 +18,12 @@ class TransientError(ConnectorError):
         self.retry_after_seconds = retry_after_seconds
 
 
+class QuotaExhausted(TransientError):
+    """The network's own allowance for our app is spent: X's pay-per-use credits, or a usage cap (the monthly Post
+    cap). Nothing is read or posted until credits are added or the cap resets, whatever the rate-limit headers say;
+    the wait is an hour, not a rate window (see x/client.py). Not sent: a send refused so is not on the network."""
+
+
 class PermanentError(ConnectorError):
     """Retrying will not help: bad request, revoked token, deleted target. `code`: the network's own error code,
     where it gave one (Graph's `error.code`)."""

@@ -25,7 +25,7 @@ from sac.queueing import drain_request, failed_held, failed_mark
 from sac.services import audit_record
 
 from .connectors import connector_for
-from .errors import AuthError, MalformedPayload, PermanentError, TransientError
+from .errors import AuthError, MalformedPayload, PermanentError, QuotaExhausted, TransientError
 from .models import (
     ApiUsage,
     ChannelAccount,
@@ -395,8 +395,10 @@ def channel_poll(*, tenant_id: int, channel_id: int, lease: str | None = None) -
     except TransientError as exc:
         backoff = timedelta(seconds=exc.retry_after_seconds or _transient_backoff_seconds(channel, run))
         if exc.retry_after_seconds:
+            # X's credits or usage cap spent (QuotaExhausted) is no rate limit: the channel's pages say which.
+            wait = "X quota spent: next try" if isinstance(exc, QuotaExhausted) else "rate limited: next poll"
             PollRun.objects.filter(tenant=channel.tenant, pk=run.pk).update(
-                rate_note=f"rate limited: next poll in {exc.retry_after_seconds} s")
+                rate_note=f"{wait} in {exc.retry_after_seconds} s")
         _poll_finish(channel, run, outcome=PollRun.Outcome.FAILED, error=str(exc), next_poll_in=backoff)
     except AuthError as exc:
         _poll_finish(channel, run, outcome=PollRun.Outcome.FAILED, error=str(exc),

@@ -42,6 +42,18 @@ _PATTERNS: list[tuple[re.Pattern[str], Promise]] = [
     (re.compile(r"X rate budget: (?P<a>\d+) of (?P<b>\d+) calls left until (?P<c>\d\d:\d\d) UTC"),
      gettext_lazy("X rate budget: %(a)s of %(b)s calls left until %(c)s UTC")),
     (re.compile(r"Graph rate budget: (?P<a>\d+) % used"), gettext_lazy("Graph rate budget: %(a)s %% used")),
+    (re.compile(r"X quota spent: next try in (?P<a>\d+) s"), gettext_lazy("X quota spent: next try in %(a)s s")),
+    # X refusing for the app's credits or usage cap (x/client.py QUOTA_CREDITS, QUOTA_CAP): a poll's error, a reply's.
+    (re.compile(r"X refused the request: the X app's pay-per-use credits are used up; add credits in X's "
+                r"Developer Console"),
+     gettext_lazy("X refused the request: the X app's pay-per-use credits are used up; add credits in X's "
+                  "Developer Console")),
+    (re.compile(r"X refused the request: the X app reached its monthly usage cap"),
+     gettext_lazy("X refused the request: the X app reached its monthly usage cap")),
+    (re.compile(r"X refused the request: the X app reached its daily usage cap"),
+     gettext_lazy("X refused the request: the X app reached its daily usage cap")),
+    (re.compile(r"X refused the request: the X app reached its usage cap"),
+     gettext_lazy("X refused the request: the X app reached its usage cap")),
     (re.compile(r"X rate limit reached"), gettext_lazy("X rate limit reached")),
     (re.compile(r"X did not answer in time"), gettext_lazy("X did not answer in time")),
     (re.compile(r"X server error (?P<a>\d+)"), gettext_lazy("X server error %(a)s")),
@@ -61,6 +73,12 @@ _PATTERNS: list[tuple[re.Pattern[str], Promise]] = [
                 r"next poll"),
      gettext_lazy("X did not serve the search for the channel's terms this poll (%(a)s); tried again at the next "
                   "poll")),
+    (re.compile(r"X's search reaches back 7 days only: the search for the channel's terms goes on from "
+                r"(?P<a>[\d\- :]+) UTC; what was posted before then was not read"),
+     gettext_lazy("X's search reaches back 7 days only: the search for the channel's terms goes on from %(a)s UTC; "
+                  "what was posted before then was not read")),
+    (re.compile(r"X's search reaches back 7 days only \(since_id older than (?P<a>\S+)\)"),
+     gettext_lazy("X's search reaches back 7 days only (since_id older than %(a)s)")),
     (re.compile(r"X did not serve the DMs this poll \((?P<a>.*)\); tried again at the next poll"),
      gettext_lazy("X did not serve the DMs this poll (%(a)s); tried again at the next poll")),
     (re.compile(r"Facebook page (?P<a>\S+): Graph did not list the Messenger conversations \((?P<b>.*)\); the "
@@ -91,8 +109,8 @@ def stored_text(text: str) -> str:
 def _line_text(text: str) -> str:
     for pattern, translated in _PATTERNS:
         match = pattern.fullmatch(text)
-        if match:
-            return str(translated) % match.groupdict()
+        if match:  # what a form quotes (the network's reason in a note) may be a known form itself
+            return str(translated) % {key: _line_text(value or "") for key, value in match.groupdict().items()}
     return text
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from typing import Any
 
-from .corpus import SimUser
+from .corpus import TWITTER_EPOCH_MS, SimUser, snowflake
 from .store import (
     SimStore,
     csv_param,
@@ -200,6 +202,17 @@ def dm_events(store: SimStore, params: dict[str, str], *, participant_id: str | 
 
 
 SEARCH_QUERY_MAX = 512
+SEARCH_WINDOW_SECONDS = 7 * 86_400  # recent search: the last seven days
+
+
+def _check_since_id_in_window(since_id: int) -> None:
+    """X refuses a since_id older than the recent search's seven days, with these words."""
+    start = int(time.time() - SEARCH_WINDOW_SECONDS) // 60 * 60 + 60  # to the minute, as X says it
+    if (since_id >> 22) + TWITTER_EPOCH_MS < start * 1000:
+        raise invalid_request("since_id", str(since_id),
+                              f"'since_id' must be a tweet id created after "
+                              f"{datetime.fromtimestamp(start, UTC):%Y-%m-%dT%H:%MZ}. Please use a 'since_id' that is "
+                              f"larger than {snowflake(start)}")
 
 
 def _search_terms(query: str) -> list[str]:
@@ -226,6 +239,8 @@ def search_recent(store: SimStore, params: dict[str, str]) -> dict[str, Any]:
         excluded = {w.split(":", 1)[1].lower() for w in query.split() if w.startswith("-from:")}
         max_results = int_param(params, "max_results", 10, 100, 10)
         since_id = id_param(params, "since_id")
+        if since_id is not None:
+            _check_since_id_in_window(since_id)
         token = params.get("next_token")
         below = decode_token(token) if token else None
         matching = []

@@ -38,6 +38,13 @@ CLIENT_FORBIDDEN = {"title": "Client Forbidden", "type": "https://api.twitter.co
                     "required_enrollment": "Appropriate Level of API Access",
                     "detail": "When authenticating requests to the Twitter API v2 endpoints, you must use keys and "
                               "tokens from a Twitter developer App that is attached to a Project."}
+# X's answers when the app's own allowance is spent (the `credits_depleted` and `usage_capped` faults; no recording
+# exists): the credits-depleted problem X answers with 402 to reads and posts once pay-per-use credits are used up,
+# and the UsageCapExceededProblem of X API v2's OpenAPI specification, a 429 whose rate headers are not the point.
+CREDITS_DEPLETED = {"detail": "credits depleted", "status": 402, "title": "Payment Required",
+                    "type": "https://api.x.com/2/problems/credits-depleted"}
+USAGE_CAPPED = {"title": "UsageCapExceeded", "period": "Monthly", "scope": "Product",
+                "detail": "Usage cap exceeded: Monthly product cap", "type": "https://api.twitter.com/2/problems/usage-capped"}
 INTERNAL_ERROR = {"title": "Internal Server Error", "detail": "Internal Server Error", "type": "about:blank",
                   "status": 500}
 GRAPH_UNEXPECTED = {"error": {"message": "An unexpected error has occurred. Please retry your request later.",
@@ -331,6 +338,10 @@ class SimulatorServer:
             if fault == "rate_limit":
                 return _json_reply(429, TOO_MANY_REQUESTS, rate_key=(key, limit),
                                    headers=self._rate_headers(key, limit, exhausted=True))
+            if fault == "credits_depleted":
+                return _json_reply(402, CREDITS_DEPLETED, rate_key=(key, limit))
+            if fault == "usage_capped":
+                return _json_reply(429, USAGE_CAPPED, rate_key=(key, limit))  # the usual rate headers, calls left
             try:
                 if key == "media_upload":
                     payload = self.store.upload_media(parse_multipart(raw, headers.get("Content-Type") or ""))

@@ -13,8 +13,8 @@ from typing import Any
 
 from .corpus import AUTHORS, PostFactory, SimPost, SimUser, snowflake, x_time
 
-FAULT_KINDS = ("invalid_json", "bad_item", "server_error", "rate_limit", "forbidden", "error_after_post",
-               "drop_after_post")
+FAULT_KINDS = ("invalid_json", "bad_item", "server_error", "rate_limit", "forbidden", "credits_depleted",
+               "usage_capped", "error_after_post", "drop_after_post")
 # Taken only by a POST (X or Graph), which is processed first: the send happened, the client cannot know.
 AFTER_POST_FAULTS = ("error_after_post", "drop_after_post")
 RATE_WINDOW_SECONDS = 900

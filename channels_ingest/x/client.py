@@ -4,6 +4,7 @@ import hashlib
 import html
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ from channels_ingest.errors import (
     DeliveryUnknown,
     MalformedPayload,
     PermanentError,
+    QuotaExhausted,
     RecipientUnreachable,
     TransientError,
     may_have_arrived,
@@ -52,18 +54,84 @@ X_RATE_WINDOW_SECONDS = 15 * 60
 RATE_LIMIT_MIN_WAIT_SECONDS = 15
 
 
+# X refusing because the app's own allowance is spent: its pay-per-use credits ("credits-depleted", seen with 402),
+# or a usage cap (the UsageCapExceededProblem of X's API v2 OpenAPI spec: 429, type "usage-capped", title
+# "UsageCapExceeded", period Daily or Monthly). Nothing changes until credits are added or the cap resets (X does
+# not say when; the monthly Post cap resets on the project's billing day), so the rate headers mean nothing here:
+# asked again once an hour, a failed request that returns nothing and is not billed, instead of every 15 minutes.
+QUOTA_RETRY_SECONDS = 3600
+QUOTA_PREFIX = "X refused the request: the X app"  # how the channel pages find such a poll (selectors)
+QUOTA_CREDITS = f"{QUOTA_PREFIX}'s pay-per-use credits are used up; add credits in X's Developer Console"
+QUOTA_CAP = {"Monthly": f"{QUOTA_PREFIX} reached its monthly usage cap",
+             "Daily": f"{QUOTA_PREFIX} reached its daily usage cap",
+             "": f"{QUOTA_PREFIX} reached its usage cap"}
+
+
+def _problems(response: requests.Response) -> list[dict[str, Any]]:
+    """The problem objects of an X error body: the body itself and its `errors` entries."""
+    try:
+        body = response.json()
+    except ValueError:
+        return []
+    if not isinstance(body, dict):
+        return []
+    errors = body.get("errors")
+    return [body, *(e for e in (errors if isinstance(errors, list) else []) if isinstance(e, dict))]
+
+
+def _quota_refusal(response: requests.Response) -> QuotaExhausted | None:
+    if response.status_code not in (402, 403, 429):
+        return None
+    for problem in _problems(response):
+        kind = str(problem.get("type", "")).rstrip("/")
+        if kind.endswith("/credits-depleted"):
+            return QuotaExhausted(QUOTA_CREDITS, retry_after_seconds=QUOTA_RETRY_SECONDS)
+        if kind.endswith("/usage-capped") or problem.get("title") == "UsageCapExceeded":
+            period = problem.get("period") if problem.get("period") in QUOTA_CAP else ""
+            return QuotaExhausted(QUOTA_CAP[period], retry_after_seconds=QUOTA_RETRY_SECONDS)
+    return None
+
+
+class StaleSinceId(PermanentError):
+    """X's recent search reaches back 7 days (docs.x.com, "Search Posts": the last seven days), and refuses (400) a
+    since_id older than that: the channel's search was last read before then (its polling paused for the X budget
+    until the month turned, say). `since_id`: the oldest it will take; `after`: when X's window begins."""
+
+    def __init__(self, message: str, *, since_id: str, after: datetime | None) -> None:
+        super().__init__(message)
+        self.since_id = since_id
+        self.after = after
+
+
+# X's words for it: "'since_id' must be a tweet id created after 2026-06-22T16:35Z. Please use a 'since_id' that is
+# larger than 2069097036665323520" (the second sentence is not always there).
+_STALE_SINCE_ID = re.compile(r"'since_id' must be a tweet id created after (?P<after>\d{4}-\d\d-\d\dT\d\d:\d\dZ)"
+                             r"(?:\. Please use a 'since_id' that is larger than (?P<larger>\d+))?")
+_TWITTER_EPOCH_MS = 1288834974657  # X's ids are snowflakes: milliseconds since this epoch, shifted by 22 bits
+
+
+def _stale_since_id(response: requests.Response) -> StaleSinceId | None:
+    if response.status_code != 400:
+        return None
+    for problem in _problems(response):
+        match = _STALE_SINCE_ID.search(str(problem.get("message") or ""))
+        if match is None:
+            continue
+        after = datetime.strptime(match["after"], "%Y-%m-%dT%H:%MZ").replace(tzinfo=UTC)
+        # A minute past the window's start: X's window moves on while we ask again.
+        since_id = max(int(match["larger"] or 0) + 1,
+                       (int((after + timedelta(minutes=1)).timestamp() * 1000) - _TWITTER_EPOCH_MS) << 22)
+        return StaleSinceId(f"X's search reaches back 7 days only (since_id older than {match['after']})",
+                            since_id=str(since_id), after=after)
+    return None
+
+
 # 403 problem types that mean our app or token may not use the endpoint, not that the person refuses us.
 _APP_PROBLEMS = ("client-forbidden", "unsupported-authentication", "oauth1-permissions", "not-authorized-for-resource")
 
 
 def _app_forbidden(exc: tweepy.Forbidden) -> bool:
-    try:
-        problem = exc.response.json()
-    except ValueError:
-        return False
-    kinds = [str(problem.get("type", ""))] if isinstance(problem, dict) else []
-    if isinstance(problem, dict) and isinstance(problem.get("errors"), list):
-        kinds += [str(e.get("type", "")) for e in problem["errors"] if isinstance(e, dict)]
+    kinds = [str(problem.get("type", "")) for problem in _problems(exc.response)]
     return any(kind.rstrip("/").endswith(name) for kind in kinds for name in _APP_PROBLEMS)
 
 
@@ -107,20 +175,11 @@ class XClient:
     def _call(self, method: Any, *args: Any, safe_to_repeat: bool = True, **kwargs: Any) -> Any:
         try:
             return method(*args, **kwargs)
-        except tweepy.TooManyRequests as exc:
-            reset = exc.response.headers.get("x-rate-limit-reset")
-            raise TransientError("X rate limit reached", retry_after_seconds=_seconds_until(reset)) from exc
-        except tweepy.TwitterServerError as exc:
-            if not safe_to_repeat:
-                # A 5xx can come after X stored the post (a timeout behind its front end): posting again
-                # could answer the customer twice, so the outcome is unknown until someone looks.
-                raise DeliveryUnknown(f"X answered {exc.response.status_code} after receiving the message; "
-                                      "it may have been posted") from exc
-            raise TransientError(f"X server error {exc.response.status_code}") from exc
-        except tweepy.Unauthorized as exc:
-            raise AuthError("X refused the channel's credentials (401)") from exc
         except tweepy.HTTPException as exc:
-            raise PermanentError(f"X answered {exc.response.status_code}: {'; '.join(exc.api_messages)}") from exc
+            quota = _quota_refusal(exc.response)  # a 402, 403 or 429 of its own kind: see QUOTA_RETRY_SECONDS
+            if quota is not None:
+                raise quota from exc
+            raise self._http_error(exc, safe_to_repeat=safe_to_repeat) from exc
         except requests.exceptions.JSONDecodeError as exc:
             raise MalformedPayload(f"X answered with invalid JSON: {exc.msg}", exc.doc[:100_000]) from exc
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
@@ -131,6 +190,25 @@ class XClient:
             if isinstance(exc, requests.ReadTimeout):
                 raise TransientError("X did not answer in time") from exc
             raise TransientError(f"X unreachable: {exc.__class__.__name__}") from exc
+
+    @staticmethod
+    def _http_error(exc: tweepy.HTTPException, *, safe_to_repeat: bool) -> ConnectorError:
+        status = exc.response.status_code
+        if isinstance(exc, tweepy.TooManyRequests):
+            reset = exc.response.headers.get("x-rate-limit-reset")
+            return TransientError("X rate limit reached", retry_after_seconds=_seconds_until(reset))
+        if isinstance(exc, tweepy.TwitterServerError):
+            if not safe_to_repeat:
+                # A 5xx can come after X stored the post (a timeout behind its front end): posting again
+                # could answer the customer twice, so the outcome is unknown until someone looks.
+                return DeliveryUnknown(f"X answered {status} after receiving the message; it may have been posted")
+            return TransientError(f"X server error {status}")
+        if isinstance(exc, tweepy.Unauthorized):
+            return AuthError("X refused the channel's credentials (401)")
+        stale = _stale_since_id(exc.response)
+        if stale is not None:
+            return stale
+        return PermanentError(f"X answered {status}: {'; '.join(exc.api_messages)}")
 
     def has_user_context(self) -> bool:
         """Can post and read DMs: an OAuth 2.0 user token, or the four OAuth 1.0a keys."""
@@ -261,6 +339,9 @@ class XClient:
                 files={"media": (filename or "image", content, content_type)})
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
             raise TransientError(f"X media upload failed: {exc.__class__.__name__}") from exc
+        quota = _quota_refusal(response)
+        if quota is not None:
+            raise quota
         if response.status_code == 429:
             raise TransientError("X rate limit reached",
                                  retry_after_seconds=_seconds_until(response.headers.get("x-rate-limit-reset")))
@@ -433,7 +514,17 @@ class XConnector:
         sub = dict(cursor.get("search") or {})
         if sub.get("q", digest) != digest:  # a sub-cursor from before `q` was kept belongs to the current terms
             sub = {}
-        body = self.client.search_recent(query=query, since_id=sub.get("since_id"), next_token=sub.get("next_token"))
+        try:
+            body = self.client.search_recent(query=query, since_id=sub.get("since_id"),
+                                             next_token=sub.get("next_token"))
+        except StaleSinceId as exc:
+            # Refused for good otherwise: every later poll would send the same since_id, and the brand's terms
+            # would never be searched again. On from the oldest X still serves; what is older is out of reach.
+            log.warning("X search of channel %s: %s; going on from %s", self.channel.pk, exc, exc.after)
+            page.notes.append(f"X's search reaches back 7 days only: the search for the channel's terms goes on "
+                              f"from {exc.after:%Y-%m-%d %H:%M} UTC; what was posted before then was not read")
+            sub = {"since_id": exc.since_id}
+            body = self.client.search_recent(query=query, since_id=exc.since_id, next_token=None)
         self._bill(posts_read=_count(body))
         found = parse.parse_mentions_page(self.channel.platform, body, cursor=sub,
                                           follow_pages=bool(sub.get("since_id")))

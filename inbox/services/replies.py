@@ -15,7 +15,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from channels_ingest.connectors import connector_for
-from channels_ingest.errors import DeliveryUnknown, PermanentError, RecipientUnreachable, TransientError
+from channels_ingest.errors import (
+    DeliveryUnknown,
+    PermanentError,
+    QuotaExhausted,
+    RecipientUnreachable,
+    TransientError,
+)
 from channels_ingest.models import Mention
 from channels_ingest.services import profile_dms_closed
 from channels_ingest.types import OutboundMedia, OutboundMessage
@@ -359,7 +365,9 @@ def reply_deliver(*, tenant_id: int, reply_id: int) -> Reply | None:
     except TransientError as exc:
         # Not sent (refused before anything was posted): back to the queue for the retry, unless we tried
         # enough. A rate limit's reset is honoured: the row is not due (for the task or the sweep) before it.
-        give_up = reply.attempts >= MAX_SEND_ATTEMPTS
+        # The network's credits or usage cap spent (QuotaExhausted) fails it at once: it lasts until someone adds
+        # credits, and an answer posted hours later, unseen, would be stale; the agent sees why and sends again.
+        give_up = reply.attempts >= MAX_SEND_ATTEMPTS or isinstance(exc, QuotaExhausted)
         retry_at = now + timedelta(seconds=exc.retry_after_seconds) if exc.retry_after_seconds else None
         error = reply.error if was_unknown and not posting else str(exc)
         Reply.objects.filter(tenant_id=tenant_id, pk=reply_id, state=Reply.State.SENDING).update(

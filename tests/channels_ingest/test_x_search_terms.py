@@ -145,3 +145,32 @@ def test_a_poll_that_began_before_the_terms_changed_cannot_hand_the_new_query_th
     assert "acmetv" in search["path"] and "since_id" not in search["path"]  # afresh, from the newest posts
     channel.refresh_from_db()
     assert channel.cursor["search"]["q"] != stale["search"]["q"]
+
+
+@pytest.mark.django_db
+def test_a_search_last_read_over_7_days_ago_goes_on_from_the_oldest_x_serves_instead_of_failing_for_ever(kit_a):
+    """X's recent search takes no since_id older than its 7 days (a 400 naming the oldest it takes): a channel whose
+    polling was paused longer than that (the X budget pauses it until the month turns) would otherwise send the
+    same since_id at every poll and never search the brand's terms again."""
+    import time as clock
+
+    from channels_ingest.simulator.corpus import snowflake
+
+    channel = kit_a.channel
+    ChannelAccount.objects.filter(pk=channel.pk).update(search_terms="acmefibra")
+    assert channel_poll(tenant_id=kit_a.tenant.pk, channel_id=channel.pk).outcome == "ok"
+    channel.refresh_from_db()
+    eight_days_ago = str(snowflake(clock.time() - 8 * 86_400))
+    ChannelAccount.objects.filter(pk=channel.pk).update(
+        cursor={**channel.cursor, "search": {**channel.cursor["search"], "since_id": eight_days_ago}})
+    kit_a.simulator.add_post("a acmefibra cobrou duas vezes este mês")
+
+    run = channel_poll(tenant_id=kit_a.tenant.pk, channel_id=channel.pk)
+
+    assert run.outcome == "ok" and "X's search reaches back 7 days only" in run.error
+    assert "refused" not in run.error
+    assert Mention.objects.filter(channel=channel, text__contains="cobrou duas vezes").exists()
+    channel.refresh_from_db()
+    assert int(channel.cursor["search"]["since_id"]) > int(eight_days_ago)
+    again = channel_poll(tenant_id=kit_a.tenant.pk, channel_id=channel.pk)
+    assert again.outcome == "ok" and again.error == ""
