@@ -77,6 +77,8 @@ def test_the_documented_bodies_are_told_apart_from_a_rate_limit_or_a_refusal(fix
 
 
 def test_credits_used_up_keep_the_channel_and_ask_again_in_an_hour_then_carry_on(kit_a, kit_b):
+    open_case(kit_a)
+    case = case_claim_next(tenant=kit_a.tenant, membership=kit_a.agent)
     assert _poll(kit_a).outcome == "ok"
     kit_a.simulator.add_post("@acmetelecom minha internet caiu")
     kit_a.simulator.inject_fault("credits_depleted")
@@ -92,6 +94,9 @@ def test_credits_used_up_keep_the_channel_and_ask_again_in_an_hour_then_carry_on
     assert 'id="x-quota"' in health and "credits are used up" in health
     assert "SAC asks X again every hour" in health
     assert f'id="quota-{kit_a.channel.pk}"' in listing and "X refuses the requests of @acme on X" in listing
+    # The agent answering a case of the channel is told before writing.
+    case_page = login(kit_a.agent).get(reverse("inbox:case", args=[kit_a.tenant.slug, case.pk])).content.decode()
+    assert 'id="network-refusal"' in case_page and "A reply on X fails until then" in case_page
     # Another brand sees nothing of it, and cannot open the channel's page.
     assert "credits are used up" not in _page(kit_b, "list")
     refused = login(kit_b.admin).get(reverse("channels_ingest:health", args=[kit_b.tenant.slug, kit_a.channel.pk]))
@@ -101,6 +106,8 @@ def test_credits_used_up_keep_the_channel_and_ask_again_in_an_hour_then_carry_on
 
     assert again.outcome == "ok" and again.stored >= 1
     assert 'id="x-quota"' not in _page(kit_a, "health")
+    case_page = login(kit_a.agent).get(reverse("inbox:case", args=[kit_a.tenant.slug, case.pk])).content.decode()
+    assert 'id="network-refusal"' not in case_page
     assert f'id="quota-{kit_a.channel.pk}"' not in _page(kit_a, "list")
 
 
