@@ -183,7 +183,8 @@ def head_read(read: Callable[..., "Walk"], *args: Any, network: str, what: str, 
                     network, what, key, items, exc)
         notes.append(f"{network} {what} {key}: Graph refused to list its {items} ({exc}); read again from its newest "
                      "at the next poll")
-        return Walk(calls=1, left="", failed=str(exc))
+        # What the walk spent before the refusal counts against the fetch's budget (see walk).
+        return Walk(calls=getattr(exc, "walk_calls", 1), left="", failed=str(exc))
 
 
 @dataclass
@@ -211,6 +212,9 @@ def walk(get: Callable[[str, dict[str, Any]], dict[str, Any]], path: str, params
     while found.calls < pages:
         try:
             body = get(path, {**params, "after": after} if after else dict(params))
+        except PermanentError as exc:
+            exc.walk_calls = found.calls + 1  # type: ignore[attr-defined]  # for head_read's count of a refused walk
+            raise
         except (TransientError, MalformedPayload) as exc:
             if not tolerant or getattr(exc, "retry_after_seconds", None):
                 raise  # a rate limit fails the fetch: the poll backs off as Meta asks

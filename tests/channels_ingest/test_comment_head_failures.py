@@ -216,3 +216,26 @@ def test_a_posts_newest_comments_graph_keeps_failing_are_given_up_after_hours_no
 
     channel.refresh_from_db()
     assert post not in channel.cursor["comment_resume"] and "left to webhooks" in caplog.text
+
+
+def test_a_walk_refused_after_some_pages_counts_them_all_against_the_fetchs_budget():
+    """The fetch's Graph budget (MAX_COMMENT_CALLS_PER_FETCH) is shared by the posts' head walks: one refused on its
+    third page spent three requests, not one, and the posts after it get that much less."""
+    from channels_ingest.errors import PermanentError
+    from channels_ingest.facebook.comment_paging import head_read, walk
+
+    asked: list[str] = []
+
+    def get(path: str, params: dict) -> dict:  # Graph's answers, by the paging protocol: two pages, then code 100
+        asked.append(params.get("after", ""))
+        if len(asked) == 3:
+            raise PermanentError("(#100) The after cursor is not valid", code=100)
+        return {"data": [], "paging": {"cursors": {"after": f"c{len(asked)}"}, "next": "https://graph/next"}}
+
+    notes: list[str] = []
+    head = head_read(lambda: walk(get, "p1/comments", {}, "", pages=3, parse_page=lambda body: ([], [], []),
+                                  done=lambda times: False, tolerant=True),
+                     network="Facebook", what="post", key="p1", items="comments", notes=notes)
+
+    assert asked == ["", "c1", "c2"] and head.calls == 3
+    assert head.left == "" and "The after cursor is not valid" in notes[0]  # read again from its newest
