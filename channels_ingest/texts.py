@@ -73,12 +73,12 @@ _PATTERNS: list[tuple[re.Pattern[str], Promise]] = [
                 r"next poll"),
      gettext_lazy("X did not serve the search for the channel's terms this poll (%(a)s); tried again at the next "
                   "poll")),
-    (re.compile(r"X's search reaches back 7 days only: the search for the channel's terms goes on from "
-                r"(?P<a>[\d\- :]+) UTC; what was posted before then was not read"),
-     gettext_lazy("X's search reaches back 7 days only: the search for the channel's terms goes on from %(a)s UTC; "
-                  "what was posted before then was not read")),
-    (re.compile(r"X's search reaches back 7 days only \(since_id older than (?P<a>\S+)\)"),
-     gettext_lazy("X's search reaches back 7 days only (since_id older than %(a)s)")),
+    (re.compile(r"X's search reaches back 7 days only and the channel's terms were last searched before then: the "
+                r"search starts again from the newest posts"),
+     gettext_lazy("X's search reaches back 7 days only and the channel's terms were last searched before then: the "
+                  "search starts again from the newest posts")),
+    (re.compile(r"X's search reaches back 7 days only \((?P<a>.*)\)"),
+     gettext_lazy("X's search reaches back 7 days only (%(a)s)")),
     (re.compile(r"X did not serve the DMs this poll \((?P<a>.*)\); tried again at the next poll"),
      gettext_lazy("X did not serve the DMs this poll (%(a)s); tried again at the next poll")),
     (re.compile(r"Facebook page (?P<a>\S+): Graph did not list the Messenger conversations \((?P<b>.*)\); the "

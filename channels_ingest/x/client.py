@@ -4,7 +4,6 @@ import hashlib
 import html
 import json
 import logging
-import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -93,36 +92,23 @@ def _quota_refusal(response: requests.Response) -> QuotaExhausted | None:
 
 
 class StaleSinceId(PermanentError):
-    """X's recent search reaches back 7 days (docs.x.com, "Search Posts": the last seven days), and refuses (400) a
+    """X's recent search reaches back 7 days (docs.x.com, "Search Posts": the last seven days) and refuses (400) a
     since_id older than that: the channel's search was last read before then (its polling paused for the X budget
-    until the month turned, say). `since_id`: the oldest it will take; `after`: when X's window begins."""
-
-    def __init__(self, message: str, *, since_id: str, after: datetime | None) -> None:
-        super().__init__(message)
-        self.since_id = since_id
-        self.after = after
+    until the month turned, say)."""
 
 
 # X's words for it: "'since_id' must be a tweet id created after 2026-06-22T16:35Z. Please use a 'since_id' that is
-# larger than 2069097036665323520" (the second sentence is not always there).
-_STALE_SINCE_ID = re.compile(r"'since_id' must be a tweet id created after (?P<after>\d{4}-\d\d-\d\dT\d\d:\d\dZ)"
-                             r"(?:\. Please use a 'since_id' that is larger than (?P<larger>\d+))?")
-_TWITTER_EPOCH_MS = 1288834974657  # X's ids are snowflakes: milliseconds since this epoch, shifted by 22 bits
+# larger than 2069097036665323520".
+_STALE_SINCE_ID = "'since_id' must be a tweet id created after"
 
 
 def _stale_since_id(response: requests.Response) -> StaleSinceId | None:
     if response.status_code != 400:
         return None
     for problem in _problems(response):
-        match = _STALE_SINCE_ID.search(str(problem.get("message") or ""))
-        if match is None:
-            continue
-        after = datetime.strptime(match["after"], "%Y-%m-%dT%H:%MZ").replace(tzinfo=UTC)
-        # A minute past the window's start: X's window moves on while we ask again.
-        since_id = max(int(match["larger"] or 0) + 1,
-                       (int((after + timedelta(minutes=1)).timestamp() * 1000) - _TWITTER_EPOCH_MS) << 22)
-        return StaleSinceId(f"X's search reaches back 7 days only (since_id older than {match['after']})",
-                            since_id=str(since_id), after=after)
+        message = str(problem.get("message") or "")
+        if _STALE_SINCE_ID in message:
+            return StaleSinceId(f"X's search reaches back 7 days only ({message})")
     return None
 
 
@@ -519,12 +505,14 @@ class XConnector:
                                              next_token=sub.get("next_token"))
         except StaleSinceId as exc:
             # Refused for good otherwise: every later poll would send the same since_id, and the brand's terms
-            # would never be searched again. On from the oldest X still serves; what is older is out of reach.
-            log.warning("X search of channel %s: %s; going on from %s", self.channel.pk, exc, exc.after)
-            page.notes.append(f"X's search reaches back 7 days only: the search for the channel's terms goes on "
-                              f"from {exc.after:%Y-%m-%d %H:%M} UTC; what was posted before then was not read")
-            sub = {"since_id": exc.since_id}
-            body = self.client.search_recent(query=query, since_id=exc.since_id, next_token=None)
+            # would never be searched again. Afresh from the newest posts, as for new terms: a since_id at the
+            # edge of X's window would fall out of it again by the next poll, and reading the whole week back
+            # would be billed post by post; what was posted while the search was not read is not read.
+            log.warning("X search of channel %s: %s; starting again from the newest posts", self.channel.pk, exc)
+            page.notes.append("X's search reaches back 7 days only and the channel's terms were last searched before "
+                              "then: the search starts again from the newest posts")
+            sub = {}
+            body = self.client.search_recent(query=query, since_id=None, next_token=None)
         self._bill(posts_read=_count(body))
         found = parse.parse_mentions_page(self.channel.platform, body, cursor=sub,
                                           follow_pages=bool(sub.get("since_id")))

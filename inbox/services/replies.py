@@ -370,6 +370,9 @@ def reply_deliver(*, tenant_id: int, reply_id: int) -> Reply | None:
         give_up = reply.attempts >= MAX_SEND_ATTEMPTS or isinstance(exc, QuotaExhausted)
         retry_at = now + timedelta(seconds=exc.retry_after_seconds) if exc.retry_after_seconds else None
         error = reply.error if was_unknown and not posting else str(exc)
+        if error != str(exc) and isinstance(exc, QuotaExhausted) and str(exc) not in error:
+            # The look-up for a send in doubt was refused: it stays in doubt, and the agent sees why it stopped.
+            error = f"{error} ({exc})"
         Reply.objects.filter(tenant_id=tenant_id, pk=reply_id, state=Reply.State.SENDING).update(
             state=Reply.State.FAILED if give_up else Reply.State.QUEUED, error=error,
             next_attempt_at=None if give_up else retry_at,

@@ -148,12 +148,16 @@ def test_a_poll_that_began_before_the_terms_changed_cannot_hand_the_new_query_th
 
 
 @pytest.mark.django_db
-def test_a_search_last_read_over_7_days_ago_goes_on_from_the_oldest_x_serves_instead_of_failing_for_ever(kit_a):
+@pytest.mark.parametrize("matching", [True, False])
+def test_a_search_last_read_over_7_days_ago_starts_again_from_the_newest_instead_of_failing_for_ever(
+        kit_a, monkeypatch, matching):
     """X's recent search takes no since_id older than its 7 days (a 400 naming the oldest it takes): a channel whose
     polling was paused longer than that (the X budget pauses it until the month turns) would otherwise send the
-    same since_id at every poll and never search the brand's terms again."""
+    same since_id at every poll and never search the brand's terms again. It starts again from the newest posts,
+    and stays in X's window at the next polls, minutes later, whether the terms matched anything or not."""
     import time as clock
 
+    from channels_ingest.simulator import queries
     from channels_ingest.simulator.corpus import snowflake
 
     channel = kit_a.channel
@@ -163,14 +167,16 @@ def test_a_search_last_read_over_7_days_ago_goes_on_from_the_oldest_x_serves_ins
     eight_days_ago = str(snowflake(clock.time() - 8 * 86_400))
     ChannelAccount.objects.filter(pk=channel.pk).update(
         cursor={**channel.cursor, "search": {**channel.cursor["search"], "since_id": eight_days_ago}})
-    kit_a.simulator.add_post("a acmefibra cobrou duas vezes este mês")
+    if matching:
+        kit_a.simulator.add_post("a acmefibra cobrou duas vezes este mês")
 
     run = channel_poll(tenant_id=kit_a.tenant.pk, channel_id=channel.pk)
 
     assert run.outcome == "ok" and "X's search reaches back 7 days only" in run.error
     assert "refused" not in run.error
-    assert Mention.objects.filter(channel=channel, text__contains="cobrou duas vezes").exists()
-    channel.refresh_from_db()
-    assert int(channel.cursor["search"]["since_id"]) > int(eight_days_ago)
-    again = channel_poll(tenant_id=kit_a.tenant.pk, channel_id=channel.pk)
-    assert again.outcome == "ok" and again.error == ""
+    assert Mention.objects.filter(channel=channel, text__contains="cobrou duas vezes").exists() == matching
+    later = clock.time() + 5 * 60  # the next polls, minutes later: X's window has moved on
+    monkeypatch.setattr(queries, "_clock", lambda: later)
+    for _ in range(2):
+        again = channel_poll(tenant_id=kit_a.tenant.pk, channel_id=channel.pk)
+        assert again.outcome == "ok" and again.error == ""

@@ -127,6 +127,23 @@ def test_when_the_check_itself_fails_the_reply_keeps_its_unknown_mark(kit_a):
     assert reply.state == Reply.State.SENT and len(_posted(kit_a, reply.text)) == 1
 
 
+def test_when_x_refuses_the_check_for_its_credits_the_reply_stays_in_doubt_and_says_why(kit_a):
+    case = _claimed_case(kit_a)
+    reply = _queue(kit_a, case, "Seu reembolso foi aprovado")
+    kit_a.simulator.inject_fault("drop_after_post")
+    reply_deliver(tenant_id=kit_a.tenant.pk, reply_id=reply.pk)
+    reply.refresh_from_db()
+    reply_retry(tenant=kit_a.tenant, membership=kit_a.agent, reply=reply, outcome_checked=True)
+    kit_a.simulator.inject_fault("credits_depleted")  # the look-up for the post is refused: X's credits are used up
+
+    reply_deliver(tenant_id=kit_a.tenant.pk, reply_id=reply.pk)  # fails now: credits do not come back by waiting
+
+    reply.refresh_from_db()
+    assert reply.state == Reply.State.FAILED and reply.error.startswith("Delivery unknown:")
+    assert "pay-per-use credits are used up" in reply.error
+    assert len(_posted(kit_a, reply.text)) == 1  # posted once, by the first try; never a second time
+
+
 def test_a_connection_refused_before_sending_is_retried_as_before(kit_a):
     case = _claimed_case(kit_a)
     reply = _queue(kit_a, case, "Estamos verificando")
