@@ -41,6 +41,11 @@ class ChannelAccount(models.Model):
     poll_lease_until = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     status_detail = models.TextField(blank=True)
+    # Why the network refuses this channel's requests for its app's own allowance (X's pay-per-use credits or usage
+    # cap: x/client.py QuotaExhausted), and since when: set by a poll it refuses, cleared by one that reads. The
+    # channel stays active (it carries on by itself); the channel pages and the reply composer say it meanwhile.
+    quota_refusal = models.CharField(max_length=300, blank=True)
+    quota_refused_since = models.DateTimeField(null=True, blank=True)
     # The unguessable part of this channel's webhook URL (/hooks/<platform>/<webhook_key>/); not an id to enumerate.
     webhook_key = models.CharField(max_length=43, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)

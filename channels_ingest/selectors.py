@@ -3,22 +3,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from sac.models import Tenant
 
-from .models import (
-    ApiUsage,
-    ChannelAccount,
-    DeadLetter,
-    Mention,
-    MentionRevision,
-    Platform,
-    PollRun,
-    WebhookDelivery,
-)
-from .x.client import QUOTA_PREFIX
+from .models import ApiUsage, ChannelAccount, DeadLetter, Mention, MentionRevision, PollRun, WebhookDelivery
 
 
 def channels_for(tenant: Tenant) -> QuerySet[ChannelAccount]:
@@ -83,19 +73,6 @@ def access_channel(tenant: Tenant, channel_id: int) -> ChannelAccount:
 
 def poll_runs_for(tenant: Tenant, channel: ChannelAccount, limit: int = 50) -> list[PollRun]:
     return list(PollRun.objects.filter(tenant=tenant, channel=channel).order_by("-started_at")[:limit])
-
-
-def x_quota_refusals(tenant: Tenant, channel_ids: list[int] | None = None) -> dict[int, PollRun]:
-    """The tenant's X channels whose latest poll X refused because the X app's credits or usage cap are spent
-    (x/client.py QUOTA_PREFIX), each with that poll run: the channel pages say so until a poll goes through."""
-    latest = (PollRun.objects.filter(tenant=tenant, channel=OuterRef("pk"), source__in=("poll", "reconcile"))
-              .order_by("-started_at", "-pk").values("pk")[:1])
-    channels = ChannelAccount.objects.filter(tenant=tenant, platform__in=(Platform.X, Platform.SIMULATOR))
-    if channel_ids is not None:
-        channels = channels.filter(pk__in=channel_ids)
-    runs = [pk for pk in channels.annotate(last_run=Subquery(latest)).values_list("last_run", flat=True) if pk]
-    return {run.channel_id: run for run in PollRun.objects.filter(
-        tenant=tenant, pk__in=runs, outcome=PollRun.Outcome.FAILED, error__startswith=QUOTA_PREFIX)} if runs else {}
 
 
 def open_dead_letters_for(tenant: Tenant, channel: ChannelAccount, limit: int = 50) -> list[DeadLetter]:

@@ -1,6 +1,7 @@
 """Every write of channels_ingest: storing mentions, dead letters, polling state."""
 
 import dataclasses
+import functools
 import hmac
 import json
 import logging
@@ -338,7 +339,10 @@ def _lease_take(channel: ChannelAccount, lease: str | None = None) -> bool:
 
 
 def _poll_finish(channel: ChannelAccount, run: PollRun, *, outcome: str, error: str = "",
-                 next_poll_in: timedelta | None = None, status: str | None = None) -> None:
+                 next_poll_in: timedelta | None = None, status: str | None = None,
+                 quota_refusal: str | None = None) -> None:
+    """`quota_refusal`: why the network refused the poll for its app's allowance ("" : the poll read, so it no
+    longer does; None: the poll says nothing of it)."""
     now = timezone.now()
     with transaction.atomic():
         PollRun.objects.filter(tenant=channel.tenant, pk=run.pk).update(outcome=outcome, error=error,
@@ -349,6 +353,10 @@ def _poll_finish(channel: ChannelAccount, run: PollRun, *, outcome: str, error: 
         if status is not None:
             changes["status"] = status
             changes["status_detail"] = error
+        if quota_refusal is not None and (quota_refusal or channel.quota_refusal):
+            changes["quota_refusal"] = quota_refusal[:300]
+            # Since the first refusal of a run of them: when the admins were first told.
+            changes["quota_refused_since"] = (channel.quota_refused_since or now) if quota_refusal else None
         ChannelAccount.objects.filter(tenant=channel.tenant, pk=channel.pk).update(**changes)
     run.refresh_from_db()
 
@@ -399,7 +407,8 @@ def channel_poll(*, tenant_id: int, channel_id: int, lease: str | None = None) -
             wait = "X quota spent: next try" if isinstance(exc, QuotaExhausted) else "rate limited: next poll"
             PollRun.objects.filter(tenant=channel.tenant, pk=run.pk).update(
                 rate_note=f"{wait} in {exc.retry_after_seconds} s")
-        _poll_finish(channel, run, outcome=PollRun.Outcome.FAILED, error=str(exc), next_poll_in=backoff)
+        _poll_finish(channel, run, outcome=PollRun.Outcome.FAILED, error=str(exc), next_poll_in=backoff,
+                     quota_refusal=str(exc) if isinstance(exc, QuotaExhausted) else None)
     except AuthError as exc:
         _poll_finish(channel, run, outcome=PollRun.Outcome.FAILED, error=str(exc),
                      status=ChannelAccount.Status.NEEDS_REAUTH)
@@ -412,27 +421,28 @@ def channel_poll(*, tenant_id: int, channel_id: int, lease: str | None = None) -
         raise
     else:
         note = "\n".join(dict.fromkeys(notes))
+        done = functools.partial(_poll_finish, channel, run, outcome=PollRun.Outcome.OK, error=note,
+                                 quota_refusal="")  # the network served the poll: whatever it refused is over
         budget_wait, paused_until = _budget_slowdown(channel)
         reconcile_wait = timedelta(seconds=max(settings.SAC_RECONCILE_INTERVAL_SECONDS,
                                                channel.poll_interval_seconds)) if reconciling else None
         if reconcile_wait and reconcile_wait >= max(budget_wait or timedelta(0), timedelta(seconds=slow_down or 0)):
             PollRun.objects.filter(tenant=channel.tenant, pk=run.pk).update(
                 rate_note=f"webhooks live: next reconciliation poll in {int(reconcile_wait.total_seconds())} s")
-            _poll_finish(channel, run, outcome=PollRun.Outcome.OK, error=note, next_poll_in=reconcile_wait)
+            done(next_poll_in=reconcile_wait)
         elif budget_wait and (not slow_down or budget_wait.total_seconds() > slow_down):
             PollRun.objects.filter(tenant=channel.tenant, pk=run.pk).update(
                 rate_note=_budget_paused_note(paused_until) if paused_until
                 else f"X budget: next poll in {int(budget_wait.total_seconds())} s")
-            _poll_finish(channel, run, outcome=PollRun.Outcome.OK, error=note, next_poll_in=budget_wait)
+            done(next_poll_in=budget_wait)
         elif slow_down and slow_down > channel.poll_interval_seconds:
             PollRun.objects.filter(tenant=channel.tenant, pk=run.pk).update(
                 rate_note=f"usage high: next poll in {slow_down} s")
-            _poll_finish(channel, run, outcome=PollRun.Outcome.OK, error=note,
-                         next_poll_in=timedelta(seconds=slow_down))
+            done(next_poll_in=timedelta(seconds=slow_down))
         else:
             if rate_budget:
                 PollRun.objects.filter(tenant=channel.tenant, pk=run.pk).update(rate_note=rate_budget[:200])
-            _poll_finish(channel, run, outcome=PollRun.Outcome.OK, error=note)
+            done()
     return run
 
 

@@ -95,9 +95,6 @@ def _connect_args(data: dict) -> dict:
 @tenant_view(Role.ADMIN)
 def channel_list(request: TenantRequest) -> HttpResponse:
     channels = list(selectors.channels_for(request.tenant))
-    refused = selectors.x_quota_refusals(request.tenant)
-    for channel in channels:
-        channel.quota_refusal = refused.get(channel.pk)  # type: ignore[attr-defined]
     return render(request, "channels_ingest/channel_list.html", {"channels": channels})
 
 
@@ -141,7 +138,6 @@ def channel_health(request: TenantRequest, channel_id: int) -> HttpResponse:
     return render(request, "channels_ingest/channel_health.html", {
         "channel": channel,
         "usage": selectors.usage_summary(request.tenant, channel) if is_x else None,
-        "quota": selectors.x_quota_refusals(request.tenant, [channel.pk]).get(channel.pk) if is_x else None,
         "runs": selectors.poll_runs_for(request.tenant, channel),
         "dead_letters": selectors.open_dead_letters_for(request.tenant, channel),
         "webhook_url": webhook_url,

@@ -18,7 +18,6 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from channels_ingest.models import Mention
-from channels_ingest.selectors import x_quota_refusals
 from sac.models import Role, Tenant
 from sac.parsing import parse_int, without_nul
 from sac.selectors import access_member, access_team, members_of, transfer_choices
@@ -258,8 +257,6 @@ def _composer_context(request: TenantRequest, case: Case, thread: list, reply_fo
             **(handoff or {}),
         },
         "limits": composer_limits(case.channel.platform),
-        # X refusing the channel for its credits or usage cap: a reply sent now fails, the agent should know first.
-        "network_refusal": x_quota_refusals(request.tenant, [case.channel_id]).get(case.channel_id),
     }
 
 

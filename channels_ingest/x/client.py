@@ -59,11 +59,11 @@ RATE_LIMIT_MIN_WAIT_SECONDS = 15
 # not say when; the monthly Post cap resets on the project's billing day), so the rate headers mean nothing here:
 # asked again once an hour, a failed request that returns nothing and is not billed, instead of every 15 minutes.
 QUOTA_RETRY_SECONDS = 3600
-QUOTA_PREFIX = "X refused the request: the X app"  # how the channel pages find such a poll (selectors)
-QUOTA_CREDITS = f"{QUOTA_PREFIX}'s pay-per-use credits are used up; add credits in X's Developer Console"
-QUOTA_CAP = {"Monthly": f"{QUOTA_PREFIX} reached its monthly usage cap",
-             "Daily": f"{QUOTA_PREFIX} reached its daily usage cap",
-             "": f"{QUOTA_PREFIX} reached its usage cap"}
+QUOTA_CREDITS = ("X refused the request: the X app's pay-per-use credits are used up; add credits in X's "
+                 "Developer Console")
+QUOTA_CAP = {"Monthly": "X refused the request: the X app reached its monthly usage cap",
+             "Daily": "X refused the request: the X app reached its daily usage cap",
+             "": "X refused the request: the X app reached its usage cap"}
 
 
 def _problems(response: requests.Response) -> list[dict[str, Any]]:

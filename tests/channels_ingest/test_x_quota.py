@@ -88,6 +88,8 @@ def test_credits_used_up_keep_the_channel_and_ask_again_in_an_hour_then_carry_on
     assert run.outcome == "failed" and run.error == QUOTA_CREDITS
     assert run.rate_note == f"X quota spent: next try in {QUOTA_RETRY_SECONDS} s"
     assert kit_a.channel.status == ChannelAccount.Status.ACTIVE  # it carries on by itself, unlike a refused token
+    assert kit_a.channel.quota_refusal == QUOTA_CREDITS and kit_a.channel.quota_refused_since is not None
+    since = kit_a.channel.quota_refused_since
     wait = kit_a.channel.next_poll_at - timezone.now()
     assert timedelta(minutes=59) < wait <= timedelta(hours=1)
     health, listing = _page(kit_a, "health"), _page(kit_a, "list")
@@ -102,9 +104,14 @@ def test_credits_used_up_keep_the_channel_and_ask_again_in_an_hour_then_carry_on
     refused = login(kit_b.admin).get(reverse("channels_ingest:health", args=[kit_b.tenant.slug, kit_a.channel.pk]))
     assert refused.status_code == 404
 
+    kit_a.simulator.inject_fault("credits_depleted")
+    assert _poll(kit_a).outcome == "failed"  # an hour later, still refused: refused since the first time
+    assert kit_a.channel.quota_refused_since == since
+
     again = _poll(kit_a)  # credits added: the next try goes through, and the pages stop saying it
 
     assert again.outcome == "ok" and again.stored >= 1
+    assert kit_a.channel.quota_refusal == "" and kit_a.channel.quota_refused_since is None
     assert 'id="x-quota"' not in _page(kit_a, "health")
     case_page = login(kit_a.agent).get(reverse("inbox:case", args=[kit_a.tenant.slug, case.pk])).content.decode()
     assert 'id="network-refusal"' not in case_page
