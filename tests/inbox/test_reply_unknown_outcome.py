@@ -109,13 +109,18 @@ def test_a_dm_posted_before_a_dropped_connection_is_adopted(kit_a):
     assert reply.state == Reply.State.SENT and reply.external_id == dms[0]["id"]
 
 
-def test_when_the_check_itself_fails_the_reply_keeps_its_unknown_mark(kit_a):
-    case = _claimed_case(kit_a)
-    reply = _queue(kit_a, case, "Sua fatura foi corrigida")
-    kit_a.simulator.inject_fault("drop_after_post")
-    reply_deliver(tenant_id=kit_a.tenant.pk, reply_id=reply.pk)
+def _in_doubt_and_sent_again(kit, text: str) -> Reply:
+    """A reply posted whose answer was lost (delivery unknown), which the agent sends again after checking: the
+    next delivery looks for the post first."""
+    reply = _queue(kit, _claimed_case(kit), text)
+    kit.simulator.inject_fault("drop_after_post")
+    reply_deliver(tenant_id=kit.tenant.pk, reply_id=reply.pk)
     reply.refresh_from_db()
-    reply_retry(tenant=kit_a.tenant, membership=kit_a.agent, reply=reply, outcome_checked=True)
+    return reply_retry(tenant=kit.tenant, membership=kit.agent, reply=reply, outcome_checked=True)
+
+
+def test_when_the_check_itself_fails_the_reply_keeps_its_unknown_mark(kit_a):
+    reply = _in_doubt_and_sent_again(kit_a, "Sua fatura foi corrigida")
     kit_a.simulator.inject_fault("rate_limit")  # the look-up is rate limited
     with pytest.raises(TransientError):
         reply_deliver(tenant_id=kit_a.tenant.pk, reply_id=reply.pk)
@@ -128,12 +133,7 @@ def test_when_the_check_itself_fails_the_reply_keeps_its_unknown_mark(kit_a):
 
 
 def test_when_x_refuses_the_check_for_its_credits_the_reply_stays_in_doubt_and_says_why(kit_a):
-    case = _claimed_case(kit_a)
-    reply = _queue(kit_a, case, "Seu reembolso foi aprovado")
-    kit_a.simulator.inject_fault("drop_after_post")
-    reply_deliver(tenant_id=kit_a.tenant.pk, reply_id=reply.pk)
-    reply.refresh_from_db()
-    reply_retry(tenant=kit_a.tenant, membership=kit_a.agent, reply=reply, outcome_checked=True)
+    reply = _in_doubt_and_sent_again(kit_a, "Seu reembolso foi aprovado")
     kit_a.simulator.inject_fault("credits_depleted")  # the look-up for the post is refused: X's credits are used up
 
     reply_deliver(tenant_id=kit_a.tenant.pk, reply_id=reply.pk)  # fails now: credits do not come back by waiting
