@@ -18,6 +18,15 @@ class TransientError(ConnectorError):
         self.retry_after_seconds = retry_after_seconds
 
 
+# What X's refusals for the app's own allowance say (x/client.py _quota_refusal): the credits run out for reads and
+# posts alike; a usage cap (the monthly Post cap) counts the posts read, not those written.
+QUOTA_CREDITS = ("X refused the request: the X app's pay-per-use credits are used up; add credits in X's "
+                 "Developer Console")
+QUOTA_CAP = {"Monthly": "X refused the request: the X app reached its monthly usage cap",
+             "Daily": "X refused the request: the X app reached its daily usage cap",
+             "": "X refused the request: the X app reached its usage cap"}
+
+
 class QuotaExhausted(TransientError):
     """The network's own allowance for our app is spent: X's pay-per-use credits, or a usage cap (the monthly Post
     cap). Nothing is read or posted until credits are added or the cap resets, whatever the rate-limit headers say;

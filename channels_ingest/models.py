@@ -5,6 +5,8 @@ from django.utils.translation import gettext_lazy as _
 from sac.crypto import EncryptedJSONField
 from sac.models import Tenant
 
+from .errors import QUOTA_CREDITS
+
 
 class Platform(models.TextChoices):
     X = "x", "X / Twitter"
@@ -61,6 +63,12 @@ class ChannelAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_platform_display()})"
+
+    @property
+    def quota_blocks_sends(self) -> bool:
+        """Whether replies fail too while the network refuses the channel so: X's credits pay for posts as well,
+        its usage cap counts only the posts read."""
+        return self.quota_refusal == QUOTA_CREDITS
 
 
 class SocialProfile(models.Model):

@@ -384,6 +384,7 @@ def channel_poll(*, tenant_id: int, channel_id: int, lease: str | None = None) -
     slow_down: int | None = None
     rate_budget = ""  # what the network last said is left of its rate budget: the run's record when nothing else is
     notes: list[str] = []  # what the pages had to leave out: the error column of a run that is otherwise OK
+    refused = ""  # X refused part of the fetch for its app's allowance (the search, the DMs): see QuotaExhausted
     try:
         connector = connector_for(channel)
         for _ in range(MAX_PAGES_PER_POLL):
@@ -392,6 +393,7 @@ def channel_poll(*, tenant_id: int, channel_id: int, lease: str | None = None) -
             slow_down = page.next_poll_in_seconds
             rate_budget = page.rate_budget or rate_budget
             notes += page.notes
+            refused = page.quota_refusal or refused
             if not page.more or slow_down:
                 break
     except MalformedPayload as exc:
@@ -421,8 +423,9 @@ def channel_poll(*, tenant_id: int, channel_id: int, lease: str | None = None) -
         raise
     else:
         note = "\n".join(dict.fromkeys(notes))
+        # The network served the poll: whatever it refused for its allowance is over, unless it refused a part.
         done = functools.partial(_poll_finish, channel, run, outcome=PollRun.Outcome.OK, error=note,
-                                 quota_refusal="")  # the network served the poll: whatever it refused is over
+                                 quota_refusal=refused)
         budget_wait, paused_until = _budget_slowdown(channel)
         reconcile_wait = timedelta(seconds=max(settings.SAC_RECONCILE_INTERVAL_SECONDS,
                                                channel.poll_interval_seconds)) if reconciling else None
@@ -437,7 +440,7 @@ def channel_poll(*, tenant_id: int, channel_id: int, lease: str | None = None) -
             done(next_poll_in=budget_wait)
         elif slow_down and slow_down > channel.poll_interval_seconds:
             PollRun.objects.filter(tenant=channel.tenant, pk=run.pk).update(
-                rate_note=f"usage high: next poll in {slow_down} s")
+                rate_note=f"{'X quota spent: next try' if refused else 'usage high: next poll'} in {slow_down} s")
             done(next_poll_in=timedelta(seconds=slow_down))
         else:
             if rate_budget:

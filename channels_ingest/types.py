@@ -57,6 +57,9 @@ class Page:
     # What the fetch had to leave out and why (a post whose comments Graph refused to list), for the poll run's
     # record: English, one line each, like rate_budget.
     notes: list[str] = field(default_factory=list)
+    # The network refused part of the fetch for its app's own allowance (errors.QuotaExhausted): the channel keeps
+    # why, as when the whole poll is refused so.
+    quota_refusal: str = ""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ import tweepy
 from django.conf import settings
 
 from channels_ingest.errors import (
+    QUOTA_CAP,
+    QUOTA_CREDITS,
     AuthError,
     ConnectorError,
     DeliveryUnknown,
@@ -59,11 +61,6 @@ RATE_LIMIT_MIN_WAIT_SECONDS = 15
 # not say when; the monthly Post cap resets on the project's billing day), so the rate headers mean nothing here:
 # asked again once an hour, a failed request that returns nothing and is not billed, instead of every 15 minutes.
 QUOTA_RETRY_SECONDS = 3600
-QUOTA_CREDITS = ("X refused the request: the X app's pay-per-use credits are used up; add credits in X's "
-                 "Developer Console")
-QUOTA_CAP = {"Monthly": "X refused the request: the X app reached its monthly usage cap",
-             "Daily": "X refused the request: the X app reached its daily usage cap",
-             "": "X refused the request: the X app reached its usage cap"}
 
 
 def _problems(response: requests.Response) -> list[dict[str, Any]]:
@@ -471,6 +468,8 @@ class XConnector:
             raise
         except TransientError as exc:
             log.warning("X did not serve the %s of channel %s this poll: %s", what, self.channel.pk, exc)
+            if isinstance(exc, QuotaExhausted):
+                page.quota_refusal = str(exc)
             page.notes.append(f"X did not serve the {what} this poll ({exc}); tried again at the next poll")
             if exc.retry_after_seconds:
                 page.next_poll_in_seconds = max(page.next_poll_in_seconds or 0, exc.retry_after_seconds)

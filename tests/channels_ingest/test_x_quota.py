@@ -19,9 +19,10 @@ import requests
 from django.urls import reverse
 from django.utils import timezone
 
+from channels_ingest.errors import QUOTA_CAP, QUOTA_CREDITS
 from channels_ingest.models import ChannelAccount
 from channels_ingest.services import channel_poll
-from channels_ingest.x.client import QUOTA_CAP, QUOTA_CREDITS, QUOTA_RETRY_SECONDS, _quota_refusal
+from channels_ingest.x.client import QUOTA_RETRY_SECONDS, _quota_refusal
 from inbox.models import Reply
 from inbox.services import case_claim_next, reply_create, reply_deliver, reply_retry
 
@@ -131,6 +132,24 @@ def test_a_usage_cap_is_not_taken_for_a_rate_limit_and_is_shown_in_portuguese(ki
     health = _page(kit_a, "health")
     assert "atingiu o limite mensal de uso" in health and "O SAC pergunta ao X de novo a cada hora" in health
     assert "X quota spent" not in health  # the rate note too
+    # The cap counts the posts read, not those written: replies still go out, and the composer does not warn.
+    assert "as respostas ainda podem ser enviadas" in health and not kit_a.channel.quota_blocks_sends
+
+
+def test_credits_running_out_on_the_search_keep_the_mentions_read_and_the_channel_says_why(kit_a):
+    ChannelAccount.objects.filter(pk=kit_a.channel.pk).update(search_terms="acmefibra")
+    assert _poll(kit_a).outcome == "ok"
+    kit_a.simulator.add_post("@acmetelecom a conta veio errada")
+    kit_a.simulator.inject_fault("credits_depleted", route="search_recent")  # the mentions were read first
+
+    run = _poll(kit_a)
+
+    assert run.outcome == "ok" and run.stored >= 1  # the mentions read (and billed) are kept
+    assert run.rate_note == f"X quota spent: next try in {QUOTA_RETRY_SECONDS} s"
+    assert kit_a.channel.quota_refusal == QUOTA_CREDITS and kit_a.channel.quota_blocks_sends
+    assert kit_a.channel.next_poll_at - timezone.now() > timedelta(minutes=59)
+    assert 'id="x-quota"' in _page(kit_a, "health")
+    assert _poll(kit_a).outcome == "ok" and kit_a.channel.quota_refusal == ""  # credits added
 
 
 def test_a_reply_refused_for_credits_fails_at_once_with_the_reason_and_goes_out_once_when_sent_again(kit_a):
