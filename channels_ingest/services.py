@@ -320,6 +320,13 @@ def profile_dms_closed(*, tenant_id: int, profile_id: int, at: datetime) -> None
     SocialProfile.objects.filter(tenant_id=tenant_id, pk=profile_id).update(dms_closed_at=at)
 
 
+def channel_quota_refused(*, tenant_id: int, channel_id: int, reason: str, at: datetime) -> None:
+    """A send the network refused for its app's allowance (errors.QuotaExhausted): the channel says so at once, as
+    a refused poll would (kept since the first refusal; the next poll the network serves clears it)."""
+    ChannelAccount.objects.filter(tenant_id=tenant_id, pk=channel_id).update(
+        quota_refusal=reason[:300], quota_refused_since=Coalesce(F("quota_refused_since"), Value(at)))
+
+
 def _lease_seconds() -> float:
     return getattr(settings, "SAC_POLL_LEASE_SECONDS", POLL_LEASE.total_seconds())
 

@@ -23,7 +23,7 @@ from channels_ingest.errors import (
     TransientError,
 )
 from channels_ingest.models import Mention
-from channels_ingest.services import profile_dms_closed
+from channels_ingest.services import channel_quota_refused, profile_dms_closed
 from channels_ingest.types import OutboundMedia, OutboundMessage
 from sac.models import Membership, Tenant
 from sac.services import audit_record
@@ -370,6 +370,8 @@ def reply_deliver(*, tenant_id: int, reply_id: int) -> Reply | None:
         give_up = reply.attempts >= MAX_SEND_ATTEMPTS or isinstance(exc, QuotaExhausted)
         retry_at = now + timedelta(seconds=exc.retry_after_seconds) if exc.retry_after_seconds else None
         error = reply.error if was_unknown and not posting else str(exc)
+        if isinstance(exc, QuotaExhausted):  # the admins and the other agents learn it now, not at the next poll
+            channel_quota_refused(tenant_id=tenant_id, channel_id=reply.case.channel_id, reason=str(exc), at=now)
         if error != str(exc) and isinstance(exc, QuotaExhausted) and str(exc) not in error:
             # The look-up for a send in doubt was refused: it stays in doubt, and the agent sees why it stopped.
             error = f"{error} ({exc})"

@@ -164,6 +164,8 @@ def test_a_reply_refused_for_credits_fails_at_once_with_the_reason_and_goes_out_
 
     reply.refresh_from_db()
     assert reply.state == Reply.State.FAILED and reply.error == QUOTA_CREDITS and reply.attempts == 1
+    kit_a.channel.refresh_from_db()  # the channel says it at once, not at its next poll
+    assert kit_a.channel.quota_refusal == QUOTA_CREDITS and kit_a.channel.quota_refused_since is not None
     assert [s for s in kit_a.simulator.sent if s["text"] == "Já verificamos, obrigado"] == []
     _portuguese(kit_a)
     page = login(kit_a.agent).get(reverse("inbox:case", args=[kit_a.tenant.slug, case.pk])).content.decode()
