@@ -172,19 +172,15 @@ def head_read(read: Callable[..., "Walk"], *args: Any, network: str, what: str, 
     list's newest comment down to its watermark. The next pass reads it again from there; if Graph refuses that
     too, the post is gone and gaps_read gives it up. Nothing between the watermark and what the feed carried is
     lost meanwhile (the pages a walk read before a refusal are read again with the gap)."""
-    try:
-        return read(*args)
-    except AuthError:
-        raise
-    except PermanentError as exc:
-        if getattr(exc, "code", None) != GRAPH_OBJECT_REFUSED:
-            raise
-        log.warning("%s %s %s: Graph refused to list its %s (%s); read again from its newest at the next poll",
-                    network, what, key, items, exc)
-        notes.append(f"{network} {what} {key}: Graph refused to list its {items} ({exc}); read again from its newest "
-                     "at the next poll")
-        # What the walk spent before the refusal counts against the fetch's budget (see walk).
-        return Walk(calls=getattr(exc, "walk_calls", 1), left="", failed=str(exc))
+    found = read(*args)
+    if not found.refused:
+        return found
+    log.warning("%s %s %s: Graph refused to list its %s (%s); read again from its newest at the next poll",
+                network, what, key, items, found.refused)
+    notes.append(f"{network} {what} {key}: Graph refused to list its {items} ({found.refused}); read again from its "
+                 "newest at the next poll")
+    # What the walk spent before the refusal, the refused request included, counts against the fetch's budget.
+    return Walk(calls=found.calls, left="", failed=found.refused)
 
 
 @dataclass
@@ -198,6 +194,7 @@ class Walk:
     # the list's end.
     left: str | None = None
     failed: str = ""  # why Graph did not serve its next page, when a tolerant walk stopped for that
+    refused: str = ""  # why Graph refused the list outright (GRAPH_OBJECT_REFUSED), when a tolerant walk met that
 
 
 PageParser = Callable[[dict[str, Any]], tuple[list[MentionItem], list[BadItem], list[datetime]]]
@@ -207,14 +204,19 @@ def walk(get: Callable[[str, dict[str, Any]], dict[str, Any]], path: str, params
          pages: int, parse_page: PageParser, done: Callable[[list[datetime]], bool], tolerant: bool = False) -> Walk:
     """Page `path` from `after` ("" : from its newest) until a page is `done` or the list ends, at most `pages`
     requests. `tolerant`: a page Graph fails to serve (a 5xx or an unreadable answer, not a rate limit) ends the
-    walk there, with what the pages before it read, instead of failing the fetch."""
+    walk there, with what the pages before it read, instead of failing the fetch; so does a list Graph refuses
+    outright (code 100: `refused`, the requests made counted), which head_read and gaps_read read again from its
+    newest."""
     found = Walk()
     while found.calls < pages:
         try:
             body = get(path, {**params, "after": after} if after else dict(params))
         except PermanentError as exc:
-            exc.walk_calls = found.calls + 1  # type: ignore[attr-defined]  # for head_read's count of a refused walk
-            raise
+            if not tolerant or exc.code != GRAPH_OBJECT_REFUSED:
+                raise
+            found.calls += 1
+            found.refused, found.left = str(exc), ""
+            return found
         except (TransientError, MalformedPayload) as exc:
             if not tolerant or getattr(exc, "retry_after_seconds", None):
                 raise  # a rate limit fails the fetch: the poll backs off as Meta asks
@@ -250,17 +252,20 @@ def gaps_read(gaps: dict[str, Gap], read: Callable[[str, Gap, int], Walk], *, bu
             continue
         try:
             found = read(key, gap, pages)
+            refused = found.refused
         except AuthError:
             raise
-        except PermanentError as exc:
-            budget -= pages  # how many it took before the refusal is unknown: count them all
+        except PermanentError as exc:  # another code than walk takes (a permission on this list, say)
+            found, refused = Walk(calls=pages), str(exc)  # how many it took before the refusal is unknown: all
+        if refused:
+            budget -= found.calls
             if gap.after:
                 log.warning("%s %s %s: Graph refused the unread burst's paging cursor (%s); reading it again from "
-                            "the newest comments", network, what, key, exc)
+                            "the newest comments", network, what, key, refused)
                 gaps[key] = replace(gap, after="")
             else:
                 log.warning("%s %s %s: its unread burst cannot be read (%s); left to webhooks", network, what, key,
-                            exc)
+                            refused)
                 del gaps[key]
             continue
         budget -= found.calls
