@@ -320,11 +320,18 @@ def profile_dms_closed(*, tenant_id: int, profile_id: int, at: datetime) -> None
     SocialProfile.objects.filter(tenant_id=tenant_id, pk=profile_id).update(dms_closed_at=at)
 
 
+def _quota_state(refusal: str, at: datetime) -> dict[str, Any]:
+    """The channel's columns for why the network refuses it for its app's allowance (errors.QuotaExhausted): since
+    the first refusal of a run of them ("" : it no longer does)."""
+    if not refusal:
+        return {"quota_refusal": "", "quota_refused_since": None}
+    return {"quota_refusal": refusal[:300], "quota_refused_since": Coalesce(F("quota_refused_since"), Value(at))}
+
+
 def channel_quota_refused(*, tenant_id: int, channel_id: int, reason: str, at: datetime) -> None:
-    """A send the network refused for its app's allowance (errors.QuotaExhausted): the channel says so at once, as
-    a refused poll would (kept since the first refusal; the next poll the network serves clears it)."""
-    ChannelAccount.objects.filter(tenant_id=tenant_id, pk=channel_id).update(
-        quota_refusal=reason[:300], quota_refused_since=Coalesce(F("quota_refused_since"), Value(at)))
+    """A send the network refused for its app's allowance: the channel says so at once, as a refused poll does (the
+    next poll the network serves clears it)."""
+    ChannelAccount.objects.filter(tenant_id=tenant_id, pk=channel_id).update(**_quota_state(reason, at))
 
 
 def _lease_seconds() -> float:
@@ -360,10 +367,8 @@ def _poll_finish(channel: ChannelAccount, run: PollRun, *, outcome: str, error: 
         if status is not None:
             changes["status"] = status
             changes["status_detail"] = error
-        if quota_refusal is not None and (quota_refusal or channel.quota_refusal):
-            changes["quota_refusal"] = quota_refusal[:300]
-            # Since the first refusal of a run of them: when the admins were first told.
-            changes["quota_refused_since"] = (channel.quota_refused_since or now) if quota_refusal else None
+        if quota_refusal is not None:
+            changes.update(_quota_state(quota_refusal, now))
         ChannelAccount.objects.filter(tenant=channel.tenant, pk=channel.pk).update(**changes)
     run.refresh_from_db()
 
@@ -413,9 +418,9 @@ def channel_poll(*, tenant_id: int, channel_id: int, lease: str | None = None) -
         backoff = timedelta(seconds=exc.retry_after_seconds or _transient_backoff_seconds(channel, run))
         if exc.retry_after_seconds:
             # X's credits or usage cap spent (QuotaExhausted) is no rate limit: the channel's pages say which.
-            wait = "X quota spent: next try" if isinstance(exc, QuotaExhausted) else "rate limited: next poll"
             PollRun.objects.filter(tenant=channel.tenant, pk=run.pk).update(
-                rate_note=f"{wait} in {exc.retry_after_seconds} s")
+                rate_note=_quota_wait_note(exc.retry_after_seconds) if isinstance(exc, QuotaExhausted)
+                else f"rate limited: next poll in {exc.retry_after_seconds} s")
         _poll_finish(channel, run, outcome=PollRun.Outcome.FAILED, error=str(exc), next_poll_in=backoff,
                      quota_refusal=str(exc) if isinstance(exc, QuotaExhausted) else None)
     except AuthError as exc:
@@ -447,13 +452,17 @@ def channel_poll(*, tenant_id: int, channel_id: int, lease: str | None = None) -
             done(next_poll_in=budget_wait)
         elif slow_down and slow_down > channel.poll_interval_seconds:
             PollRun.objects.filter(tenant=channel.tenant, pk=run.pk).update(
-                rate_note=f"{'X quota spent: next try' if refused else 'usage high: next poll'} in {slow_down} s")
+                rate_note=_quota_wait_note(slow_down) if refused else f"usage high: next poll in {slow_down} s")
             done(next_poll_in=timedelta(seconds=slow_down))
         else:
             if rate_budget:
                 PollRun.objects.filter(tenant=channel.tenant, pk=run.pk).update(rate_note=rate_budget[:200])
             done()
     return run
+
+
+def _quota_wait_note(seconds: int) -> str:
+    return f"X quota spent: next try in {seconds} s"
 
 
 MAX_TRANSIENT_BACKOFF = timedelta(minutes=30)
