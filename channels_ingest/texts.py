@@ -11,6 +11,8 @@ import re
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy
 
+from .errors import QUOTA_CAP, QUOTA_CREDITS
+
 SOURCES = {
     "poll": gettext_lazy("poll"),
     "reconcile": gettext_lazy("reconcile"),  # the stored word, as English pages always showed it
@@ -43,16 +45,15 @@ _PATTERNS: list[tuple[re.Pattern[str], Promise]] = [
      gettext_lazy("X rate budget: %(a)s of %(b)s calls left until %(c)s UTC")),
     (re.compile(r"Graph rate budget: (?P<a>\d+) % used"), gettext_lazy("Graph rate budget: %(a)s %% used")),
     (re.compile(r"X quota spent: next try in (?P<a>\d+) s"), gettext_lazy("X quota spent: next try in %(a)s s")),
-    # X refusing for the app's credits or usage cap (x/client.py QUOTA_CREDITS, QUOTA_CAP): a poll's error, a reply's.
-    (re.compile(r"X refused the request: the X app's pay-per-use credits are used up; add credits in X's "
-                r"Developer Console"),
+    # X refusing for the app's credits or usage cap (errors.QUOTA_CREDITS, QUOTA_CAP): a poll's error, a reply's.
+    (re.compile(re.escape(QUOTA_CREDITS)),
      gettext_lazy("X refused the request: the X app's pay-per-use credits are used up; add credits in X's "
                   "Developer Console")),
-    (re.compile(r"X refused the request: the X app reached its monthly usage cap"),
+    (re.compile(re.escape(QUOTA_CAP["Monthly"])),
      gettext_lazy("X refused the request: the X app reached its monthly usage cap")),
-    (re.compile(r"X refused the request: the X app reached its daily usage cap"),
+    (re.compile(re.escape(QUOTA_CAP["Daily"])),
      gettext_lazy("X refused the request: the X app reached its daily usage cap")),
-    (re.compile(r"X refused the request: the X app reached its usage cap"),
+    (re.compile(re.escape(QUOTA_CAP[""])),
      gettext_lazy("X refused the request: the X app reached its usage cap")),
     (re.compile(r"X rate limit reached"), gettext_lazy("X rate limit reached")),
     (re.compile(r"X did not answer in time"), gettext_lazy("X did not answer in time")),

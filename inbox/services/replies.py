@@ -367,14 +367,15 @@ def reply_deliver(*, tenant_id: int, reply_id: int) -> Reply | None:
         # enough. A rate limit's reset is honoured: the row is not due (for the task or the sweep) before it.
         # The network's credits or usage cap spent (QuotaExhausted) fails it at once: it lasts until someone adds
         # credits, and an answer posted hours later, unseen, would be stale; the agent sees why and sends again.
-        give_up = reply.attempts >= MAX_SEND_ATTEMPTS or isinstance(exc, QuotaExhausted)
+        quota = isinstance(exc, QuotaExhausted)
+        give_up = reply.attempts >= MAX_SEND_ATTEMPTS or quota
         retry_at = now + timedelta(seconds=exc.retry_after_seconds) if exc.retry_after_seconds else None
         error = reply.error if was_unknown and not posting else str(exc)
-        if isinstance(exc, QuotaExhausted):  # the admins and the other agents learn it now, not at the next poll
+        if quota:  # the admins and the other agents learn it now, not at the channel's next poll
             channel_quota_refused(tenant_id=tenant_id, channel_id=reply.case.channel_id, reason=str(exc), at=now)
-        if error != str(exc) and isinstance(exc, QuotaExhausted) and str(exc) not in error:
-            # The look-up for a send in doubt was refused: it stays in doubt, and the agent sees why it stopped.
-            error = f"{error} ({exc})"
+            if str(exc) not in error:
+                # The look-up for a send in doubt was refused: it stays in doubt, and the agent sees why it stopped.
+                error = f"{error} ({exc})"
         Reply.objects.filter(tenant_id=tenant_id, pk=reply_id, state=Reply.State.SENDING).update(
             state=Reply.State.FAILED if give_up else Reply.State.QUEUED, error=error,
             next_attempt_at=None if give_up else retry_at,
